@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages fedsign needs. Idempotent: packages already present are skipped.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-openmp          # LibTorch 1.13.1 (CPU) + a fast BLAS
+  libopencv-dev                             # image decoding, resizing, CLAHE, drawing
+  libcli11-dev nlohmann-json3-dev libspdlog-dev   # CLI parsing, JSON, logging
+  libmgl-dev                                # MathGL: PNG plots in-process
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libssl-dev  # RPC
+  libcpp-httplib-dev                        # HTTP status endpoint
+  libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

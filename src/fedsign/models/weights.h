@@ -1,0 +1,34 @@
+// Loading weights into a model, head replacement and freezing by layer group.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fedsign/models/classifier.h"
+
+namespace fedsign::models {
+
+struct LoadWeightsOptions {
+  bool strict = true;           // every model parameter/buffer must be in the file
+  bool skip_head_mismatch = true;  // head tensors of another shape are left as initialized
+};
+
+// Loads a state dict from `file` into `model`. The file is either a fedsign model file (written
+// by save_weights) or a state dict exported from Python with scripts/export_torchvision.py
+// (torch.jit-saved module of named tensors). Throws fedsign::Error naming the file and the first
+// missing or mismatched tensor; a truncated file is reported as such.
+void load_weights(Classifier& model, const std::filesystem::path& file,
+                  const LoadWeightsOptions& options = {});
+
+// Saves all parameters and buffers by name (atomic write).
+void save_weights(const Classifier& model, const std::filesystem::path& file);
+
+// Freezes (requires_grad=false) every parameter whose group is not in `trainable_groups`.
+// The special group list {"all"} unfreezes everything; {"head"} is feature extraction.
+void set_trainable_groups(Classifier& model, const std::vector<std::string>& trainable_groups);
+
+// The last `n` groups (e.g. n=2: last block + head), for partial fine-tuning.
+std::vector<std::string> last_groups(const Classifier& model, int n);
+
+}  // namespace fedsign::models
