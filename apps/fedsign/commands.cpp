@@ -12,9 +12,37 @@ Actions& actions() {
 }  // namespace
 
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& help) {
-  CLI::App* command = parent.add_subcommand(name, help);
-  command->set_config("--config", "", "Read this command's options from a TOML file");
-  return command;
+  // `--config` belongs to the root app; it reaches here through fallthrough (see main.cpp).
+  return parent.add_subcommand(name, help);
+}
+
+namespace {
+// A TOML reader whose top-level keys address the selected subcommand, so a config file for
+// `fedsign train` reads `epochs = 30` rather than `[train] epochs = 30`. Sections still work
+// (e.g. `[fl.simulate]`). CLI11 fills only options not given as flags: flags win.
+class CommandConfig : public CLI::ConfigTOML {
+ public:
+  explicit CommandConfig(const CLI::App& root) : root_(root) {}
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
+    std::vector<std::string> path;
+    for (const CLI::App* app = &root_; !app->get_subcommands().empty();) {
+      app = app->get_subcommands().front();
+      path.push_back(app->get_name());
+    }
+    for (auto& item : items) {
+      if (item.parents.empty() && item.name != "++" && item.name != "--") item.parents = path;
+    }
+    return items;
+  }
+
+ private:
+  const CLI::App& root_;
+};
+}  // namespace
+
+void use_command_config(CLI::App& root) {
+  root.config_formatter(std::make_shared<CommandConfig>(root));
 }
 
 void register_commands(CLI::App& app) {

@@ -11,11 +11,14 @@ namespace fedsign::cli {
 // What to run when a (leaf) subcommand was selected on the command line.
 using Actions = std::map<const CLI::App*, std::function<void()>>;
 
-// Adds a subcommand that reads its options from `--config FILE` (TOML, keys = long option names)
-// as well as from flags; flags win.
+// Adds a subcommand. Its options can also come from `--config FILE` (TOML, keys = long option
+// names without dashes' prefix, e.g. `batch-size = 64`); flags win.
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& help);
 
 void register_commands(CLI::App& app);
+
+// Makes `--config FILE` apply top-level keys to the selected subcommand.
+void use_command_config(CLI::App& root);
 void run_selected(const CLI::App& app);
 
 // One per command file.

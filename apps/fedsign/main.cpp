@@ -12,8 +12,11 @@
 int main(int argc, char** argv) {
   CLI::App app{"fedsign: federated traffic-sign recognition (GTSRB) in C++"};
   app.require_subcommand(1);
+  // Global options (--log-level) may also follow the subcommand.
+  app.fallthrough();
   // Every option can also come from a TOML/INI config file, with the flag's long name as key.
   app.set_config("--config", "", "Read options from a TOML config file (keys = option names)");
+  fedsign::cli::use_command_config(app);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
 

@@ -6,6 +6,7 @@
 // find_dataset() detects the layout from any folder of the unpacked download (searching down).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -50,6 +51,8 @@ struct FindOptions {
 // file and line of a malformed row, an out-of-range class id, or an empty folder.
 DatasetSource find_dataset(const std::filesystem::path& dir, const FindOptions& options = {});
 
-std::string to_string(Layout layout);
+std::string to_string(Layout layout);  // "kaggle" | "official"
+std::string to_string(Subset subset);  // "train" | "test"
+Subset parse_subset(const std::string& name);  // inverse of to_string; throws on other names
 
 }  // namespace fedsign::data

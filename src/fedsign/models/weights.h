@@ -16,8 +16,10 @@ struct LoadWeightsOptions {
 
 // Loads a state dict from `file` into `model`. The file is either a fedsign model file (written
 // by save_weights) or a state dict exported from Python with scripts/export_torchvision.py
-// (torch.jit-saved module of named tensors). Throws fedsign::Error naming the file and the first
-// missing or mismatched tensor; a truncated file is reported as such.
+// (a plain Dict[str, Tensor] written by torch.save; torch::pickle_load reads it directly - an
+// OrderedDict from `torch.save(model.state_dict())` is not readable, save `dict(...)` of it).
+// Throws fedsign::Error naming the file and the first missing or mismatched tensor; a truncated
+// file is reported as such. All tensors are validated before any is copied.
 void load_weights(Classifier& model, const std::filesystem::path& file,
                   const LoadWeightsOptions& options = {});
 

@@ -64,7 +64,7 @@ double learning_rate_at(const ScheduleConfig& c, int64_t step) {
       const double initial = c.base_lr / c.div_factor;
       const double final_lr = initial / c.final_div_factor;
       const double rise = std::max(1.0, c.pct_start * c.total_steps);
-      if (t < rise) return cosine_between(c.base_lr, initial, t / rise);  // rising half-cosine
+      if (t < rise) return cosine_between(initial, c.base_lr, t / rise);  // rising half-cosine
       return cosine_between(c.base_lr, final_lr, (t - rise) / std::max(1.0, c.total_steps - rise));
     }
   }

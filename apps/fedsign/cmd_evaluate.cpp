@@ -1,0 +1,125 @@
+// `fedsign evaluate MODEL`: accuracy, macro accuracy, per-class precision/recall, confusion
+// matrix (CSV + PNG), worst classes and per-image results on a dataset or its validation split.
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "data_options.h"
+#include "fedsign/core/atomic_file.h"
+#include "fedsign/core/check.h"
+#include "fedsign/data/sign_names.h"
+#include "fedsign/report/csv.h"
+#include "fedsign/report/plot.h"
+#include "fedsign/train/evaluate.h"
+#include "fedsign/train/metrics.h"
+#include "fedsign/train/model_bundle.h"
+#include "fedsign/train/trainer.h"
+
+namespace fedsign::cli {
+
+namespace {
+struct EvaluateCommand {
+  std::string model;
+  DataOptions data;
+  std::string split = "validation";
+  std::string out = "runs/evaluate";
+  std::string precision = "auto";
+  int worst = 5;
+};
+
+void write_outputs(const std::filesystem::path& out, const data::ImageSet& set,
+                   const data::Indices& indices, const train::Predictions& p,
+                   const train::ClassificationReport& r) {
+  report::CsvTable per_image({"path", "true", "predicted", "confidence"});
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    per_image.add_row({set.paths[indices[i]], std::to_string(p.truth[i]),
+                       std::to_string(p.predicted[i]), fmt::format("{:.4f}", p.confidence[i])});
+  }
+  per_image.save(out / "predictions.csv");
+
+  report::CsvTable per_class({"class", "name", "support", "precision", "recall"});
+  for (int c = 0; c < r.num_classes; ++c) {
+    per_class.add_row({std::to_string(c), std::string(data::sign_name(c)),
+                       std::to_string(r.support[c]), fmt::format("{:.4f}", r.precision[c]),
+                       fmt::format("{:.4f}", r.recall[c])});
+  }
+  per_class.save(out / "per_class.csv");
+
+  std::vector<std::string> header = {"true\\predicted"};
+  for (int c = 0; c < r.num_classes; ++c) header.push_back(std::to_string(c));
+  report::CsvTable confusion(header);
+  report::Heatmap heatmap{"Confusion matrix (row-normalized)", "predicted class", "true class", {}};
+  for (int t = 0; t < r.num_classes; ++t) {
+    std::vector<std::string> row = {std::to_string(t)};
+    std::vector<double> normalized;
+    for (int c = 0; c < r.num_classes; ++c) {
+      row.push_back(std::to_string(r.confusion[t][c]));
+      normalized.push_back(r.support[t] ? static_cast<double>(r.confusion[t][c]) / r.support[t] : 0);
+    }
+    confusion.add_row(row);
+    heatmap.values.push_back(normalized);
+  }
+  confusion.save(out / "confusion.csv");
+  report::save_heatmap(out / "confusion.png", heatmap);
+}
+
+void run(const EvaluateCommand& o) {
+  train::LoadedModel loaded = train::load_model_bundle(o.model);
+  DataOptions data = o.data;
+  data.size = loaded.info.input_size;  // the model decides its input
+  data.contrast = loaded.info.contrast;
+  data::ImageSet set = load_dataset(data);
+  data::Indices indices = o.split == "all"
+                              ? data::all_indices(set)
+                              : data::split_by_track(set, data.val_fraction, data.split_seed).validation;
+  FEDSIGN_CHECK(!indices.empty(), "nothing to evaluate: the {} split is empty", o.split);
+  train::configure_threads(data.threads);
+  const auto mode = train::resolve_compute_mode(o.precision, "auto");
+  train::apply_memory_format(*loaded.model, mode.channels_last);
+  train::Predictions p = train::predict_subset(*loaded.model, set, indices, mode);
+  train::ClassificationReport r =
+      train::classification_report(p.truth, p.predicted, static_cast<int>(loaded.info.num_classes));
+
+  const std::filesystem::path out = o.out;
+  std::filesystem::create_directories(out);
+  write_outputs(out, set, indices, p, r);
+  nlohmann::json summary = {{"model", loaded.weights_file.string()},
+                            {"images", indices.size()},
+                            {"accuracy", r.accuracy},
+                            {"macro_accuracy", r.macro_accuracy},
+                            {"loss", p.mean_loss}};
+  nlohmann::json worst = nlohmann::json::array();
+  std::printf("%zu images: accuracy %.2f%%, macro accuracy %.2f%%, loss %.4f\n", indices.size(),
+              100 * r.accuracy, 100 * r.macro_accuracy, p.mean_loss);
+  std::printf("worst classes:\n");
+  for (int c : r.worst_classes(o.worst)) {
+    worst.push_back({{"class", c}, {"name", data::sign_name(c)}, {"recall", r.recall[c]},
+                     {"precision", r.precision[c]}, {"support", r.support[c]}});
+    std::printf("  %2d %-50s recall %6.2f%%  precision %6.2f%%  (%lld images)\n", c,
+                std::string(data::sign_name(c)).c_str(), 100 * r.recall[c], 100 * r.precision[c],
+                static_cast<long long>(r.support[c]));
+  }
+  summary["worst_classes"] = worst;
+  write_text_atomically(out / "summary.json", summary.dump(2) + "\n");
+  std::printf("results in %s\n", out.c_str());
+}
+}  // namespace
+
+void add_evaluate_command(CLI::App& app, Actions& actions) {
+  auto o = std::make_shared<EvaluateCommand>();
+  CLI::App* cmd = add_command(app, "evaluate", "Evaluate a trained model");
+  cmd->add_option("model", o->model, "run directory or model .pt file")->required();
+  add_data_options(*cmd, o->data);
+  cmd->add_option("--split", o->split, "validation (track split of --data) or all")
+      ->check(CLI::IsMember({"validation", "all"}))
+      ->capture_default_str();
+  cmd->add_option("--out", o->out, "output directory")->capture_default_str();
+  cmd->add_option("--precision", o->precision, "auto, fp32 or bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->capture_default_str();
+  cmd->add_option("--worst", o->worst, "number of worst classes to list")->capture_default_str();
+  actions[cmd] = [o] { run(*o); };
+}
+
+}  // namespace fedsign::cli

@@ -1,0 +1,92 @@
+// `fedsign train`: centralized training with a track-disjoint validation split.
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
+#include "commands.h"
+#include "data_options.h"
+#include "fedsign/core/atomic_file.h"
+#include "fedsign/models/weights.h"
+#include "fedsign/train/fit.h"
+#include "fedsign/train/model_bundle.h"
+#include "train_options.h"
+
+namespace fedsign::cli {
+
+namespace {
+struct TrainCommand {
+  DataOptions data;
+  TrainOptions train;
+  std::string out = "runs/train";
+  bool resume = false;
+  std::string init_weights;
+  std::string fine_tune = "full";
+  int fine_tune_groups = 2;
+};
+
+std::vector<std::string> trainable_groups(const TrainCommand& o) {
+  if (o.fine_tune == "full") return {"all"};
+  if (o.fine_tune == "head") return {"head"};
+  // partial: resolved against the model's groups inside fit via a marker.
+  return {"last:" + std::to_string(o.fine_tune_groups)};
+}
+
+void run(const CLI::App& command, const TrainCommand& o) {
+  const train::TrainConfig config = resolve(o.train);
+  data::ImageSet set = load_dataset(o.data);
+  const data::TrackSplit split = data::split_by_track(set, o.data.val_fraction, o.data.split_seed);
+
+  const std::filesystem::path run_dir = o.out;
+  std::filesystem::create_directories(run_dir);
+  // The snapshot is a valid --config file: `fedsign train --config RUN/config.toml` repeats it.
+  write_text_atomically(run_dir / "config.toml", command.config_to_str(true, false));
+  train::save_model_info(run_dir / "model.json",
+                         {config.model, 43, set.height, o.data.contrast});
+
+  train::RunOptions run;
+  run.run_dir = run_dir;
+  run.resume = o.resume;
+  run.init_weights = o.init_weights;
+  run.trainable_groups = trainable_groups(o);
+  train::FitResult result = train::fit(set, split, config, run, [&](const train::EpochRecord& r) {
+    spdlog::info("epoch {:3}/{}  lr {:.2e}  train loss {:.4f} acc {:6.2f}%  val loss {:.4f} acc "
+                 "{:6.2f}%  {:5.1f}s ({:.0f} img/s)",
+                 r.epoch, config.epochs, r.lr, r.train_loss, 100 * r.train_accuracy, r.val_loss,
+                 100 * r.val_accuracy, r.seconds, r.images_per_second);
+  });
+  const auto& last = result.history.back();
+  std::string summary = fmt::format(
+      "# Training run\n\n"
+      "| | |\n|---|---|\n"
+      "| model | {} |\n| images | {} train / {} validation (split by track) |\n"
+      "| epochs | {} |\n| best validation accuracy | {:.2f}% (epoch {}) |\n"
+      "| last validation accuracy | {:.2f}% |\n| training time | {:.1f} s |\n",
+      config.model, split.train.size(), split.validation.size(), config.epochs,
+      100 * result.best_val_accuracy, result.best_epoch, 100 * last.val_accuracy,
+      result.train_seconds);
+  write_text_atomically(run_dir / "summary.md", summary);
+  std::printf("best validation accuracy %.2f%% (epoch %lld), last %.2f%%, %.1f s; run in %s\n",
+              100 * result.best_val_accuracy, static_cast<long long>(result.best_epoch),
+              100 * last.val_accuracy, result.train_seconds, run_dir.c_str());
+}
+}  // namespace
+
+void add_train_command(CLI::App& app, Actions& actions) {
+  auto options = std::make_shared<TrainCommand>();
+  CLI::App* cmd = add_command(app, "train", "Train a classifier (centralized)");
+  add_data_options(*cmd, options->data);
+  add_train_options(*cmd, options->train);
+  cmd->add_option("--out", options->out, "run directory")->capture_default_str();
+  cmd->add_flag("--resume", options->resume, "continue from OUT/last.ckpt");
+  cmd->add_option("--init-weights", options->init_weights,
+                  "start from these weights (fedsign or torchvision export)");
+  cmd->add_option("--fine-tune", options->fine_tune, "full, partial (last groups) or head")
+      ->check(CLI::IsMember({"full", "partial", "head"}))
+      ->capture_default_str();
+  cmd->add_option("--fine-tune-groups", options->fine_tune_groups,
+                  "partial fine-tuning: number of last layer groups to train")
+      ->capture_default_str();
+  actions[cmd] = [cmd, options] { run(*cmd, *options); };
+}
+
+}  // namespace fedsign::cli

@@ -1,0 +1,39 @@
+// Dataset options shared by the commands that read GTSRB (train, evaluate, fl ...): one
+// declaration, so flags and config keys are named the same everywhere.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "fedsign/data/image_loader.h"
+#include "fedsign/data/image_set.h"
+#include "fedsign/data/split.h"
+
+namespace fedsign::cli {
+
+struct DataOptions {
+  std::string data_dir = "data/sample";
+  std::string subset = "train";
+  std::string labels;
+  int size = 32;
+  std::string contrast = "clahe";
+  std::string cache_dir;  // default: $XDG_CACHE_HOME/fedsign or ~/.cache/fedsign
+  bool no_cache = false;
+  std::string on_bad_image = "abort";
+  double val_fraction = 0.2;
+  uint64_t split_seed = 1;
+  int threads = 0;
+};
+
+// Adds --data, --subset, --labels, --size, --contrast, --cache-dir, --no-cache, --on-bad-image,
+// --threads; with_split also adds --val-fraction and --split-seed.
+void add_data_options(CLI::App& command, DataOptions& options, bool with_split = true);
+
+data::LoadOptions to_load_options(const DataOptions& options);
+
+// Finds, decodes (or loads from cache) and reports the dataset.
+data::ImageSet load_dataset(const DataOptions& options);
+
+}  // namespace fedsign::cli

@@ -1,0 +1,73 @@
+#include "fedsign/models/layers.h"
+
+#include <torch/nn/modules/activation.h>
+
+#include <charconv>
+
+#include "fedsign/core/check.h"
+
+namespace fedsign::models {
+
+torch::Tensor HardswishImpl::forward(const torch::Tensor& x) { return torch::hardswish(x); }
+
+ConvNormActivationImpl::ConvNormActivationImpl(int64_t in_channels, int64_t out_channels,
+                                               const ConvNormOptions& options) {
+  const int64_t padding = (options.kernel_size - 1) / 2 * options.dilation;
+  SequentialImpl* layers = this;
+  layers->push_back(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels, options.kernel_size)
+                            .stride(options.stride)
+                            .padding(padding)
+                            .dilation(options.dilation)
+                            .groups(options.groups)
+                            .bias(false)));
+  layers->push_back(torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out_channels)
+                                               .eps(options.bn_eps)
+                                               .momentum(options.bn_momentum)));
+  switch (options.activation) {
+    case Activation::none:
+      break;
+    case Activation::relu:
+      layers->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
+      break;
+    case Activation::hardswish:
+      layers->push_back(Hardswish());
+      break;
+  }
+}
+
+std::string first_component(const std::string& parameter_name) {
+  return parameter_name.substr(0, parameter_name.find('.'));
+}
+
+std::optional<int64_t> index_after(const std::string& parameter_name, const std::string& prefix) {
+  const std::string head = prefix + ".";
+  if (parameter_name.rfind(head, 0) != 0) return std::nullopt;
+  const char* begin = parameter_name.data() + head.size();
+  const char* end = parameter_name.data() + parameter_name.size();
+  int64_t index = 0;
+  const auto [next, error] = std::from_chars(begin, end, index);
+  if (error != std::errc() || next == begin || (next != end && *next != '.')) return std::nullopt;
+  return index;
+}
+
+double dropout_or_default(double requested, double model_default) {
+  if (requested < 0) return model_default;
+  FEDSIGN_CHECK(requested < 1.0, "dropout must be in [0, 1), got {}", requested);
+  return requested;
+}
+
+std::string shape_string(c10::IntArrayRef shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
+
+void match_device_and_dtype(torch::nn::Module& fresh, const torch::Tensor& like) {
+  fresh.to(like.device(), like.scalar_type());
+}
+
+}  // namespace fedsign::models
