@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: predict_bench MODEL IMAGE... [--reps N] [--threads N]\n");
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as they are measured
   train::configure_threads(threads);
 
   auto start = Clock::now();

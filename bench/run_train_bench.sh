@@ -54,7 +54,7 @@ wait_for_quiet() {  # other engineers compile and train on this machine
 
 machine() {
   echo "- machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), avx512_bf16: $(grep -q avx512_bf16 /proc/cpuinfo && echo yes || echo no), AMX: $(grep -q amx_bf16 /proc/cpuinfo && echo yes || echo no)"
-  echo "- LibTorch $("$PYTHON" -c 'import torch; print(torch.__version__)') (Debian, shared by fedsign and python3-torch), $THREADS threads"
+  echo "- LibTorch $(dpkg-query -W -f='${Version}' libtorch1.13 2>/dev/null || "$PYTHON" -c 'import torch; print(torch.__version__)') (Debian; the same library under fedsign and python3-torch), torchvision $("$PYTHON" -c 'import torchvision; print(torchvision.__version__)'), $THREADS threads"
 }
 
 header() {  # title

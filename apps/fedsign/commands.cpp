@@ -51,6 +51,14 @@ void register_commands(CLI::App& app) {
   add_evaluate_command(app, actions());
   add_predict_command(app, actions());
   add_models_command(app, actions());
+  add_synth_command(app, actions());
+  add_rare_command(app, actions());
+  add_transfer_command(app, actions());
+  add_cam_command(app, actions());
+  add_detect_command(app, actions());
+  add_report_command(app, actions());
+  add_fl_commands(app, actions());
+  add_fl_net_commands(app, actions());  // last: joins the `fl` group if one exists
 }
 
 void run_selected(const CLI::App& app) {

@@ -27,5 +27,13 @@ void add_train_command(CLI::App& app, Actions& actions);
 void add_evaluate_command(CLI::App& app, Actions& actions);
 void add_predict_command(CLI::App& app, Actions& actions);
 void add_models_command(CLI::App& app, Actions& actions);
+void add_fl_commands(CLI::App& app, Actions& actions);  // fl simulate, fl partition, fl compare
+void add_fl_net_commands(CLI::App& app, Actions& actions);  // fl server, fl client
+void add_synth_command(CLI::App& app, Actions& actions);
+void add_rare_command(CLI::App& app, Actions& actions);
+void add_transfer_command(CLI::App& app, Actions& actions);
+void add_cam_command(CLI::App& app, Actions& actions);
+void add_detect_command(CLI::App& app, Actions& actions);
+void add_report_command(CLI::App& app, Actions& actions);
 
 }  // namespace fedsign::cli

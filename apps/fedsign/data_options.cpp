@@ -52,7 +52,7 @@ data::LoadOptions to_load_options(const DataOptions& o) {
   data::LoadOptions load;
   load.size = o.size;
   load.contrast = data::parse_contrast(o.contrast);
-  load.on_bad_image = o.on_bad_image == "skip" ? data::OnBadImage::kSkip : data::OnBadImage::kAbort;
+  load.on_bad_image = data::parse_on_bad_image(o.on_bad_image);
   load.threads = o.threads;
   if (!o.no_cache) load.cache_dir = o.cache_dir.empty() ? default_cache_dir() : std::filesystem::path(o.cache_dir);
   return load;

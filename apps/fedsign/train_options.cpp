@@ -62,6 +62,20 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->capture_default_str();
   cmd.add_option("--seed", c.seed, "seed for initialization, shuffling, augmentation")
       ->capture_default_str();
+  cmd.add_option("--sampler", c.sampler,
+                 "batches: shuffle, or balanced (classes-per-batch x images-per-class)")
+      ->check(CLI::IsMember({"shuffle", "balanced"}))
+      ->capture_default_str();
+  cmd.add_option("--classes-per-batch", c.classes_per_batch, "balanced sampler: classes per batch (P)")
+      ->capture_default_str();
+  cmd.add_option("--images-per-class", c.images_per_class, "balanced sampler: images per class (K)")
+      ->capture_default_str();
+  cmd.add_option("--contrastive-weight", c.contrastive_weight,
+                 "weight of the supervised-contrastive loss on embeddings (0: off)")
+      ->capture_default_str();
+  cmd.add_option("--contrastive-temperature", c.contrastive_temperature,
+                 "temperature of the supervised-contrastive loss")
+      ->capture_default_str();
 }
 
 train::TrainConfig resolve(const TrainOptions& o) {

@@ -35,4 +35,13 @@ Indices all_indices(const ImageSet& set);
 // Number of images per class (size kNumGtsrbClasses, or more if labels go higher).
 std::vector<std::int64_t> class_counts(const ImageSet& set, const Indices& subset);
 
+// Appends all images of `from` to `into` (same image size, or `into` empty) and returns their
+// indices in `into`. `track_offset` is added to the appended track ids, to keep them distinct
+// from those already in `into` (e.g. synthetic tracks beside real ones).
+Indices append(ImageSet& into, const ImageSet& from, std::int64_t track_offset = 0);
+
+// The images of `subset` whose label is (keep == true) or is not (keep == false) in `classes`.
+Indices filter_classes(const ImageSet& set, const Indices& subset, const std::vector<int>& classes,
+                       bool keep);
+
 }  // namespace fedsign::data

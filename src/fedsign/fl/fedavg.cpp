@@ -1,5 +1,6 @@
 #include "fedsign/fl/fedavg.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fedsign/core/check.h"

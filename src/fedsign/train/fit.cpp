@@ -88,9 +88,7 @@ FitResult fit(const data::ImageSet& set, const data::TrackSplit& split, const Tr
   }
   models::set_trainable_groups(*model, groups);
 
-  const auto batch = static_cast<std::size_t>(config.batch_size);
-  const auto steps_per_epoch = static_cast<int64_t>((split.train.size() + batch - 1) / batch);
-  Trainer trainer(model, config, make_schedule(config, steps_per_epoch));
+  Trainer trainer(model, config, make_schedule(config, steps_per_epoch(config, split.train.size())));
   spdlog::info("model {} ({} parameters, {} trainable), {} train / {} validation images, {}",
                config.model, models::count_parameters(*model),
                models::count_parameters(*model, true), split.train.size(),

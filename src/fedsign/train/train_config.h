@@ -47,6 +47,16 @@ struct TrainConfig {
   double dropout = -1.0;                // < 0: model default
   uint64_t seed = 42;
   int threads = 0;                      // 0: all cores
+  // Batch composition: "shuffle" (batch_size images of a shuffled pass) or "balanced"
+  // (classes_per_batch x images_per_class images of distinct classes per batch; batch_size is
+  // then unused). See balanced_sampler.h.
+  std::string sampler = "shuffle";
+  int64_t classes_per_batch = 16;       // P
+  int64_t images_per_class = 8;         // K
+  // > 0: adds contrastive_weight x supervised-contrastive loss on the model's embedding to the
+  // cross-entropy (see contrastive_loss.h). 0 keeps plain cross-entropy.
+  double contrastive_weight = 0.0;
+  double contrastive_temperature = 0.1;
 };
 
 }  // namespace fedsign::train

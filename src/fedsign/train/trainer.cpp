@@ -12,6 +12,8 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/train/augment.h"
+#include "fedsign/train/balanced_sampler.h"
+#include "fedsign/train/contrastive_loss.h"
 #include "fedsign/train/batch.h"
 #include "fedsign/train/evaluate.h"
 #include "fedsign/train/optimizer.h"
@@ -24,6 +26,13 @@ ScheduleConfig make_schedule(const TrainConfig& config, int64_t steps_per_epoch)
   s.warmup_steps = static_cast<int64_t>(config.warmup_epochs * steps_per_epoch);
   s.total_steps = std::max<int64_t>(1, config.epochs * steps_per_epoch - s.warmup_steps);
   return s;
+}
+
+int64_t steps_per_epoch(const TrainConfig& config, std::size_t examples) {
+  const auto batch = static_cast<std::size_t>(
+      config.sampler == "balanced" ? config.classes_per_batch * config.images_per_class
+                                   : config.batch_size);
+  return static_cast<int64_t>((examples + batch - 1) / std::max<std::size_t>(1, batch));
 }
 
 void configure_threads(int threads) {
@@ -68,49 +77,78 @@ TrainStats Trainer::run(const data::ImageSet& set, const data::Indices& indices,
   torch::manual_seed(seed);
 
   model_->train();
+  FEDSIGN_CHECK(config_.sampler == "shuffle" || config_.sampler == "balanced",
+                "unknown sampler '{}' (shuffle or balanced)", config_.sampler);
   const auto batch = static_cast<std::size_t>(config_.batch_size);
   const bool one_pass = max_steps < 0;
-  data::Indices order = indices;
   TrainStats stats;
   double loss_sum = 0.0;
   int64_t correct = 0;
-  while (one_pass ? stats.steps == 0 : stats.steps < max_steps) {
-    std::shuffle(order.begin(), order.end(), shuffle_rng);
-    for (std::size_t begin = 0; begin < order.size(); begin += batch) {
-      if (!one_pass && stats.steps >= max_steps) break;
-      const std::size_t end = std::min(order.size(), begin + batch);
-      // A trailing batch of one breaks BatchNorm's statistics; skip it (as drop_last would).
-      if (end - begin < 2 && order.size() >= 2) continue;
-      auto x = augment_batch(gather_images(set, order, begin, end), config_.augment, augment_rng);
-      x = normalize(x);
-      if (mode_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-      auto y = gather_labels(set, order, begin, end);
 
-      set_learning_rate(*optimizer_, learning_rate_at(schedule_, step_));
-      optimizer_->zero_grad();
-      torch::Tensor logits;
-      {
-        AutocastScope autocast(mode_);
+  // One optimizer step on images [begin, end) of `order`.
+  auto train_batch = [&](const data::Indices& order, std::size_t begin, std::size_t end) {
+    auto x = augment_batch(gather_images(set, order, begin, end), config_.augment, augment_rng);
+    x = normalize(x);
+    if (mode_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    auto y = gather_labels(set, order, begin, end);
+
+    set_learning_rate(*optimizer_, learning_rate_at(schedule_, step_));
+    optimizer_->zero_grad();
+    torch::Tensor logits, embedding;
+    {
+      AutocastScope autocast(mode_);
+      if (config_.contrastive_weight > 0) {
+        embedding = model_->embed(x);
+        logits = model_->classify(embedding);
+      } else {
         logits = model_->forward(x);
       }
-      logits = logits.to(torch::kFloat32);
-      auto loss = torch::nn::functional::cross_entropy(
-          logits, y,
-          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
-      FEDSIGN_CHECK(std::isfinite(loss.item<double>()),
-                    "training diverged: loss is {} at step {} (lower --lr?)", loss.item<double>(),
-                    step_);
-      loss.backward();
-      if (hooks.after_backward) hooks.after_backward(*model_);
-      optimizer_->step();
-      ++step_;
-      ++stats.steps;
-      const auto n = static_cast<int64_t>(end - begin);
-      stats.examples += n;
-      loss_sum += loss.item<double>() * n;
-      correct += logits.argmax(1).eq(y).sum().item<int64_t>();
     }
-    if (one_pass) break;
+    logits = logits.to(torch::kFloat32);
+    auto loss = torch::nn::functional::cross_entropy(
+        logits, y,
+        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
+    if (config_.contrastive_weight > 0) {
+      loss = loss + config_.contrastive_weight *
+                        supcon_loss(embedding.to(torch::kFloat32), y,
+                                    config_.contrastive_temperature);
+    }
+    FEDSIGN_CHECK(std::isfinite(loss.item<double>()),
+                  "training diverged: loss is {} at step {} (lower --lr?)", loss.item<double>(),
+                  step_);
+    loss.backward();
+    if (hooks.after_backward) hooks.after_backward(*model_);
+    optimizer_->step();
+    ++step_;
+    ++stats.steps;
+    const auto n = static_cast<int64_t>(end - begin);
+    stats.examples += n;
+    loss_sum += loss.item<double>() * n;
+    correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+  };
+
+  if (config_.sampler == "balanced") {
+    // P x K batches; a pass is as many batches as cover |indices| images once on average.
+    BalancedBatchSampler sampler(set, indices, config_.classes_per_batch,
+                                 config_.images_per_class, shuffle_rng());
+    const int64_t steps = one_pass ? sampler.batches_per_epoch() : max_steps;
+    for (int64_t s = 0; s < steps; ++s) {
+      const data::Indices order = sampler.next_batch();
+      train_batch(order, 0, order.size());
+    }
+  } else {
+    data::Indices order = indices;
+    while (one_pass ? stats.steps == 0 : stats.steps < max_steps) {
+      std::shuffle(order.begin(), order.end(), shuffle_rng);
+      for (std::size_t begin = 0; begin < order.size(); begin += batch) {
+        if (!one_pass && stats.steps >= max_steps) break;
+        const std::size_t end = std::min(order.size(), begin + batch);
+        // A trailing batch of one breaks BatchNorm's statistics; skip it (as drop_last would).
+        if (end - begin < 2 && order.size() >= 2) continue;
+        train_batch(order, begin, end);
+      }
+      if (one_pass) break;
+    }
   }
   stats.mean_loss = stats.examples ? loss_sum / stats.examples : 0.0;
   stats.accuracy = stats.examples ? static_cast<double>(correct) / stats.examples : 0.0;

@@ -78,6 +78,10 @@ class Trainer {
   int64_t step_ = 0;
 };
 
+// Optimizer steps of one train_epoch over `examples` images: ceil(examples / batch) with
+// batch = batch_size, or classes_per_batch x images_per_class for the balanced sampler.
+int64_t steps_per_epoch(const TrainConfig& config, std::size_t examples);
+
 // The schedule of a run of `epochs` x `steps_per_epoch` with config.warmup_epochs of warm-up.
 ScheduleConfig make_schedule(const TrainConfig& config, int64_t steps_per_epoch);
 

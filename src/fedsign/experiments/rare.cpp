@@ -1,0 +1,364 @@
+#include "fedsign/experiments/rare.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "fedsign/core/atomic_file.h"
+#include "fedsign/core/check.h"
+#include "fedsign/data/gtsrb_reader.h"
+#include "fedsign/data/sign_names.h"
+#include "fedsign/data/split.h"
+#include "fedsign/models/registry.h"
+#include "fedsign/models/weights.h"
+#include "fedsign/report/csv.h"
+#include "fedsign/report/plot.h"
+#include "fedsign/train/evaluate.h"
+#include "fedsign/train/fit.h"
+#include "fedsign/train/precision.h"
+
+namespace fedsign::experiments {
+namespace fs = std::filesystem;
+
+// Synthetic track ids start here, far above the real ones (class * 100000 + track).
+constexpr int64_t kSyntheticTrackOffset = 1'000'000'000;
+
+std::vector<int> rarest_classes(const std::vector<int64_t>& counts, int count) {
+  std::vector<int> present;
+  for (std::size_t c = 0; c < counts.size(); ++c)
+    if (counts[c] > 0) present.push_back(static_cast<int>(c));
+  std::stable_sort(present.begin(), present.end(),
+                   [&](int a, int b) { return counts[a] < counts[b]; });
+  present.resize(std::min<std::size_t>(present.size(), std::max(0, count)));
+  std::sort(present.begin(), present.end());
+  return present;
+}
+
+data::Indices mix_indices(const data::Indices& real, const data::Indices& synthetic, double ratio,
+                          uint64_t seed) {
+  data::Indices out = real;
+  if (ratio <= 0 || synthetic.empty()) return out;
+  const auto wanted = static_cast<std::size_t>(std::llround(ratio * real.size()));
+  std::mt19937_64 rng(seed);
+  data::Indices pool = synthetic;
+  std::size_t cursor = pool.size();
+  for (std::size_t i = 0; i < wanted; ++i) {
+    if (cursor == pool.size()) {
+      std::shuffle(pool.begin(), pool.end(), rng);
+      cursor = 0;
+    }
+    out.push_back(pool[cursor++]);
+  }
+  return out;
+}
+
+GroupAccuracy group_accuracy(const std::vector<int>& truth, const std::vector<int>& predicted,
+                             const std::vector<int>& rare_classes, int num_classes) {
+  FEDSIGN_CHECK(truth.size() == predicted.size(), "{} labels for {} predictions", truth.size(),
+                predicted.size());
+  GroupAccuracy g;
+  g.per_class.assign(num_classes, 0.0);
+  g.support.assign(num_classes, 0);
+  std::vector<int64_t> correct(num_classes, 0);
+  std::vector<bool> rare(num_classes, false);
+  for (int c : rare_classes)
+    if (c >= 0 && c < num_classes) rare[c] = true;
+  int64_t c_all = 0, c_rare = 0, c_freq = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    const int t = truth[i];
+    FEDSIGN_CHECK(t >= 0 && t < num_classes, "class {} out of range", t);
+    const bool ok = predicted[i] == t;
+    ++g.support[t];
+    correct[t] += ok;
+    ++g.n_all;
+    c_all += ok;
+    if (rare[t]) {
+      ++g.n_rare;
+      c_rare += ok;
+    } else {
+      ++g.n_frequent;
+      c_freq += ok;
+    }
+  }
+  for (int c = 0; c < num_classes; ++c)
+    g.per_class[c] = g.support[c] ? static_cast<double>(correct[c]) / g.support[c] : 0.0;
+  g.all = g.n_all ? static_cast<double>(c_all) / g.n_all : 0.0;
+  g.rare = g.n_rare ? static_cast<double>(c_rare) / g.n_rare : 0.0;
+  g.frequent = g.n_frequent ? static_cast<double>(c_freq) / g.n_frequent : 0.0;
+  return g;
+}
+
+namespace {
+
+std::string synth_stamp(const RareConfig& c, const std::vector<int>& classes) {
+  const auto& s = c.synth;
+  std::ostringstream o;
+  o << "fedsign-synth v1\nmeta " << fs::absolute(c.meta_dir).lexically_normal().string()
+    << "\nbackgrounds " << c.backgrounds.string() << "\nseed " << c.synth_seed << "\nper_class "
+    << c.synth_per_class << "\nclasses";
+  for (int k : classes) o << ' ' << k;
+  o << "\nsize " << s.min_sign_size << '-' << s.max_sign_size << " margin " << s.margin
+    << " rot " << s.max_rotate_degrees << " slant " << s.max_slant << " offset " << s.max_offset
+    << " blur " << s.max_gaussian_blur << ' ' << s.motion_blur_probability << ' '
+    << s.max_motion_blur << " bc " << s.brightness << ' ' << s.contrast << " noise " << s.noise
+    << " jpeg " << s.jpeg_probability << ' ' << s.min_jpeg_quality << " occ "
+    << s.occlusion_probability << ' ' << s.max_occlusion << " shadow " << s.shadow_probability
+    << " grad " << s.gradient_probability << " app " << s.appearance_strength << " guards "
+    << s.guard_min_sign_pixels << ' ' << s.guard_max_blur << ' ' << s.guard_min_contrast << '\n';
+  return o.str();
+}
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string pct(double v) { return fmt::format("{:.1f}%", 100 * v); }
+
+struct TrainRun {
+  std::string name;
+  data::Indices train;
+  train::TrainConfig config;
+  fs::path init_weights;
+  std::vector<std::string> groups = {"all"};
+};
+
+// Trains with fit() (no validation: the last epoch's weights are kept) and returns the
+// predictions on `validation`.
+std::pair<train::Predictions, double> train_and_predict(const data::ImageSet& set,
+                                                        const data::Indices& validation,
+                                                        const TrainRun& run,
+                                                        const fs::path& dir) {
+  data::TrackSplit split;
+  split.train = run.train;
+  train::RunOptions options;
+  options.run_dir = dir;
+  options.init_weights = run.init_weights;
+  options.trainable_groups = run.groups;
+  spdlog::info("[{}] training on {} images for {} epochs", run.name, run.train.size(),
+               run.config.epochs);
+  const train::FitResult fit = train::fit(set, split, run.config, options, [&](const train::EpochRecord& r) {
+    spdlog::info("[{}] epoch {:2}/{}  lr {:.2e}  train loss {:.4f} acc {:6.2f}%  {:5.1f}s ({:.0f} img/s)",
+                 run.name, r.epoch, run.config.epochs, r.lr, r.train_loss, 100 * r.train_accuracy,
+                 r.seconds, r.images_per_second);
+  });
+  models::ModelOptions model_options;
+  model_options.input_size = set.height;
+  auto model = models::create_model(run.config.model, model_options);
+  models::load_weights(*model, fit.best_model);
+  const auto mode = train::resolve_compute_mode(run.config.precision, run.config.memory_format);
+  train::apply_memory_format(*model, mode.channels_last);
+  return {train::predict_subset(*model, set, validation, mode, run.config.eval_batch_size),
+          fit.train_seconds};
+}
+
+}  // namespace
+
+data::ImageSet prepare_synthetic(const RareConfig& config, const std::vector<int>& classes,
+                                 double* images_per_minute) {
+  FEDSIGN_CHECK(!config.synth_dir.empty(), "no folder for the synthetic images");
+  const std::string stamp = synth_stamp(config, classes);
+  const fs::path stamp_file = config.synth_dir / "synth-request.txt";
+  if (images_per_minute) *images_per_minute = 0;
+  if (!(fs::exists(stamp_file) && read_file(stamp_file) == stamp &&
+        fs::exists(config.synth_dir / "Train.csv"))) {
+    const auto pictograms = vision::load_pictograms(vision::find_meta_dir(config.meta_dir));
+    const vision::BackgroundSource backgrounds =
+        config.backgrounds.empty() ? vision::BackgroundSource()
+                                   : vision::BackgroundSource(config.backgrounds);
+    vision::DatasetWriteOptions write;
+    write.classes = classes;
+    write.per_class = config.synth_per_class;
+    write.seed = config.synth_seed;
+    write.threads = config.synth_threads;
+    write.progress = config.load.progress;
+    fs::remove(stamp_file);
+    const auto report =
+        vision::write_synthetic_dataset(pictograms, backgrounds, config.synth, write, config.synth_dir);
+    spdlog::info("rendered {} synthetic images in {:.1f} s ({:.0f} images/min)", report.images,
+                 report.seconds, report.images_per_minute());
+    if (images_per_minute) *images_per_minute = report.images_per_minute();
+    write_text_atomically(stamp_file, stamp);
+  } else {
+    spdlog::info("reusing the synthetic images in {}", config.synth_dir.string());
+  }
+  data::LoadReport load_report;
+  return data::load_images(data::find_dataset(config.synth_dir), config.load, &load_report);
+}
+
+RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit& split,
+                             const RareConfig& config, const fs::path& run_dir) {
+  FEDSIGN_CHECK(config.fine_tune == "full" || config.fine_tune == "partial" ||
+                    config.fine_tune == "head",
+                "fine-tune mode '{}' (full, partial or head)", config.fine_tune);
+  FEDSIGN_CHECK(config.synth_classes == "all" || config.synth_classes == "rare",
+                "synthetic classes '{}' (all or rare)", config.synth_classes);
+  fs::create_directories(run_dir);
+  RareResult result;
+  result.real_train_counts = data::class_counts(real, split.train);
+  result.rare_classes = config.rare_classes.empty()
+                            ? rarest_classes(result.real_train_counts, config.rare_count)
+                            : config.rare_classes;
+  std::sort(result.rare_classes.begin(), result.rare_classes.end());
+  FEDSIGN_CHECK(!result.rare_classes.empty(), "no rare classes chosen");
+  std::string rare_list;
+  for (int c : result.rare_classes) rare_list += fmt::format("{}{}", rare_list.empty() ? "" : ",", c);
+  spdlog::info("rare classes: {} ({} real training images withheld)", rare_list,
+               split.train.size() - data::filter_classes(real, split.train, result.rare_classes, false).size());
+
+  // One set: real images, then synthetic ones.
+  data::ImageSet set = real;
+  const data::Indices frequent_train = data::filter_classes(set, split.train, result.rare_classes, false);
+  std::vector<int> synth_classes;
+  if (config.synth_classes == "rare") {
+    synth_classes = result.rare_classes;
+  } else {
+    for (int c = 0; c < data::kNumGtsrbClasses; ++c) synth_classes.push_back(c);
+  }
+  data::Indices synthetic;
+  const bool needs_synthetic =
+      config.pretrain_synthetic ||
+      std::any_of(config.variants.begin(), config.variants.end(),
+                  [](const std::string& v) { return v != "no-synthetic"; });
+  if (needs_synthetic) {
+    data::ImageSet synth_set = prepare_synthetic(config, synth_classes, &result.synth_images_per_minute);
+    FEDSIGN_CHECK(synth_set.height == real.height && synth_set.width == real.width,
+                  "synthetic images decode to {}x{}, real ones to {}x{}", synth_set.width,
+                  synth_set.height, real.width, real.height);
+    synthetic = data::append(set, synth_set, kSyntheticTrackOffset);
+    result.synthetic_images = synthetic.size();
+  }
+
+  // 1. Pretraining on the frequent real classes.
+  TrainRun pretrain;
+  pretrain.name = "pretrain";
+  pretrain.config = config.train;
+  pretrain.config.epochs = config.pretrain_epochs;
+  pretrain.train = config.pretrain_synthetic
+                       ? mix_indices(frequent_train, synthetic, config.mix_ratio, config.train.seed)
+                       : frequent_train;
+  auto [pre_predictions, pre_seconds] = train_and_predict(set, split.validation, pretrain, run_dir / "pretrain");
+  const fs::path pretrained = run_dir / "pretrain" / "model.pt";
+
+  const data::Indices mixed =
+      mix_indices(frequent_train, synthetic, config.mix_ratio, config.train.seed + 1);
+  std::vector<std::string> groups = {"all"};
+  if (config.fine_tune == "head") groups = {"head"};
+  if (config.fine_tune == "partial") groups = {"last:" + std::to_string(config.fine_tune_groups)};
+
+  for (const std::string& name : config.variants) {
+    RareVariantResult v;
+    v.name = name;
+    if (name == "no-synthetic") {
+      v.description = fmt::format("pretrained on real frequent classes only ({} epochs)",
+                                  config.pretrain_epochs);
+      v.accuracy = group_accuracy(pre_predictions.truth, pre_predictions.predicted, result.rare_classes);
+      v.train_seconds = pre_seconds;
+    } else {
+      FEDSIGN_CHECK(name == "synthetic" || name == "synthetic-supcon" || name == "scratch",
+                    "unknown variant '{}' (no-synthetic, synthetic, synthetic-supcon, scratch)", name);
+      TrainRun run;
+      run.name = name;
+      run.train = mixed;
+      run.config = config.train;
+      if (name == "scratch") {
+        run.config.epochs = config.pretrain_epochs + config.epochs;
+        v.description = fmt::format("from scratch on real frequent + synthetic (ratio {}) for {} epochs",
+                                    config.mix_ratio, run.config.epochs);
+      } else {
+        run.config.epochs = config.epochs;
+        run.init_weights = pretrained;
+        run.groups = groups;
+        if (config.fine_tune_lr > 0) run.config.optimizer.lr = config.fine_tune_lr;
+        v.description = fmt::format("pretrained, then {} fine-tuning on real frequent + synthetic "
+                                    "(ratio {}) for {} epochs",
+                                    config.fine_tune, config.mix_ratio, config.epochs);
+      }
+      if (name == "synthetic-supcon") {
+        run.config.sampler = "balanced";
+        run.config.classes_per_batch = config.classes_per_batch;
+        run.config.images_per_class = config.images_per_class;
+        run.config.contrastive_weight = config.contrastive_weight;
+        run.config.contrastive_temperature = config.contrastive_temperature;
+        v.description += fmt::format(", balanced {}x{} batches, SupCon weight {} (t = {})",
+                                     config.classes_per_batch, config.images_per_class,
+                                     config.contrastive_weight, config.contrastive_temperature);
+      }
+      auto [predictions, seconds] = train_and_predict(set, split.validation, run, run_dir / name);
+      v.accuracy = group_accuracy(predictions.truth, predictions.predicted, result.rare_classes);
+      v.train_seconds = seconds;
+    }
+    spdlog::info("[{}] accuracy all {}  rare {}  frequent {}", name, pct(v.accuracy.all),
+                 pct(v.accuracy.rare), pct(v.accuracy.frequent));
+    result.variants.push_back(v);
+  }
+  result.report_md = run_dir / "report.md";
+  return result;
+}
+
+void write_rare_report(const fs::path& dir, const RareResult& r, const std::string& command_line) {
+  fs::create_directories(dir);
+  std::string md = "# Rare-sign protocol\n\n";
+  if (!command_line.empty()) md += fmt::format("```\n{}\n```\n\n", command_line);
+  md += "Rare classes (all real training images withheld): ";
+  for (std::size_t i = 0; i < r.rare_classes.size(); ++i) {
+    const int c = r.rare_classes[i];
+    md += fmt::format("{}{} ({}, {} withheld)", i ? ", " : "", c, data::sign_name(c),
+                      c < static_cast<int>(r.real_train_counts.size()) ? r.real_train_counts[c] : 0);
+  }
+  md += fmt::format(".\n\nSynthetic images: {}{}.\n\n", r.synthetic_images,
+                    r.synth_images_per_minute > 0
+                        ? fmt::format(" (rendered at {:.0f} images/min)", r.synth_images_per_minute)
+                        : std::string());
+  md += "| variant | all | rare | frequent | training time | what |\n|---|---|---|---|---|---|\n";
+  report::CsvTable csv({"variant", "accuracy_all", "accuracy_rare", "accuracy_frequent",
+                        "n_all", "n_rare", "n_frequent", "train_seconds"});
+  report::BarChart chart;
+  chart.title = "Rare-sign protocol: validation accuracy";
+  chart.y_label = "accuracy (%)";
+  chart.group_names = {"all", "rare", "frequent"};
+  chart.values.assign(3, {});
+  for (const auto& v : r.variants) {
+    const auto& a = v.accuracy;
+    md += fmt::format("| {} | {} | {} | {} | {:.0f} s | {} |\n", v.name, pct(a.all), pct(a.rare),
+                      pct(a.frequent), v.train_seconds, v.description);
+    csv.add_row({v.name, fmt::format("{:.5f}", a.all), fmt::format("{:.5f}", a.rare),
+                 fmt::format("{:.5f}", a.frequent), std::to_string(a.n_all),
+                 std::to_string(a.n_rare), std::to_string(a.n_frequent),
+                 fmt::format("{:.1f}", v.train_seconds)});
+    chart.labels.push_back(v.name);
+    chart.values[0].push_back(100 * a.all);
+    chart.values[1].push_back(100 * a.rare);
+    chart.values[2].push_back(100 * a.frequent);
+  }
+  md += "\n## Per-class accuracy of the rare classes\n\n| class | sign | validation images |";
+  for (const auto& v : r.variants) md += " " + v.name + " |";
+  md += "\n|---|---|---|";
+  for (std::size_t i = 0; i < r.variants.size(); ++i) md += "---|";
+  md += "\n";
+  report::CsvTable per_class({"class", "variant", "accuracy", "validation_images"});
+  for (int c : r.rare_classes) {
+    const int64_t support = r.variants.empty() ? 0 : r.variants.front().accuracy.support.at(c);
+    md += fmt::format("| {} | {} | {} |", c, data::sign_name(c), support);
+    for (const auto& v : r.variants) {
+      md += " " + pct(v.accuracy.per_class.at(c)) + " |";
+      per_class.add_row({std::to_string(c), v.name, fmt::format("{:.5f}", v.accuracy.per_class.at(c)),
+                         std::to_string(support)});
+    }
+    md += "\n";
+  }
+  md += "\nreport.csv: the table above; report_rare_classes.csv: per-class accuracy; report.png: "
+        "the chart.\n";
+  write_text_atomically(dir / "report.md", md);
+  csv.save(dir / "report.csv");
+  per_class.save(dir / "report_rare_classes.csv");
+  if (!r.variants.empty()) report::save_bar_chart(dir / "report.png", chart);
+}
+
+}  // namespace fedsign::experiments

@@ -1,0 +1,102 @@
+// What a simulated client keeps between rounds (SCAFFOLD's c_i, FedBN's BatchNorm tensors) and
+// where it is kept. States are loaded when a client trains or evaluates and saved after, so a
+// client never holds more than the duration of a call.
+//
+// MemoryClientStateStore keeps states in RAM (tests, runs without a run directory).
+// DiskClientStateStore keeps them in files DIR/<client>.r<round>.pt, one per client and version,
+// and only an index (client -> version) in memory, so memory does not grow with the number of
+// clients even for SCAFFOLD, and the per-round server checkpoint stays O(model): a round writes
+// only its participants' files, and the checkpoint records the index. A state saved during round
+// r never overwrites the version the checkpoint of round r-1 refers to; commit() deletes
+// superseded versions once the new checkpoint is written. Neither store is thread-safe.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "fedsign/fl/messages.h"
+
+namespace fedsign::fl {
+
+struct ClientState {
+  std::optional<Weights> control;   // SCAFFOLD c_i (trainable tensors)
+  std::optional<Weights> local_bn;  // FedBN: the client's BatchNorm tensors
+  int64_t bytes() const;
+  bool empty() const { return !control && !local_bn; }
+};
+
+class ClientStateStore {
+ public:
+  virtual ~ClientStateStore() = default;
+  // nullopt for a client without state.
+  virtual std::optional<ClientState> load(ClientId id) const = 0;
+  virtual void save(ClientId id, const ClientState& state) = 0;
+  virtual int64_t num_states() const = 0;
+  virtual int64_t bytes() const = 0;  // in memory or on disk
+};
+
+class MemoryClientStateStore : public ClientStateStore {
+ public:
+  std::optional<ClientState> load(ClientId id) const override;
+  void save(ClientId id, const ClientState& state) override { states_[id] = state; }
+  int64_t num_states() const override { return static_cast<int64_t>(states_.size()); }
+  int64_t bytes() const override;
+
+ private:
+  std::map<ClientId, ClientState> states_;
+};
+
+// The one state of a single client (a real device running the network client).
+class SingleClientStateStore : public ClientStateStore {
+ public:
+  explicit SingleClientStateStore(ClientState& state) : state_(state) {}
+  std::optional<ClientState> load(ClientId) const override {
+    if (state_.empty()) return std::nullopt;
+    return state_;
+  }
+  void save(ClientId, const ClientState& state) override { state_ = state; }
+  int64_t num_states() const override { return state_.empty() ? 0 : 1; }
+  int64_t bytes() const override { return state_.bytes(); }
+
+ private:
+  ClientState& state_;
+};
+
+class DiskClientStateStore : public ClientStateStore {
+ public:
+  explicit DiskClientStateStore(std::filesystem::path dir);
+  std::optional<ClientState> load(ClientId id) const override;
+  void save(ClientId id, const ClientState& state) override;
+  int64_t num_states() const override { return static_cast<int64_t>(index_.size()); }
+  int64_t bytes() const override { return bytes_; }
+
+  // Saves from now on are version `round`.
+  void begin_round(int64_t round) { round_ = round; }
+  // Call after the checkpoint holding index() is safely written: removes superseded versions.
+  void commit();
+  // Client -> version of its current state file, for the checkpoint.
+  const std::map<ClientId, int64_t>& index() const { return index_; }
+  // Resuming: adopt a checkpoint's index and delete files it does not refer to (states written
+  // by an interrupted round).
+  void restore(const std::map<ClientId, int64_t>& index);
+  std::filesystem::path file(ClientId id, int64_t round) const;
+
+ private:
+  std::filesystem::path dir_;
+  std::map<ClientId, int64_t> index_;
+  std::vector<std::filesystem::path> superseded_;
+  int64_t round_ = 0;
+  int64_t bytes_ = 0;
+};
+
+// Named groups of Weights plus a JSON string in one file (a PyTorch-zip pickled Dict[str,
+// Tensor]; the JSON is stored as bytes), written atomically. The format of server checkpoints
+// and client state files.
+void save_weight_groups(const std::filesystem::path& file, const std::string& meta_json,
+                        const std::vector<std::pair<std::string, const Weights*>>& groups);
+// Throws fedsign::Error naming the file if it is missing, truncated or of another format.
+std::pair<std::string, std::map<std::string, Weights>> load_weight_groups(
+    const std::filesystem::path& file);
+
+}  // namespace fedsign::fl

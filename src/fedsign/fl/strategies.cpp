@@ -1,0 +1,58 @@
+// make_strategy(): the built-in strategies by name.
+#include <algorithm>
+
+#include "fedsign/core/check.h"
+#include "fedsign/fl/fedavg.h"
+#include "fedsign/fl/fedavgm.h"
+#include "fedsign/fl/fedopt.h"
+#include "fedsign/fl/fedprox.h"
+#include "fedsign/fl/scaffold.h"
+
+namespace fedsign::fl {
+
+namespace {
+double param(const std::map<std::string, double>& params, const std::string& key, double fallback) {
+  auto it = params.find(key);
+  return it == params.end() ? fallback : it->second;
+}
+}  // namespace
+
+std::vector<std::string> strategy_names() {
+  return {"fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "fedadagrad", "scaffold"};
+}
+
+std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyOptions& options,
+                                        const std::map<std::string, double>& params) {
+  if (name == "fedavg") return std::make_unique<FedAvg>(options);
+  if (name == "fedprox") {
+    return std::make_unique<FedProx>(options, param(params, "proximal_mu", 0.01));
+  }
+  if (name == "fedavgm") {
+    return std::make_unique<FedAvgM>(options, param(params, "server_lr", 1.0),
+                                     param(params, "server_momentum", 0.9));
+  }
+  if (name == "fedadam" || name == "fedyogi" || name == "fedadagrad") {
+    const FedOptKind kind = name == "fedadam"   ? FedOptKind::kAdam
+                            : name == "fedyogi" ? FedOptKind::kYogi
+                                                : FedOptKind::kAdagrad;
+    FedOptParams p = default_fedopt_params(kind);
+    p.eta = param(params, "server_lr", p.eta);
+    p.beta1 = param(params, "beta1", p.beta1);
+    p.beta2 = param(params, "beta2", p.beta2);
+    p.tau = param(params, "tau", p.tau);
+    return std::make_unique<FedOpt>(options, p);
+  }
+  if (name == "scaffold") return std::make_unique<Scaffold>(options, param(params, "server_lr", 1.0));
+  FEDSIGN_FAIL("unknown strategy '{}' (one of fedavg, fedprox, fedavgm, fedadam, fedyogi, "
+               "fedadagrad, scaffold)", name);
+}
+
+AggregateFitResult Strategy::aggregate_fit(int64_t round, const Weights& global,
+                                           std::vector<FitResult> results,
+                                           const std::vector<Failure>& failures) {
+  auto aggregation = begin_aggregate_fit(round, global);
+  for (auto& r : results) aggregation->add(std::move(r));
+  return aggregation->finish(failures);
+}
+
+}  // namespace fedsign::fl

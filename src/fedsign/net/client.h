@@ -1,0 +1,43 @@
+// `fedsign fl client`: one federated device. Registers with the server, then long-polls for
+// tasks and runs them with the SAME client code as the simulation (fl::SimulatedClient over the
+// local data, fl::Worker for the model), so a networked run matches a simulated one.
+//
+// Fault tolerance: every failed call leads to a new registration with exponential backoff
+// (initial * 2^k, capped, with jitter); a restarted server is rejoined the same way. The client
+// gives up after `give_up_s` without reaching the server. It stops (returns 0) when the server
+// announces the end of training, and throws fedsign::Error when refused (unknown, revoked,
+// wrong credentials) - a refusal is not retried.
+#pragma once
+
+#include <string>
+
+#include "fedsign/data/image_set.h"
+#include "fedsign/fl/simulated_client.h"
+#include "fedsign/net/server.h"
+#include "fedsign/train/train_config.h"
+
+namespace fedsign::net {
+
+struct ClientOptions {
+  std::string server = "127.0.0.1:7070";
+  std::string name;
+  std::string token;
+  TlsFiles tls;
+  std::string tls_server_name;  // expected name in the server certificate (default: the host)
+  train::TrainConfig train;     // local training settings; the model comes from the server
+  std::string bn_mode = "aggregate";
+  double backoff_initial_s = 0.5;
+  double backoff_max_s = 10;
+  double give_up_s = 300;
+  int poll_ms = 5000;
+  // FOR TESTS ONLY: misbehave to exercise the server's defenses.
+  //   nan    send NaN weights          shape  send a tensor of the wrong shape
+  //   stale  claim the previous round  slow   never submit (sleep; heartbeats go on)
+  std::string fault;
+};
+
+// Returns the number of tasks completed when the server shut training down.
+int64_t run_client(const ClientOptions& options, const data::ImageSet& set,
+                   const fl::ClientData& data);
+
+}  // namespace fedsign::net

@@ -1,0 +1,298 @@
+#include "fedsign/net/coordinator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+namespace fedsign::net {
+
+std::string to_string(TaskKind kind) { return kind == TaskKind::kFit ? "fit" : "evaluate"; }
+
+namespace {
+std::string random_session() {
+  static std::mutex mutex;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard lock(mutex);
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorOptions options, TokenStore& tokens)
+    : options_(options), tokens_(tokens) {}
+
+bool Coordinator::alive_locked(const Slot& slot, Clock::time_point now) const {
+  return !slot.session.empty() && now - slot.last_seen < options_.client_timeout;
+}
+
+Coordinator::Slot* Coordinator::find_session_locked(const std::string& session, Status* status) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    *status = {Code::kNotFound, "unknown session: register again"};
+    return nullptr;
+  }
+  Slot& slot = slots_.at(it->second);
+  if (Status s = tokens_.still_allowed(slot.name); !s.ok()) {
+    sessions_.erase(it);
+    slot.session.clear();
+    *status = s;
+    return nullptr;
+  }
+  slot.last_seen = Clock::now();
+  *status = Status::Ok();
+  return &slot;
+}
+
+Status Coordinator::register_client(const std::string& name, const std::string& token,
+                                    const std::string& identity, int64_t num_train,
+                                    int64_t num_test, std::string* session, fl::ClientId* id) {
+  if (name.empty() || name.size() > 128) return {Code::kInvalidArgument, "bad client name"};
+  if (!identity.empty() && identity != name) {
+    return {Code::kUnauthenticated,
+            fmt::format("certificate is for '{}', not for '{}'", identity, name)};
+  }
+  if (!tokens_.enabled() && identity.empty()) {
+    return {Code::kUnauthenticated, "server requires a token or a client certificate"};
+  }
+  if (tokens_.enabled()) {
+    if (Status s = tokens_.authenticate(name, token); !s.ok()) return s;
+  }
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = ids_.try_emplace(name, 0);
+  if (inserted) {
+    fl::ClientId next = 0;
+    for (const auto& [n, i] : ids_) {
+      if (n != name) next = std::max(next, i + 1);
+    }
+    it->second = next;
+  }
+  Slot& slot = slots_[it->second];
+  if (!slot.session.empty()) sessions_.erase(slot.session);
+  // A task handed to the previous session will never come back: fail it now.
+  if (slot.task && slot.task->state == Task::State::kDelivered) {
+    slot.task->state = Task::State::kFailed;
+    slot.task->error = "client re-registered during the task";
+    slot.task.reset();
+  }
+  slot.name = name;
+  slot.session = random_session();
+  slot.last_seen = Clock::now();
+  slot.num_train = num_train;
+  slot.num_test = num_test;
+  slot.state = "idle";
+  slot.told_shutdown = false;
+  sessions_[slot.session] = it->second;
+  *session = slot.session;
+  *id = it->second;
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Status Coordinator::heartbeat(const std::string& session, const std::string& state,
+                              int64_t* round) {
+  std::lock_guard lock(mutex_);
+  Status status;
+  Slot* slot = find_session_locked(session, &status);
+  if (!slot) return status;
+  slot->state = state;
+  *round = round_;
+  return Status::Ok();
+}
+
+Status Coordinator::next_task(const std::string& session, std::chrono::milliseconds wait,
+                              std::shared_ptr<Task>* task, bool* shutdown) {
+  const auto until = Clock::now() + wait;
+  std::unique_lock lock(mutex_);
+  task->reset();
+  *shutdown = false;
+  while (true) {
+    Status status;
+    Slot* slot = find_session_locked(session, &status);
+    if (!slot) return status;
+    if (slot->task && slot->task->state == Task::State::kPending) {
+      slot->task->state = Task::State::kDelivered;
+      *task = slot->task;
+      return Status::Ok();
+    }
+    if (shutdown_) {
+      slot->told_shutdown = true;
+      *shutdown = true;
+      cv_.notify_all();
+      return Status::Ok();
+    }
+    if (cv_.wait_until(lock, until) == std::cv_status::timeout) return Status::Ok();
+  }
+}
+
+Status Coordinator::claim(const std::string& session, const std::string& task_id, TaskKind kind,
+                          int64_t round, int64_t model_version, std::shared_ptr<Task>* task) {
+  std::lock_guard lock(mutex_);
+  Status status;
+  Slot* slot = find_session_locked(session, &status);
+  if (!slot) return status;
+  const std::shared_ptr<Task>& t = slot->task;
+  if (!t || t->id != task_id || t->state != Task::State::kDelivered) {
+    return {Code::kFailedPrecondition, fmt::format("task '{}' is not open (stale or timed out)", task_id)};
+  }
+  *task = t;  // from here on a rejection fails this task
+  if (t->kind != kind) return {Code::kInvalidArgument, "result kind does not match the task"};
+  if (round != t->round) {
+    return {Code::kFailedPrecondition,
+            fmt::format("stale round {} (current task is for round {})", round, t->round)};
+  }
+  if (model_version != t->model_version) {
+    return {Code::kFailedPrecondition, fmt::format("model version {} (expected {})",
+                                                   model_version, t->model_version)};
+  }
+  t->state = Task::State::kFolding;
+  return Status::Ok();
+}
+
+void Coordinator::complete(const std::shared_ptr<Task>& task) {
+  std::lock_guard lock(mutex_);
+  task->state = Task::State::kDone;
+  cv_.notify_all();
+}
+
+void Coordinator::fail(const std::shared_ptr<Task>& task, const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  if (task->state == Task::State::kDone || task->state == Task::State::kFailed) return;
+  task->state = Task::State::kFailed;
+  task->error = reason;
+  cv_.notify_all();
+}
+
+void Coordinator::reject(const std::shared_ptr<Task>& task, const std::string& client,
+                         const Status& why) {
+  {
+    std::lock_guard lock(mutex_);
+    ++rejected_;
+    ++rejected_by_reason_[to_string(why.code)];
+  }
+  spdlog::warn("rejected update from '{}'{}: {}", client,
+               task ? fmt::format(" (round {})", task->round) : "", why.to_string());
+  if (task) fail(task, "update rejected: " + why.message);
+}
+
+void Coordinator::post(const std::shared_ptr<Task>& task) {
+  std::lock_guard lock(mutex_);
+  Slot& slot = slots_[task->client];
+  if (slot.task && (slot.task->state == Task::State::kPending ||
+                    slot.task->state == Task::State::kDelivered)) {
+    slot.task->state = Task::State::kFailed;
+    slot.task->error = "superseded by a new task";
+  }
+  slot.task = task;
+  cv_.notify_all();
+}
+
+Task::State Coordinator::wait(const std::shared_ptr<Task>& task) {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    if (task->state == Task::State::kDone || task->state == Task::State::kFailed) break;
+    const auto now = Clock::now();
+    if (task->state != Task::State::kFolding) {
+      auto it = slots_.find(task->client);
+      if (now >= task->deadline) {
+        task->state = Task::State::kFailed;
+        task->error = "round deadline passed";
+        break;
+      }
+      if (it == slots_.end() || !alive_locked(it->second, now)) {
+        task->state = Task::State::kFailed;
+        task->error = "client disconnected";
+        break;
+      }
+    }
+    cv_.wait_until(lock, std::min(task->deadline, now + std::chrono::milliseconds(200)));
+  }
+  auto it = slots_.find(task->client);
+  if (it != slots_.end() && it->second.task == task) it->second.task.reset();
+  return task->state;
+}
+
+void Coordinator::set_round(int64_t round) {
+  std::lock_guard lock(mutex_);
+  round_ = round;
+}
+
+int64_t Coordinator::round() const {
+  std::lock_guard lock(mutex_);
+  return round_;
+}
+
+std::vector<fl::ClientId> Coordinator::alive_clients() const {
+  std::lock_guard lock(mutex_);
+  std::vector<fl::ClientId> out;
+  const auto now = Clock::now();
+  for (const auto& [id, slot] : slots_) {
+    if (alive_locked(slot, now)) out.push_back(id);
+  }
+  return out;
+}
+
+bool Coordinator::wait_for_clients(int64_t count, std::chrono::milliseconds timeout) {
+  const auto until = Clock::now() + timeout;
+  while (static_cast<int64_t>(alive_clients().size()) < count) {
+    if (Clock::now() >= until) return false;
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, std::chrono::milliseconds(200));
+  }
+  return true;
+}
+
+void Coordinator::shutdown() {
+  std::lock_guard lock(mutex_);
+  shutdown_ = true;
+  cv_.notify_all();
+}
+
+bool Coordinator::all_told_shutdown() const {
+  std::lock_guard lock(mutex_);
+  const auto now = Clock::now();
+  for (const auto& [id, slot] : slots_) {
+    if (alive_locked(slot, now) && !slot.told_shutdown) return false;
+  }
+  return true;
+}
+
+std::map<std::string, fl::ClientId> Coordinator::ids() const {
+  std::lock_guard lock(mutex_);
+  return ids_;
+}
+
+void Coordinator::restore_ids(const std::map<std::string, fl::ClientId>& ids) {
+  std::lock_guard lock(mutex_);
+  ids_ = ids;
+  for (const auto& [name, id] : ids) slots_[id].name = name;
+}
+
+std::vector<ClientInfo> Coordinator::clients() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ClientInfo> out;
+  const auto now = Clock::now();
+  for (const auto& [id, slot] : slots_) {
+    if (slot.session.empty()) continue;
+    out.push_back({id, slot.name, alive_locked(slot, now),
+                   std::chrono::duration<double>(now - slot.last_seen).count(), slot.num_train,
+                   slot.num_test, slot.state});
+  }
+  return out;
+}
+
+std::string Coordinator::name_of(fl::ClientId id) const {
+  std::lock_guard lock(mutex_);
+  auto it = slots_.find(id);
+  return it == slots_.end() ? std::to_string(id) : it->second.name;
+}
+
+int64_t Coordinator::rejected_total() const {
+  std::lock_guard lock(mutex_);
+  return rejected_;
+}
+
+std::map<std::string, int64_t> Coordinator::rejected_by_reason() const {
+  std::lock_guard lock(mutex_);
+  return rejected_by_reason_;
+}
+
+}  // namespace fedsign::net

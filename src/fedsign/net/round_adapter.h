@@ -1,0 +1,108 @@
+// Runs fl::Server::run_round (the simulation's round loop, unchanged) over remote clients.
+//
+// fl::Server calls the sampled clients one after another and folds each result into the
+// strategy's aggregation. Remote clients must instead train in parallel and be folded as their
+// updates arrive, so this adapter
+//   * wraps the real Strategy (DispatchingStrategy): configure_fit/configure_evaluate call the
+//     wrapped strategy, then immediately post a task to EVERY sampled client (all train at once)
+//     and open the wrapped strategy's FitAggregation;
+//   * folds each validated update into that aggregation the moment it arrives (fold(), called
+//     by the gRPC service), so the server holds O(model) memory, not O(clients x model);
+//   * hands fl::Server a RemoteClient proxy per client whose fit()/evaluate() only wait for the
+//     outcome of the posted task (throwing on failure: a Failure for the strategy) and return a
+//     placeholder FitResult that the forwarding aggregation ignores (already folded).
+// Waiting one client after another costs nothing: all tasks run concurrently, so the round takes
+// as long as its slowest client (or its deadline).
+// Thread-safety: fold() may be called from any thread; the rest from the round-loop thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include "fedsign/fl/client.h"
+#include "fedsign/fl/server.h"
+#include "fedsign/fl/strategy.h"
+#include "fedsign/net/coordinator.h"
+
+namespace fedsign::net {
+
+class DispatchingStrategy : public fl::Strategy {
+ public:
+  DispatchingStrategy(fl::Strategy& inner, Coordinator& coordinator,
+                      std::chrono::milliseconds round_deadline);
+
+  std::string name() const override { return inner_.name(); }
+  std::optional<fl::Weights> initialize_parameters() override {
+    return inner_.initialize_parameters();
+  }
+  std::vector<fl::FitInstruction> configure_fit(int64_t round, const fl::Weights& global,
+                                                const fl::ClientManager& clients) override;
+  std::unique_ptr<fl::FitAggregation> begin_aggregate_fit(int64_t round,
+                                                          const fl::Weights& global) override;
+  std::vector<fl::EvaluateInstruction> configure_evaluate(
+      int64_t round, const fl::Weights& global, const fl::ClientManager& clients) override;
+  std::optional<fl::EvaluateSummary> aggregate_evaluate(
+      int64_t round, const std::vector<fl::EvaluateResult>& results,
+      const std::vector<fl::Failure>& failures) override {
+    return inner_.aggregate_evaluate(round, results, failures);
+  }
+  std::optional<fl::EvaluateSummary> evaluate(int64_t round, const fl::Weights& global) override {
+    return inner_.evaluate(round, global);
+  }
+  std::map<std::string, fl::Weights> state() const override { return inner_.state(); }
+  void load_state(const std::map<std::string, fl::Weights>& state) override {
+    inner_.load_state(state);
+  }
+
+  // Folds a validated FIT update of `task` into the open aggregation (any thread). Returns an
+  // error (and folds nothing) when the aggregation refuses it.
+  Status fold(const Task& task, fl::FitResult result);
+
+  // The open task of `client` in the current round (null if none).
+  std::shared_ptr<Task> task_for(fl::ClientId client, TaskKind kind);
+  Coordinator& coordinator() { return coordinator_; }
+
+  // Fewer folded updates than this: finish() keeps the global model (default 1).
+  void set_min_results(int64_t n) { min_results_ = n; }
+
+  // Slowest client's reported local training time in the last fit phase.
+  double max_train_seconds() const;
+
+  // A factory for fl::Server.
+  fl::ClientFactory client_factory();
+
+ private:
+  class Forwarding;
+  std::shared_ptr<Task> make_task(TaskKind kind, fl::ClientId client, int64_t round,
+                                  int64_t version, const fl::Config& config,
+                                  std::shared_ptr<const Blob> blob);
+
+  fl::Strategy& inner_;
+  Coordinator& coordinator_;
+  std::chrono::milliseconds round_deadline_;
+  std::map<fl::ClientId, std::shared_ptr<Task>> fit_tasks_, evaluate_tasks_;
+  fl::Weights global_;  // the round's starting model (shared tensor handles)
+  std::shared_ptr<const fl::Weights> layout_;
+  std::shared_ptr<const std::optional<fl::Weights>> control_layout_;
+  mutable std::mutex mutex_;  // guards aggregation_ and max_train_seconds_
+  std::unique_ptr<fl::FitAggregation> aggregation_;
+  double max_train_seconds_ = 0;
+  int64_t folded_ = 0;
+  int64_t min_results_ = 1;
+  int64_t task_counter_ = 0;
+};
+
+// Proxy of one remote client for fl::Server.
+class RemoteClient : public fl::Client {
+ public:
+  RemoteClient(DispatchingStrategy& strategy, fl::ClientId id) : strategy_(strategy), id_(id) {}
+  fl::FitResult fit(const fl::FitIns& ins) override;
+  fl::EvaluateResult evaluate(const fl::EvaluateIns& ins) override;
+
+ private:
+  DispatchingStrategy& strategy_;
+  fl::ClientId id_;
+};
+
+}  // namespace fedsign::net

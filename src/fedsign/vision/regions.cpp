@@ -1,0 +1,116 @@
+#include "fedsign/vision/regions.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "fedsign/core/check.h"
+
+namespace fedsign::vision {
+
+std::string to_string(SignColor color) {
+  switch (color) {
+    case SignColor::kRed: return "red";
+    case SignColor::kBlue: return "blue";
+    case SignColor::kYellow: return "yellow";
+  }
+  return "?";
+}
+
+std::string to_string(SignShape shape) {
+  switch (shape) {
+    case SignShape::kCircle: return "circle";
+    case SignShape::kTriangle: return "triangle";
+    case SignShape::kOctagon: return "octagon";
+    case SignShape::kDiamond: return "diamond";
+  }
+  return "?";
+}
+
+cv::Mat color_mask(const cv::Mat& hsv, SignColor color, const RegionOptions& o) {
+  FEDSIGN_CHECK(hsv.type() == CV_8UC3, "color_mask: expected an 8-bit HSV image");
+  const int s = o.min_saturation, v = o.min_value;
+  cv::Mat mask;
+  switch (color) {
+    case SignColor::kRed: {
+      cv::Mat low, high;
+      cv::inRange(hsv, cv::Scalar(0, s, v), cv::Scalar(10, 255, 255), low);
+      cv::inRange(hsv, cv::Scalar(165, s, v), cv::Scalar(180, 255, 255), high);
+      mask = low | high;
+      break;
+    }
+    case SignColor::kBlue:
+      cv::inRange(hsv, cv::Scalar(95, s + 20, v - 10), cv::Scalar(130, 255, 255), mask);
+      break;
+    case SignColor::kYellow:
+      cv::inRange(hsv, cv::Scalar(15, s + 20, v + 40), cv::Scalar(35, 255, 255), mask);
+      break;
+  }
+  return mask;
+}
+
+std::optional<SignShape> classify_shape(const std::vector<cv::Point>& contour,
+                                        const RegionOptions& o) {
+  if (contour.size() < 3) return std::nullopt;
+  std::vector<cv::Point> hull;
+  cv::convexHull(contour, hull);
+  const double area = cv::contourArea(contour);
+  const double hull_area = cv::contourArea(hull);
+  if (hull_area <= 0 || area / hull_area < o.min_solidity) return std::nullopt;
+  const double perimeter = cv::arcLength(hull, true);
+  const double circularity = 4 * CV_PI * hull_area / (perimeter * perimeter);
+  std::vector<cv::Point> coarse, fine;
+  cv::approxPolyDP(hull, coarse, 0.04 * perimeter, true);
+  cv::approxPolyDP(hull, fine, 0.01 * perimeter, true);
+  const cv::Rect box = cv::boundingRect(hull);
+  const double fill = hull_area / std::max(1.0, static_cast<double>(box.area()));
+  if (coarse.size() == 3 && fill > 0.35 && fill < 0.7) return SignShape::kTriangle;
+  if (coarse.size() == 4 && fill > 0.35 && fill < 0.7) return SignShape::kDiamond;
+  if (circularity >= o.min_circularity && fill > 0.65) {
+    return fine.size() == 8 ? SignShape::kOctagon : SignShape::kCircle;
+  }
+  // Rounded triangles approximate to more than three vertices; their fill gives them away.
+  if (circularity > 0.5 && circularity < 0.72 && fill > 0.4 && fill < 0.65 &&
+      coarse.size() <= 6) {
+    return SignShape::kTriangle;
+  }
+  return std::nullopt;
+}
+
+cv::Rect pad_box(const cv::Rect& box, double fraction, const cv::Size& bounds) {
+  const int dx = static_cast<int>(std::lround(box.width * fraction));
+  const int dy = static_cast<int>(std::lround(box.height * fraction));
+  const cv::Rect grown(box.x - dx, box.y - dy, box.width + 2 * dx, box.height + 2 * dy);
+  return grown & cv::Rect(0, 0, bounds.width, bounds.height);
+}
+
+std::vector<Region> propose_regions(const cv::Mat& bgr, const RegionOptions& o) {
+  FEDSIGN_CHECK(bgr.type() == CV_8UC3, "propose_regions: expected a BGR 8-bit image");
+  cv::Mat hsv;
+  cv::cvtColor(bgr, hsv, cv::COLOR_BGR2HSV);
+  const double max_side = o.max_side_fraction * std::min(bgr.cols, bgr.rows);
+  const cv::Mat kernel =
+      cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(o.close_kernel, o.close_kernel));
+  std::vector<Region> regions;
+  for (SignColor color : {SignColor::kRed, SignColor::kBlue, SignColor::kYellow}) {
+    cv::Mat mask = color_mask(hsv, color, o);
+    if (o.close_kernel > 1) cv::morphologyEx(mask, mask, cv::MORPH_CLOSE, kernel);
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    for (const auto& contour : contours) {
+      cv::Rect box = cv::boundingRect(contour);
+      const int lo = std::min(box.width, box.height), hi = std::max(box.width, box.height);
+      if (lo < o.min_side || hi > max_side || hi > o.max_aspect * lo) continue;
+      const auto shape = classify_shape(contour, o);
+      if (!shape) continue;
+      if (*shape == SignShape::kDiamond && color == SignColor::kYellow) {
+        box = pad_box(box, (o.diamond_grow - 1) / 2, bgr.size());
+      }
+      regions.push_back({box, color, *shape});
+    }
+  }
+  return regions;
+}
+
+}  // namespace fedsign::vision

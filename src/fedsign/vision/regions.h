@@ -1,0 +1,57 @@
+// Sign candidates in a whole street image, without learning: colour segmentation in HSV (red,
+// blue, yellow), morphology, outer contours, and a shape filter (circle, triangle, octagon,
+// diamond) by polygon approximation and circularity, with size and aspect limits. The
+// classifier then reads each candidate (experiments/detector.h). Pure functions; thread-safe.
+//
+// Limits, by design: signs without a saturated colour (the white/grey "end of ..." signs,
+// GTSRB classes 6, 32, 41, 42) are not proposed.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fedsign::vision {
+
+enum class SignColor { kRed, kBlue, kYellow };
+enum class SignShape { kCircle, kTriangle, kOctagon, kDiamond };
+
+std::string to_string(SignColor color);
+std::string to_string(SignShape shape);
+
+struct RegionOptions {
+  int min_side = 14;                 // px, smaller blobs are noise
+  double max_side_fraction = 0.6;    // of the image's shorter side
+  double max_aspect = 1.8;           // of the box (long side / short side)
+  int min_saturation = 70;           // HSV thresholds (OpenCV scale: H 0-180, S/V 0-255)
+  int min_value = 50;
+  int close_kernel = 3;              // morphological closing to join broken rims
+  double min_solidity = 0.75;        // contour area / convex hull area
+  double min_circularity = 0.75;     // 4 pi A / P^2 of the hull, for circles and octagons
+  // The yellow of a priority-road diamond sits inside a white rim: its box is grown by this
+  // factor about its centre to cover the whole sign.
+  double diamond_grow = 1.3;
+};
+
+struct Region {
+  cv::Rect box;
+  SignColor color = SignColor::kRed;
+  SignShape shape = SignShape::kCircle;
+};
+
+// Binary mask (CV_8U 0/255) of the pixels of `color` in an HSV image (cv::COLOR_BGR2HSV).
+cv::Mat color_mask(const cv::Mat& hsv, SignColor color, const RegionOptions& options = {});
+
+// The sign shape an outer contour looks like, or nullopt if none (too concave, a rectangle...).
+std::optional<SignShape> classify_shape(const std::vector<cv::Point>& contour,
+                                        const RegionOptions& options = {});
+
+// Candidate sign boxes in a BGR image, clipped to it; may overlap (run NMS afterwards).
+std::vector<Region> propose_regions(const cv::Mat& bgr, const RegionOptions& options = {});
+
+// `box` grown by `fraction` of its size on each side, clipped to `bounds`.
+cv::Rect pad_box(const cv::Rect& box, double fraction, const cv::Size& bounds);
+
+}  // namespace fedsign::vision

@@ -1,0 +1,95 @@
+// The detector on generated scenes: a red circle sign on grey is found (IoU > 0.5), the
+// rejection threshold works, outputs are well formed, and the synthetic benchmark runs.
+#include "fedsign/experiments/detector.h"
+
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fedsign/models/registry.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fedsign::experiments {
+namespace {
+
+std::shared_ptr<models::Classifier> random_compact() {
+  torch::manual_seed(11);
+  return models::create_model("compact", {.num_classes = 43});
+}
+
+cv::Mat red_sign_on_grey() {
+  cv::Mat image(240, 320, CV_8UC3, cv::Scalar(128, 128, 128));
+  cv::circle(image, {200, 90}, 30, cv::Scalar(40, 30, 210), cv::FILLED, cv::LINE_AA);
+  cv::circle(image, {200, 90}, 22, cv::Scalar(245, 245, 245), cv::FILLED, cv::LINE_AA);
+  return image;
+}
+
+TEST(Detector, FindsARedCircleSignOnGrey) {
+  DetectorOptions options;
+  options.threshold = 0.0;  // an untrained model: keep every candidate
+  SignDetector detector(random_compact(), 32, data::Contrast::kClahe, options);
+  const auto out = detector.detect(red_sign_on_grey());
+  EXPECT_EQ(out.proposals, 1);
+  ASSERT_EQ(out.detections.size(), 1u);
+  EXPECT_GT(vision::iou(out.detections[0].box, cv::Rect(170, 60, 61, 61)), 0.5)
+      << out.detections[0].box;
+  EXPECT_GE(out.detections[0].class_id, 0);
+  EXPECT_LT(out.detections[0].class_id, 43);
+  EXPECT_GT(out.detections[0].score, 0.f);
+  EXPECT_GT(out.seconds, 0.0);
+
+  const auto json = nlohmann::json::parse(detections_json(out.detections));
+  ASSERT_EQ(json.size(), 1u);
+  EXPECT_EQ(json[0]["box"].size(), 4u);
+  EXPECT_TRUE(json[0].contains("name"));
+  EXPECT_TRUE(json[0].contains("confidence"));
+  const cv::Mat drawn = draw_detections(red_sign_on_grey(), out.detections);
+  EXPECT_EQ(drawn.size(), cv::Size(320, 240));
+}
+
+TEST(Detector, ThresholdRejectsUnsureCandidates) {
+  DetectorOptions options;
+  options.threshold = 1.0;
+  SignDetector detector(random_compact(), 32, data::Contrast::kNone, options);
+  const auto out = detector.detect(red_sign_on_grey());
+  EXPECT_EQ(out.proposals, 1);
+  EXPECT_TRUE(out.detections.empty());
+  const cv::Mat grey(100, 100, CV_8UC3, cv::Scalar(128, 128, 128));
+  EXPECT_EQ(detector.detect(grey).proposals, 0);
+}
+
+TEST(Detector, PreparesCropsAtTheModelInputSize) {
+  SignDetector detector(random_compact(), 40, data::Contrast::kClahe);
+  const cv::Mat crop(17, 23, CV_8UC3, cv::Scalar(10, 20, 200));
+  EXPECT_EQ(detector.prepare_crop(crop).size(), 40u * 40u * 3u);
+}
+
+TEST(Detector, BenchmarkOnGeneratedScenes) {
+  std::vector<vision::Pictogram> pictograms(1);
+  cv::Mat bgra(100, 100, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+  cv::circle(bgra, {50, 50}, 49, cv::Scalar(40, 30, 210, 255), cv::FILLED, cv::LINE_AA);
+  cv::circle(bgra, {50, 50}, 37, cv::Scalar(245, 245, 245, 255), cv::FILLED, cv::LINE_AA);
+  pictograms[0] = {0, bgra, 1, 0};
+  vision::SceneOptions scene;
+  scene.min_side = 28;
+  vision::SceneGenerator generator(pictograms, scene);
+  DetectorOptions options;
+  options.threshold = 0.0;
+  SignDetector detector(random_compact(), 32, data::Contrast::kNone, options);
+  testing::TempDir tmp;
+  const auto r = run_detect_bench(detector, generator, 8, 1, tmp / "bench", 2);
+  EXPECT_EQ(r.scenes, 8);
+  EXPECT_GT(r.signs, 0);
+  EXPECT_GT(r.agnostic.recall(), 0.7);
+  EXPECT_LE(r.aware.true_positives, r.agnostic.true_positives);
+  EXPECT_GT(r.seconds_per_image, 0.0);
+  for (const char* f : {"bench.json", "report.md", "example_0.png", "example_1.png"}) {
+    EXPECT_TRUE(std::filesystem::exists(tmp / "bench" / f)) << f;
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp / "bench" / "example_2.png"));
+}
+
+}  // namespace
+}  // namespace fedsign::experiments

@@ -1,0 +1,165 @@
+// Rare-sign protocol: its pure steps, and a tiny end-to-end run on generated data and
+// generated pictograms that writes the report.
+#include "fedsign/experiments/rare.h"
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <map>
+#include <set>
+
+#include "fedsign/core/check.h"
+#include "fedsign/data/gtsrb_reader.h"
+#include "fedsign/data/image_loader.h"
+#include "fedsign/data/split.h"
+#include "tests/testing/gtsrb_fixture.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fedsign::experiments {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(Rare, RarestClassesByCountIgnoringAbsentOnes) {
+  const std::vector<int64_t> counts = {50, 3, 0, 7, 3, 100, 9};
+  EXPECT_EQ(rarest_classes(counts, 3), (std::vector<int>{1, 3, 4}));
+  EXPECT_EQ(rarest_classes(counts, 1), (std::vector<int>{1}));  // tie 1/4: lower id
+  EXPECT_EQ(rarest_classes(counts, 10).size(), 6u);
+}
+
+TEST(Rare, MixIndicesAddsRatioTimesRealSynthetic) {
+  const data::Indices real = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const data::Indices synthetic = {100, 101, 102};
+  const auto mixed = mix_indices(real, synthetic, 0.5, 1);
+  ASSERT_EQ(mixed.size(), 15u);
+  EXPECT_TRUE(std::equal(real.begin(), real.end(), mixed.begin()));
+  std::map<int64_t, int> uses;
+  for (std::size_t i = 10; i < mixed.size(); ++i) ++uses[mixed[i]];
+  EXPECT_EQ(uses.size(), 3u);  // cycles through all synthetic images before repeating
+  for (auto [i, n] : uses) EXPECT_GE(n, 1);
+  EXPECT_EQ(mix_indices(real, synthetic, 0.0, 1), real);
+  EXPECT_EQ(mix_indices(real, {}, 1.0, 1), real);
+}
+
+TEST(Rare, GroupAccuracySplitsRareAndFrequent) {
+  const std::vector<int> truth = {0, 0, 1, 1, 2, 2, 2, 3};
+  const std::vector<int> predicted = {0, 1, 1, 1, 0, 2, 0, 3};
+  const auto g = group_accuracy(truth, predicted, {2, 3}, 4);
+  EXPECT_DOUBLE_EQ(g.all, 5.0 / 8);
+  EXPECT_DOUBLE_EQ(g.rare, 2.0 / 4);       // class 2: 1/3, class 3: 1/1
+  EXPECT_DOUBLE_EQ(g.frequent, 3.0 / 4);
+  EXPECT_DOUBLE_EQ(g.per_class[2], 1.0 / 3);
+  EXPECT_EQ(g.support[2], 3);
+  EXPECT_THROW(group_accuracy({0}, {}, {}, 4), Error);
+}
+
+TEST(Rare, AppendAndFilterClasses) {
+  data::ImageSet a, b;
+  a.height = a.width = b.height = b.width = 2;
+  a.labels = {0, 1};
+  a.tracks = {10, 11};
+  a.paths = {"a0", "a1"};
+  a.pixels.assign(2 * 12, 1);
+  b.labels = {1, 2, 2};
+  b.tracks = {5, 6, 7};
+  b.paths = {"b0", "b1", "b2"};
+  b.pixels.assign(3 * 12, 2);
+  const auto added = data::append(a, b, 1000);
+  EXPECT_EQ(added, (data::Indices{2, 3, 4}));
+  EXPECT_EQ(a.size(), 5u);
+  EXPECT_EQ(a.tracks[4], 1007);
+  EXPECT_EQ(a.image(3)[0], 2);
+  EXPECT_EQ(data::filter_classes(a, data::all_indices(a), {1}, true), (data::Indices{1, 2}));
+  EXPECT_EQ(data::filter_classes(a, data::all_indices(a), {1}, false), (data::Indices{0, 3, 4}));
+  data::ImageSet c;
+  c.height = c.width = 3;
+  c.labels = {0};
+  c.pixels.assign(27, 0);
+  c.tracks = {0};
+  c.paths = {"c"};
+  EXPECT_THROW(data::append(a, c), Error);
+}
+
+// Pictograms shaped like the fixture's signs (filled circle, triangle, square, ring by c % 4,
+// hue by c / 8), so synthetic images resemble the generated "real" ones.
+fs::path write_fixture_pictograms(const fs::path& dir, int classes) {
+  const fs::path meta = dir / "Meta";
+  fs::create_directories(meta);
+  for (int c = 0; c < classes; ++c) {
+    cv::Mat image(60, 60, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+    cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((c / 8) * 30 % 180, 220, 220)), bgr;
+    cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
+    const auto px = bgr.at<cv::Vec3b>(0, 0);
+    const cv::Scalar color(px[0], px[1], px[2], 255);
+    switch (c % 4) {
+      case 0: cv::circle(image, {30, 30}, 28, color, cv::FILLED); break;
+      case 1: {
+        std::vector<cv::Point> t = {{30, 2}, {58, 57}, {2, 57}};
+        cv::fillConvexPoly(image, t, color);
+        break;
+      }
+      case 2: cv::rectangle(image, {3, 3}, {56, 56}, color, cv::FILLED); break;
+      default: cv::circle(image, {30, 30}, 24, color, 8); break;
+    }
+    if ((c / 4) % 2) cv::rectangle(image, {8, 26}, {52, 34}, cv::Scalar(255, 255, 255, 255), cv::FILLED);
+    cv::imwrite((meta / (std::to_string(c) + ".png")).string(), image);
+  }
+  return meta;
+}
+
+TEST(Rare, EndToEndWritesReport) {
+  testing::TempDir tmp;
+  testing::FixtureOptions fixture;
+  fixture.num_classes = 43;
+  fixture.tracks_per_class = 3;
+  fixture.frames_per_track = 2;
+  testing::write_kaggle_dataset(tmp / "data", fixture);
+  write_fixture_pictograms(tmp / "data", 43);
+  data::LoadOptions load;
+  load.progress = false;
+  load.threads = 2;
+  const auto real = data::load_images(data::find_dataset(tmp / "data"), load);
+  const auto split = data::split_by_track(real, 0.34, 1);
+
+  RareConfig c;
+  c.rare_classes = {3, 17};
+  c.meta_dir = tmp / "data";
+  c.synth_dir = tmp / "synth";
+  c.synth_per_class = 4;
+  c.synth_threads = 2;
+  c.load = load;
+  c.train.epochs = 1;
+  c.train.batch_size = 32;
+  c.train.precision = "fp32";
+  c.train.threads = 2;
+  c.train.warmup_epochs = 0;
+  c.pretrain_epochs = 1;
+  c.epochs = 1;
+  c.fine_tune = "partial";
+  c.classes_per_batch = 8;
+  c.images_per_class = 4;
+  const auto result = run_rare_protocol(real, split, c, tmp / "run");
+  write_rare_report(tmp / "run", result, "fedsign rare ...");
+  EXPECT_EQ(result.rare_classes, (std::vector<int>{3, 17}));
+  EXPECT_EQ(result.synthetic_images, 43u * 4);
+  ASSERT_EQ(result.variants.size(), 3u);
+  EXPECT_LT(result.variants[0].accuracy.rare, 0.5);  // never saw a rare image
+  for (const auto& v : result.variants) EXPECT_GT(v.accuracy.n_rare, 0);
+  for (const char* f : {"report.md", "report.csv", "report.png", "report_rare_classes.csv",
+                        "pretrain/model.pt", "synthetic-supcon/model.pt"}) {
+    EXPECT_TRUE(fs::exists(tmp / "run" / f)) << f;
+  }
+  EXPECT_TRUE(fs::exists(tmp / "synth" / "Train.csv"));
+  const std::string md = testing::read_text(tmp / "run" / "report.md");
+  EXPECT_NE(md.find("| synthetic-supcon |"), std::string::npos);
+  EXPECT_NE(md.find("Per-class accuracy"), std::string::npos);
+
+  // A second run reuses the rendered images (same request).
+  const auto before = fs::last_write_time(tmp / "synth" / "Train.csv");
+  c.variants = {"no-synthetic", "synthetic"};
+  run_rare_protocol(real, split, c, tmp / "run2");
+  EXPECT_EQ(fs::last_write_time(tmp / "synth" / "Train.csv"), before);
+}
+
+}  // namespace
+}  // namespace fedsign::experiments

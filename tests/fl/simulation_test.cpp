@@ -1,0 +1,329 @@
+// The simulation on tiny generated data: FedProx with mu = 0 is FedAvg, a resumed run equals an
+// uninterrupted one bit for bit (stateful strategies, FedBN, faults), dropout and stragglers,
+// FedBN keeps BatchNorm on the clients, learning happens, and run files are written.
+#include "fedsign/fl/simulation.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "fedsign/core/check.h"
+#include "fedsign/data/gtsrb_reader.h"
+#include "fedsign/data/image_loader.h"
+#include "fedsign/data/split.h"
+#include "fedsign/fl/partition.h"
+#include "fedsign/fl/server_checkpoint.h"
+#include "tests/testing/gtsrb_fixture.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fedsign::fl {
+namespace {
+
+// One generated dataset for the whole file (6 classes x 4 tracks x 4 frames, 16 px).
+class SimulationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir;
+    testing::FixtureOptions fixture;
+    fixture.num_classes = 6;
+    fixture.tracks_per_class = 4;
+    fixture.frames_per_track = 4;
+    testing::write_kaggle_dataset(*dir_ / "data", fixture);
+    data::LoadOptions load;
+    load.size = 16;
+    load.progress = false;
+    load.threads = 1;
+    set_ = new data::ImageSet(data::load_images(data::find_dataset(*dir_ / "data"), load));
+    split_ = new data::TrackSplit(data::split_by_track(*set_, 0.25, 1));
+  }
+  static void TearDownTestSuite() {
+    delete split_;
+    delete set_;
+    delete dir_;
+  }
+
+  static std::vector<ClientData> clients(int64_t n, PartitionKind kind = PartitionKind::kIid) {
+    PartitionConfig p;
+    p.kind = kind;
+    p.num_clients = n;
+    p.alpha = 0.5;
+    std::vector<ClientData> out;
+    for (const auto& part : partition(*set_, split_->train, p)) {
+      ClientSplit s = split_client_data(*set_, part, 0.2, 5);
+      out.push_back({s.train, s.test});
+    }
+    return out;
+  }
+
+  static train::TrainConfig local(const std::string& model = "keras_cnn") {
+    train::TrainConfig c;
+    c.model = model;
+    c.batch_size = 8;
+    c.eval_batch_size = 64;
+    c.optimizer.name = "sgd";
+    c.optimizer.lr = 0.05;
+    c.optimizer.momentum = 0.0;
+    c.precision = "fp32";
+    c.memory_format = "contiguous";
+    c.threads = 1;
+    c.seed = 3;
+    return c;
+  }
+
+  static StrategyOptions strategy_options(const train::TrainConfig& config, int64_t per_round = 2,
+                                          int64_t local_steps = 3) {
+    StrategyOptions o;
+    o.clients_per_round = per_round;
+    o.seed = 9;
+    o.fit_config[keys::kLocalSteps] = local_steps;
+    o.fit_config[keys::kLr] = config.optimizer.lr;
+    o.evaluate_fn = make_central_evaluator(*set_, split_->validation, config);
+    return o;
+  }
+
+  static SimulationConfig sim_config(const train::TrainConfig& config, int64_t rounds) {
+    SimulationConfig s;
+    s.rounds = rounds;
+    s.local = config;
+    s.seed = 3;
+    return s;
+  }
+
+  static SimulationResult simulate(const std::string& strategy, std::map<std::string, double> params,
+                                   SimulationConfig sim, int64_t clients_n = 4,
+                                   int64_t per_round = 2) {
+    auto s = make_strategy(strategy, strategy_options(sim.local, per_round), params);
+    Simulation simulation(*set_, clients(clients_n), *s, sim);
+    return simulation.run();
+  }
+
+  static testing::TempDir* dir_;
+  static data::ImageSet* set_;
+  static data::TrackSplit* split_;
+};
+testing::TempDir* SimulationTest::dir_ = nullptr;
+data::ImageSet* SimulationTest::set_ = nullptr;
+data::TrackSplit* SimulationTest::split_ = nullptr;
+
+TEST_F(SimulationTest, FedProxWithMuZeroIsFedAvg) {
+  const auto config = local();
+  const auto fedavg = simulate("fedavg", {}, sim_config(config, 2));
+  const auto prox0 = simulate("fedprox", {{"proximal_mu", 0.0}}, sim_config(config, 2));
+  const auto prox1 = simulate("fedprox", {{"proximal_mu", 1.0}}, sim_config(config, 2));
+  EXPECT_TRUE(equal(fedavg.global, prox0.global));
+  EXPECT_FALSE(equal(fedavg.global, prox1.global)) << "the proximal term must act when mu > 0";
+  EXPECT_EQ(fedavg.history.back().central_accuracy, prox0.history.back().central_accuracy);
+  EXPECT_LT(max_abs_diff(fedavg.global, prox1.global), 1.0) << "but not wildly";
+}
+
+TEST_F(SimulationTest, LearnsAndWritesTheRunDirectory) {
+  testing::TempDir tmp;
+  auto config = local();
+  config.optimizer.lr = 0.1;
+  auto sim = sim_config(config, 8);
+  sim.run_dir = tmp / "run";
+  sim.eval_every = 2;
+  auto s = make_strategy("fedavg", strategy_options(config, 3, 6));
+  Simulation simulation(*set_, clients(4), *s, sim);
+  std::vector<int64_t> rounds_seen;
+  const auto result = simulation.run([&](const RoundMetrics& m) { rounds_seen.push_back(m.round); });
+  ASSERT_EQ(result.history.size(), 8u);
+  EXPECT_EQ(rounds_seen.size(), 8u);
+  EXPECT_FALSE(std::isfinite(result.history[0].central_accuracy)) << "evaluated every 2nd round";
+  EXPECT_TRUE(std::isfinite(result.history[1].central_accuracy));
+  EXPECT_TRUE(std::isfinite(result.history[1].federated_accuracy));
+  EXPECT_GT(result.history.back().central_accuracy, 1.0 / 6 + 0.15) << "beats chance";
+  EXPECT_LT(result.history.back().train_loss, result.history.front().train_loss);
+  for (const auto& m : result.history) {
+    EXPECT_EQ(m.clients_sampled, 3);
+    EXPECT_GT(m.train_seconds, 0);
+    EXPECT_GE(m.overhead_seconds, 0);
+  }
+  for (const char* f : {"metrics.csv", "accuracy.png", "loss.png", "server.ckpt"}) {
+    EXPECT_TRUE(std::filesystem::exists(sim.run_dir / f)) << f;
+  }
+  simulation.save_global_model(sim.run_dir / "model.pt");
+  EXPECT_TRUE(std::filesystem::exists(sim.run_dir / "model.pt"));
+  const RunSeries acc = read_run_series(sim.run_dir, "central_accuracy");
+  EXPECT_EQ(acc.x, (std::vector<double>{2, 4, 6, 8}));
+  save_comparison_plot(tmp / "compare.png", {sim.run_dir, sim.run_dir}, "central_accuracy", {"a", "b"});
+  EXPECT_TRUE(std::filesystem::exists(tmp / "compare.png"));
+}
+
+// Resume: run 2 of 4 rounds, then continue in a fresh Simulation and strategy; the global
+// weights must equal those of an uninterrupted 4-round run bit for bit.
+class ResumeTest : public SimulationTest,
+                   public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ResumeTest, ResumedRunEqualsUninterruptedRun) {
+  testing::TempDir tmp;
+  const auto config = local();
+  std::map<std::string, double> params = {{"server_lr", 0.5}};
+  auto sim = sim_config(config, 4);
+  sim.dropout_prob = 0.2;
+  sim.straggler_prob = 0.5;
+  sim.run_dir = tmp / "straight";
+  const auto straight = simulate(GetParam(), params, sim);
+
+  sim.run_dir = tmp / "resumed";
+  sim.rounds = 2;
+  simulate(GetParam(), params, sim);
+  sim.rounds = 4;
+  sim.resume = true;
+  const auto resumed = simulate(GetParam(), params, sim);
+  EXPECT_EQ(resumed.first_round, 3);
+  ASSERT_EQ(resumed.history.size(), 4u);
+  EXPECT_TRUE(equal(straight.global, resumed.global)) << GetParam();
+  EXPECT_EQ(straight.history.back().central_loss, resumed.history.back().central_loss);
+  EXPECT_EQ(straight.history.back().failures, resumed.history.back().failures);
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, ResumeTest,
+                         ::testing::Values("fedavg", "fedavgm", "fedadam", "scaffold"));
+
+TEST_F(SimulationTest, ResumeWithFedBnAndBatchNormModel) {
+  testing::TempDir tmp;
+  const auto config = local("compact");
+  auto sim = sim_config(config, 3);
+  sim.bn = BnMode::kLocal;
+  sim.run_dir = tmp / "straight";
+  const auto straight = simulate("fedyogi", {}, sim, 3, 2);
+  EXPECT_GT(straight.client_state_bytes, 0) << "FedBN keeps BN tensors on the clients";
+
+  sim.run_dir = tmp / "resumed";
+  sim.rounds = 1;
+  simulate("fedyogi", {}, sim, 3, 2);
+  sim.rounds = 3;
+  sim.resume = true;
+  EXPECT_TRUE(equal(straight.global, simulate("fedyogi", {}, sim, 3, 2).global));
+
+  // Resuming with different settings, or a missing checkpoint, is refused with a clear error.
+  sim.settings_json = R"({"lr": "0.5"})";
+  EXPECT_THROW(simulate("fedyogi", {}, sim, 3, 2), fedsign::Error);
+  sim.run_dir = tmp / "nothing";
+  sim.settings_json = "{}";
+  try {
+    simulate("fedyogi", {}, sim, 3, 2);
+    FAIL() << "expected an error";
+  } catch (const fedsign::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("server.ckpt"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(SimulationTest, FedBnKeepsBatchNormOnTheClients) {
+  const auto config = local("compact");
+  Worker worker(config, set_->height, 43);
+  const Weights global = get_weights(worker.model());
+  const auto data = clients(3);
+  MemoryClientStateStore states;
+  Faults faults;
+  FitIns ins{global, {{keys::kLocalSteps, int64_t{2}}, {keys::kRound, int64_t{1}}}, std::nullopt};
+
+  SimulatedClient fedbn(0, *set_, data[0], states, worker, BnMode::kLocal, faults);
+  const FitResult r = fedbn.fit(ins);
+  const auto mask = worker.batchnorm_mask(global);
+  ASSERT_TRUE(states.load(0).has_value());
+  ASSERT_TRUE(states.load(0)->local_bn.has_value());
+  EXPECT_TRUE(equal(*states.load(0)->local_bn, select(r.weights, mask)));
+
+  // Evaluating the global model: the FedBN client uses its own BN tensors, so its result
+  // differs from a client that takes the global BN.
+  EvaluateIns eval{global, {}};
+  MemoryClientStateStore empty;
+  SimulatedClient plain(0, *set_, data[0], empty, worker, BnMode::kAggregate, faults);
+  EXPECT_NE(fedbn.evaluate(eval).loss, plain.evaluate(eval).loss);
+  EXPECT_FALSE(empty.load(0).has_value()) << "no state for clients that need none";
+}
+
+TEST_F(SimulationTest, DropoutAndStragglers) {
+  // Faults are pure functions of (seed, round, client) with the configured rates.
+  Faults faults{0.3, 0.4, 0.25, 17};
+  int drops = 0, stragglers = 0;
+  for (int64_t round = 1; round <= 100; ++round) {
+    for (ClientId id = 0; id < 100; ++id) {
+      drops += faults.drops_out(round, id);
+      const double f = faults.work_fraction(round, id);
+      EXPECT_EQ(f, faults.work_fraction(round, id));
+      ASSERT_GE(f, 0.25);
+      ASSERT_LE(f, 1.0);
+      stragglers += f < 1.0;
+    }
+  }
+  EXPECT_NEAR(drops / 1e4, 0.3, 0.02);
+  EXPECT_NEAR(stragglers / 1e4, 0.4, 0.02);
+
+  // A straggler does only part of its steps; a dropped client throws ClientDropout.
+  const auto config = local();
+  Worker worker(config, set_->height, 43);
+  const auto data = clients(2);
+  MemoryClientStateStore states;
+  FitIns ins{get_weights(worker.model()),
+             {{keys::kLocalSteps, int64_t{8}}, {keys::kRound, int64_t{1}}}, std::nullopt};
+  Faults none;
+  EXPECT_EQ(SimulatedClient(0, *set_, data[0], states, worker, BnMode::kAggregate, none)
+                .fit(ins).metrics.at("steps"), 8);
+  Faults slow{0.0, 1.0, 0.25, 1};
+  const double steps = SimulatedClient(0, *set_, data[0], states, worker, BnMode::kAggregate, slow)
+                           .fit(ins).metrics.at("steps");
+  EXPECT_GE(steps, 2);
+  EXPECT_LT(steps, 8);
+  Faults gone{0.999, 0.0, 1.0, 1};
+  EXPECT_THROW(SimulatedClient(0, *set_, data[0], states, worker, BnMode::kAggregate, gone).fit(ins),
+               ClientDropout);
+
+  // In a run, dropped clients are failures; the rest are aggregated; runs repeat exactly.
+  auto sim = sim_config(config, 6);
+  sim.dropout_prob = 0.5;
+  const auto a = simulate("fedavg", {}, sim, 4, 4);
+  const auto b = simulate("fedavg", {}, sim, 4, 4);
+  int64_t failures = 0;
+  for (const auto& m : a.history) {
+    failures += m.failures;
+    EXPECT_EQ(m.clients_trained + m.failures, 4);
+  }
+  EXPECT_GT(failures, 0);
+  EXPECT_LT(failures, 24);
+  EXPECT_TRUE(equal(a.global, b.global));
+}
+
+TEST(ClientStates, DiskStoreKeepsVersionsUntilCommitted) {
+  testing::TempDir tmp;
+  DiskClientStateStore store(tmp / "states");
+  ClientState s;
+  s.control = Weights{{"w"}, {torch::tensor({1.0f, 2.0f})}};
+  store.begin_round(1);
+  store.save(7, s);
+  store.commit();
+  const auto committed = store.index();  // {7: 1}, as a checkpoint would record it
+  store.begin_round(2);
+  s.control->tensors[0] = torch::tensor({3.0f, 4.0f});
+  store.save(7, s);
+  store.save(8, s);
+  // Until commit, the version of round 1 stays (an interrupted round 2 can be redone).
+  EXPECT_TRUE(std::filesystem::exists(store.file(7, 1)));
+  EXPECT_TRUE(equal(*store.load(7)->control, *s.control));
+  EXPECT_GT(store.bytes(), 0);
+  // Resuming from the round-1 checkpoint drops round 2's files.
+  DiskClientStateStore resumed(tmp / "states");
+  resumed.restore(committed);
+  EXPECT_FALSE(std::filesystem::exists(store.file(7, 2)));
+  EXPECT_FALSE(std::filesystem::exists(store.file(8, 2)));
+  EXPECT_EQ(resumed.num_states(), 1);
+  EXPECT_TRUE(torch::equal(resumed.load(7)->control->tensors[0], torch::tensor({1.0f, 2.0f})));
+  EXPECT_FALSE(resumed.load(8).has_value());
+  // Committing removes superseded versions.
+  resumed.begin_round(2);
+  resumed.save(7, s);
+  resumed.commit();
+  EXPECT_FALSE(std::filesystem::exists(store.file(7, 1)));
+  EXPECT_TRUE(std::filesystem::exists(store.file(7, 2)));
+}
+
+TEST_F(SimulationTest, LocalEpochsCountSteps) {
+  EXPECT_EQ(SimulatedClient::steps_for_epochs(17, 8, 2), 2 * 2);  // 8 + 8 + 1 (skipped)
+  EXPECT_EQ(SimulatedClient::steps_for_epochs(18, 8, 1), 3);      // 8 + 8 + 2
+  EXPECT_EQ(SimulatedClient::steps_for_epochs(5, 8, 3), 3);
+  EXPECT_EQ(SimulatedClient::steps_for_epochs(0, 8, 3), 0);
+}
+
+}  // namespace
+}  // namespace fedsign::fl
