@@ -267,7 +267,8 @@ def main():
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--steps", type=int, default=0, help="stop each epoch after this many steps")
     p.add_argument("--max-images", type=int, default=0,
-                   help="train on this many images of the training split (0: all of it)")
+                   help="train on this many images (0: the whole training split; more than the "
+                        "split borrows validation images unless --eval)")
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--contrast", default="none", choices=["none", "equalize"],
                    help="per-image contrast normalization (fedsign's default CLAHE is done once "
@@ -281,6 +282,11 @@ def main():
     train_idx, val_idx = split_by_track(records, args.val_fraction, seed=1)
     if args.max_images and args.max_images < len(train_idx):
         train_idx = sorted(random.Random(0).sample(train_idx, args.max_images))
+    elif args.max_images > len(train_idx) and not args.eval:
+        # Throughput runs: match another pipeline's image count exactly (its split differs
+        # slightly) by borrowing validation images; with --eval the split stays disjoint.
+        extra = random.Random(0).sample(val_idx, min(len(val_idx), args.max_images - len(train_idx)))
+        train_idx = sorted(train_idx + extra)
     for workers in [int(w) for w in args.workers.split(",")]:
         for precision in args.precision.split(","):
             try:

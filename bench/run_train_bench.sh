@@ -6,9 +6,12 @@
 #
 # BUILD_DIR defaults to build-bench; SECTIONS is a comma list of
 #   cache    `fedsign data cache` cold (fresh cache dir: decode + write) and warm (cache read)
-#   train    one epoch of `fedsign train` per precision/memory format, then the Python pipeline
-#            (bench/python_pipeline.py) on the same number of images and threads, back to back,
-#            then the first C++ run again (to bracket drift), and train_step_bench
+#   train    a DataLoader worker sweep of the Python pipeline (bench/python_pipeline.py,
+#            PY_SWEEP_STEPS batches per worker count); then one epoch of `fedsign train`
+#            (default mode) / Python fp32 / fedsign default / Python bf16 / fedsign default, on
+#            the same number of images and threads (each Python run bracketed by fedsign runs,
+#            as others' load drifts); then fedsign's other precision/memory formats, and
+#            train_step_bench
 #   predict  `fedsign predict` per process (1 image) and over 1000 images, plus the in-process
 #            bench/predict_bench (single-image latency, batch 64/256 throughput)
 # (default: cache,train,predict). Results go to bench/results/{cache_load,train_throughput,
@@ -16,7 +19,8 @@
 #
 # Environment: DATA (GTSRB folder, default /work/shared/data/gtsrb), THREADS (2), PYTHON
 # (/usr/bin/python3, Debian's python3-torch), PY_WORKERS (DataLoader workers to try, "0,1,2"),
-# PY_STEPS (0 = a full epoch; else stop after this many batches of 128), MAX_LOAD (1.5: wait,
+# PY_SWEEP_STEPS (30), PY_STEPS (0 = a full epoch; else stop after this many batches of 128;
+# applies to the Python runs only), MODEL (predict: a run dir; default: this run's), MAX_LOAD (1.5: wait,
 # up to 10 min, while the 1-minute load average is above this), RESULTS (bench/results).
 set -euo pipefail
 
@@ -28,6 +32,7 @@ THREADS="${THREADS:-2}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 PY_WORKERS="${PY_WORKERS:-0,1,2}"
 PY_STEPS="${PY_STEPS:-0}"
+PY_SWEEP_STEPS="${PY_SWEEP_STEPS:-30}"
 MAX_LOAD="${MAX_LOAD:-1.5}"
 RESULTS="${RESULTS:-$ROOT/bench/results}"
 FEDSIGN="$BUILD/bin/fedsign"
@@ -40,6 +45,17 @@ has() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 now() { date +%s.%N; }
 elapsed() { "$PYTHON" -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
+# Runs "$@"; if it dies of SIGTERM sent by someone else on this shared machine, runs it again
+# (up to 3 times). The timed commands below re-take their start time on a retry.
+retry() {
+  local rc
+  for _ in 1 2 3; do
+    rc=0; "$@" || rc=$?
+    ((rc == 143)) || return "$rc"
+    echo "terminated from outside: $*; retrying" >&2
+  done
+  return "$rc"
+}
 
 wait_for_quiet() {  # other engineers compile and train on this machine
   for _ in $(seq 10); do
@@ -72,8 +88,10 @@ if has cache; then
   wait_for_quiet
   START_LOAD="$(uptime | sed 's/.*load average: //')"
   cold_cmd=("$FEDSIGN" data cache "$DATA" --cache-dir "$CACHE" --threads "$THREADS")
-  t=$(now); "${cold_cmd[@]}" >"$WORK/cache-cold.log" 2>&1; cold_wall=$(elapsed "$t")
-  t=$(now); "${cold_cmd[@]}" >"$WORK/cache-warm.log" 2>&1; warm_wall=$(elapsed "$t")
+  cold() { rm -rf "$CACHE"; mkdir -p "$CACHE"; t=$(now); "${cold_cmd[@]}" >"$WORK/cache-cold.log" 2>&1; }
+  warm() { t=$(now); "${cold_cmd[@]}" >"$WORK/cache-warm.log" 2>&1; }
+  retry cold; cold_wall=$(elapsed "$t")
+  retry warm; warm_wall=$(elapsed "$t")
   cold_s=$(sed -n 's/^seconds *\([0-9.]*\).*/\1/p' "$WORK/cache-cold.log")
   warm_s=$(sed -n 's/^seconds *\([0-9.]*\).*/\1/p' "$WORK/cache-warm.log")
   images=$(sed -n 's/^images *\([0-9]*\).*/\1/p' "$WORK/cache-cold.log")
@@ -106,8 +124,9 @@ cpp_train() {  # label, extra args...: one epoch; appends a JSON line to $WORK/t
   local out="$WORK/train-$label"
   local cmd=("$FEDSIGN" train --data "$DATA" --epochs 1 --threads "$THREADS" --cache-dir "$CACHE"
              --out "$out" "$@")
-  local t; t=$(now)
-  "${cmd[@]}" >"$out.log" 2>&1 || { cat "$out.log" >&2; return 1; }
+  local t
+  attempt() { rm -rf "$out"; t=$(now); "${cmd[@]}" >"$out.log" 2>&1; }
+  retry attempt || { cat "$out.log" >&2; return 1; }
   local wall; wall=$(elapsed "$t")
   "$PYTHON" - "$out" "$wall" "${cmd[*]}" >>"$WORK/train.jsonl" <<'EOF'
 import csv, json, re, sys
@@ -129,90 +148,118 @@ EOF
 if has train; then
   [[ -f "$FEDSIGN" ]] || { echo "no $FEDSIGN; build fedsign_cli first" >&2; exit 1; }
   # Warm the image cache (and the PNGs in the page cache) outside the measurement.
-  "$FEDSIGN" data cache "$DATA" --cache-dir "$CACHE" --threads "$THREADS" >/dev/null 2>&1
+  retry "$FEDSIGN" data cache "$DATA" --cache-dir "$CACHE" --threads "$THREADS" >/dev/null 2>&1
   wait_for_quiet
   START_LOAD="$(uptime | sed 's/.*load average: //')"
   : >"$WORK/train.jsonl"
-  cpp_train default                                              # auto: bf16 + channels-last here
+  : >"$WORK/python.jsonl"
+  : >"$WORK/sweep.jsonl"
+  # 1. Python DataLoader worker sweep (fp32, PY_SWEEP_STEPS batches each) to pick the fairest
+  #    worker count for Python.
+  py_cmd=("$PYTHON" "$ROOT/bench/python_pipeline.py" --data "$DATA" --threads "$THREADS")
+  sweep_cmd=("${py_cmd[@]}" --steps "$PY_SWEEP_STEPS" --workers "$PY_WORKERS" --precision fp32)
+  "${sweep_cmd[@]}" >>"$WORK/sweep.jsonl" 2>"$WORK/python-sweep.log"
+  best_workers=$("$PYTHON" -c "
+import json, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if 'error' not in l]
+print(max(runs, key=lambda r: r['images_per_second'])['workers'])" "$WORK/sweep.jsonl")
+  cat "$WORK/sweep.jsonl" >&2
+  # 2. Interleaved: every Python run sits between two runs of the fedsign default, so each
+  #    ratio is against the C++ speed measured just before and just after (others' load drifts).
+  cpp_train default-1                                            # auto: bf16 + channels-last here
+  train_images=$(tail -1 "$WORK/train.jsonl" | "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)['images'])")
+  py_run=("${py_cmd[@]}" --max-images "$train_images" --steps "$PY_STEPS" --workers "$best_workers")
+  "${py_run[@]}" --precision fp32 >>"$WORK/python.jsonl" 2>"$WORK/python-fp32.log"
+  tail -1 "$WORK/python.jsonl" >&2
+  cpp_train default-2
+  "${py_run[@]}" --precision bf16 >>"$WORK/python.jsonl" 2>"$WORK/python-bf16.log"
+  tail -1 "$WORK/python.jsonl" >&2
+  cpp_train default-3
+  # 3. The other fedsign modes.
   cpp_train fp32-contiguous --precision fp32 --memory-format contiguous
   cpp_train fp32-channels-last --precision fp32 --memory-format channels-last
   if grep -q avx512_bf16 /proc/cpuinfo || grep -q amx_bf16 /proc/cpuinfo; then
     cpp_train bf16-contiguous --precision bf16 --memory-format contiguous
   fi
-  train_images=$(head -1 "$WORK/train.jsonl" | "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)['images'])")
-
-  py_cmd=("$PYTHON" "$ROOT/bench/python_pipeline.py" --data "$DATA" --threads "$THREADS"
-          --max-images "$train_images" --steps "$PY_STEPS")
-  "${py_cmd[@]}" --workers "$PY_WORKERS" --precision fp32 >>"$WORK/python.jsonl" 2>"$WORK/python-fp32.log"
-  best_workers=$("$PYTHON" -c "
-import json, sys
-runs = [json.loads(l) for l in open(sys.argv[1]) if 'error' not in l]
-print(max(runs, key=lambda r: r['images_per_second'])['workers'])" "$WORK/python.jsonl")
-  "${py_cmd[@]}" --workers "$best_workers" --precision bf16 >>"$WORK/python.jsonl" 2>"$WORK/python-bf16.log"
-  cat "$WORK/python.jsonl" >&2
-  cpp_train default-repeat                                       # brackets drift during the run
   step_cmd=("$BUILD/bench/train_step_bench" compact 128 20 "$THREADS")
   "${step_cmd[@]}" >"$WORK/train_step_bench.txt" 2>&1
 
-  "$PYTHON" - "$WORK" "$RESULTS" "${py_cmd[*]}" "${step_cmd[*]}" "$PY_WORKERS" "$PY_STEPS" >"$WORK/train_table.md" <<'EOF'
+  "$PYTHON" - "$WORK" "$RESULTS" "${py_run[*]}" "${sweep_cmd[*]}" "${step_cmd[*]}" "$PY_STEPS" \
+    >"$WORK/train_table.md" <<'EOF'
 import csv, json, sys
-work, results, py_cmd, step_cmd, workers, steps = sys.argv[1:7]
+work, results, py_run, sweep_cmd, step_cmd, steps = sys.argv[1:7]
 cpp = [json.loads(l) for l in open(f"{work}/train.jsonl")]
 py = [json.loads(l) for l in open(f"{work}/python.jsonl")]
+sweep = [json.loads(l) for l in open(f"{work}/sweep.jsonl")]
+label = lambda r: r["command"].split("--out ")[1].split()[0].rsplit("/train-", 1)[1]
+default = {label(r): r for r in cpp if label(r).startswith("default-")}
 ok = [r for r in py if "error" not in r]
-py_fp32 = max((r for r in ok if r["precision"] == "fp32"), key=lambda r: r["images_per_second"])
-py_best = max(ok, key=lambda r: r["images_per_second"])
-defaults = [r for r in cpp if r["command"].split("--out")[1].split()[0].endswith(("default", "default-repeat"))]
-cpp_default = sum(r["images_per_second"] for r in defaults) / len(defaults)
+# Python run i (0: fp32, 1: bf16) is bracketed by default-(i+1) and default-(i+2).
+for i, r in enumerate(py):
+    r["bracket"] = [default[f"default-{i + 1}"]["images_per_second"],
+                    default[f"default-{i + 2}"]["images_per_second"]]
 rows = []
 for r in cpp + py:
     ips = r.get("images_per_second")
     rows.append({
-        "pipeline": r["pipeline"] + (" default" if r in defaults else ""),
-        "precision": r["precision"], "memory_format": r.get("memory_format", "-"),
-        "workers": r["workers"], "images": r.get("images", "-"), "seconds": r.get("seconds", "-"),
+        "run": label(r) if "command" in r else "python",
+        "pipeline": r["pipeline"], "precision": r["precision"],
+        "memory_format": r.get("memory_format", "-"), "workers": r["workers"],
+        "images": r.get("images", "-"), "seconds": r.get("seconds", "-"),
         "images_per_second": ips or "-",
         "with_cache_load": round(r["images"] / (r["seconds"] + r["cache_load_seconds"]), 1)
                            if "cache_load_seconds" in r else "-",
-        "ratio_to_python_fp32": round(ips / py_fp32["images_per_second"], 2) if ips else "-",
-        "ratio_to_python_best": round(ips / py_best["images_per_second"], 2) if ips else "-",
+        "val_accuracy_after_1_epoch": r.get("val_accuracy", "-"),
+        "cpp_default_bracket": "/".join(str(b) for b in r.get("bracket", [])),
         "error": r.get("error", ""),
     })
 with open(f"{results}/train_throughput.csv", "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
+
 what = "one epoch" if steps == "0" else f"{steps} steps of 128 images"
-print(f"Training throughput, {what} over the same {cpp[0]['images']} training images "
-      f"(track-disjoint 80% of Train.csv), batch 128, AdamW, label smoothing 0.1, "
-      f"{py_fp32['threads']} threads. img/s = images / wall time of the epoch loop "
-      "(loading + augmentation + forward/backward/step); C++ reads the decoded uint8 cache "
-      "(loaded once per process: the \"incl. cache load\" column adds it), Python decodes each "
-      "PNG with PIL on every access.\n")
-print("| pipeline | precision | memory format | DataLoader workers | images | seconds | img/s "
-      "| img/s incl. cache load | x Python fp32 | x Python best |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
-for r in rows:
-    if r["error"]:
-        print(f"| {r['pipeline']} | {r['precision']} | | {r['workers']} | failed: {r['error']} | | | | | |")
+print(f"Training throughput, {what} over {cpp[0]['images']} training images (fedsign: its "
+      f"track-disjoint 80% of Train.csv; Python: the same count), batch 128, AdamW, label "
+      f"smoothing 0.1, {ok[0]['threads'] if ok else '?'} threads. img/s = images / wall time of "
+      "the epoch loop (loading + augmentation + forward/backward/step). fedsign reads the decoded "
+      "uint8 cache (loaded once per process: \"incl. cache load\" charges it to the epoch); "
+      "Python decodes each PNG with PIL on every access.\n")
+print("Runs in order. The fedsign default (bf16 autocast + channels-last on this CPU) runs before "
+      "and after each Python run; the ratio divides the mean of those two by the Python run.\n")
+print("| # | pipeline | precision | memory format | DataLoader workers | images | seconds | img/s "
+      "| img/s incl. cache load | val. acc. after 1 epoch |")
+print("|---:|---|---|---|---:|---:|---:|---:|---:|---:|")
+order = [default["default-1"]] + [x for i, r in enumerate(py) for x in (r, default[f"default-{i + 2}"])]
+order += [r for r in cpp if not label(r).startswith("default-")]
+for n, r in enumerate(order, 1):
+    name = r["pipeline"] + (" default" if r.get("command") and label(r).startswith("default-") else "")
+    if "error" in r:
+        print(f"| {n} | {name} | {r['precision']} | | {r['workers']} | failed: {r['error']} | | | | |")
         continue
-    print(f"| {r['pipeline']} | {r['precision']} | {r['memory_format']} | {r['workers']} | "
-          f"{r['images']} | {r['seconds']} | {r['images_per_second']:.0f} | {r['with_cache_load']} | "
-          f"{r['ratio_to_python_fp32']} | {r['ratio_to_python_best']} |")
-print(f"\n**fedsign default (mean of the two default runs, {cpp_default:.0f} img/s) vs Python: "
-      f"x{cpp_default / py_fp32['images_per_second']:.2f} the best fp32 Python pipeline "
-      f"({py_fp32['workers']} workers, {py_fp32['images_per_second']:.0f} img/s), "
-      f"x{cpp_default / py_best['images_per_second']:.2f} the best Python pipeline overall "
-      f"({py_best['precision']}, {py_best['workers']} workers, {py_best['images_per_second']:.0f} img/s).**\n")
-print("Validation accuracy after this single epoch (C++ runs; 1 warm-up epoch, so not a "
-      "convergence measure): " + ", ".join(
-          f"{r['precision']} {r['memory_format']} {100 * r['val_accuracy']:.1f}%" for r in cpp))
-print("\nCommands:\n")
+    acc = f"{100 * r['val_accuracy']:.1f}%" if "val_accuracy" in r else "-"
+    cl = round(r["images"] / (r["seconds"] + r["cache_load_seconds"])) if "cache_load_seconds" in r else "-"
+    print(f"| {n} | {name} | {r['precision']} | {r['memory_format']} | {r['workers']} | "
+          f"{r['images']} | {r['seconds']} | {r['images_per_second']:.0f} | {cl} | {acc} |")
+print()
+print("| comparison | fedsign default img/s (before / after) | Python img/s | ratio |")
+print("|---|---:|---:|---:|")
+for r in ok:
+    b = r["bracket"]
+    print(f"| fedsign default vs Python {r['precision']} ({r['memory_format']}, {r['workers']} workers) "
+          f"| {b[0]:.0f} / {b[1]:.0f} | {r['images_per_second']:.0f} | "
+          f"**x{sum(b) / 2 / r['images_per_second']:.2f}** |")
+print(f"\nPython DataLoader worker sweep (fp32, `{sweep_cmd}`; the best count is used above):\n")
+print("| workers | img/s |")
+print("|---:|---:|")
+for r in sweep:
+    print(f"| {r['workers']} | {r.get('images_per_second', r.get('error'))} |")
+print("\nCommands (the fedsign runs in the order above, then the Python ones):\n")
 for r in cpp:
     print(f"    {r['command']}")
-print(f"    {py_cmd} --workers {workers} --precision fp32")
-print(f"    {py_cmd} --workers {py_fp32['workers']} --precision bf16   # best fp32 worker count")
-print(f"\n## One training step per mode (`{step_cmd}`, random 32x32 input, no data loading)\n")
+print(f"    {py_run} --precision fp32")
+print(f"    {py_run} --precision bf16")
+print(f"\n## One training step per mode (`{step_cmd}`: random 32x32 input, no data loading)\n")
 print("```")
 print(open(f"{work}/train_step_bench.txt").read().rstrip())
 print("```")
@@ -224,7 +271,7 @@ fi
 
 # ----------------------------------------------------------------------------------- predict
 if has predict; then
-  MODEL="${MODEL:-$WORK/train-default}"
+  MODEL="${MODEL:-$WORK/train-default-1}"
   if [[ ! -f "$MODEL/model.pt" ]]; then
     MODEL=/tmp/bench-model
     [[ -f "$MODEL/model.pt" ]] ||
@@ -232,27 +279,30 @@ if has predict; then
         --out "$MODEL" >"$WORK/predict-model.log" 2>&1
   fi
   # 1000 full-frame images spread over all classes (every 19th row of Train.csv).
-  awk -F, -v d="$DATA" 'NR > 1 && NR % 19 == 0 { print d "/" $8 }' "$DATA/Train.csv" | head -1000 \
+  awk -F, -v d="$DATA" 'NR > 1 && NR % 19 == 0 { sub(/\r$/, "", $8); print d "/" $8 }' "$DATA/Train.csv" | head -1000 \
     >"$WORK/images.txt"
   mapfile -t IMAGES <"$WORK/images.txt"
   wait_for_quiet
   START_LOAD="$(uptime | sed 's/.*load average: //')"
   median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
   declare -A single many
+  predict() {  # precision, images...: sets t to its start time
+    local precision="$1"; shift
+    t=$(now)
+    "$FEDSIGN" predict "$MODEL" "$@" --json --precision "$precision" --threads "$THREADS" >/dev/null
+  }
   for precision in auto fp32; do
-    "$FEDSIGN" predict "$MODEL" "${IMAGES[0]}" --json --precision "$precision" --threads "$THREADS" >/dev/null
+    retry predict "$precision" "${IMAGES[0]}"  # warm the page cache
     for i in $(seq 0 19); do
-      t=$(now)
-      "$FEDSIGN" predict "$MODEL" "${IMAGES[$i]}" --json --precision "$precision" --threads "$THREADS" >/dev/null
+      retry predict "$precision" "${IMAGES[$i]}"
       elapsed "$t"
     done | median >"$WORK/single-$precision.txt"
     single[$precision]=$(cat "$WORK/single-$precision.txt")
-    t=$(now)
-    "$FEDSIGN" predict "$MODEL" "${IMAGES[@]}" --json --precision "$precision" --threads "$THREADS" >/dev/null
+    retry predict "$precision" "${IMAGES[@]}"
     many[$precision]=$(elapsed "$t")
   done
   bench_cmd=("$BUILD/bench/predict_bench" "$MODEL" --reps 200 --threads "$THREADS")
-  "${bench_cmd[@]}" "${IMAGES[@]}" >"$WORK/predict_bench.txt" 2>&1
+  retry "${bench_cmd[@]}" "${IMAGES[@]}" >"$WORK/predict_bench.txt" 2>&1
   ips() { "$PYTHON" -c "print(round(1000 / $1))"; }
   {
     header "Prediction latency and throughput"

@@ -40,6 +40,9 @@ std::size_t count_lines(const std::filesystem::path& file) {
 class FlCli : public ::testing::Test {
  protected:
   void SetUp() override {
+    if (!std::filesystem::exists(FEDSIGN_CLI)) {
+      GTEST_SKIP() << FEDSIGN_CLI << " not built (ninja fedsign_cli)";
+    }
     testing::FixtureOptions fixture;
     fixture.num_classes = 5;
     fixture.tracks_per_class = 4;

@@ -105,6 +105,7 @@ SimulationResult Simulation::run(const RoundCallback& on_round) {
     return std::make_unique<SimulatedClient>(id, set_, clients_[static_cast<std::size_t>(id)],
                                              *states_, worker_, config_.bn, faults_);
   });
+  std::optional<Clock::time_point> last_plot;
   for (int64_t round = result.first_round; round <= config_.rounds; ++round) {
     const bool evaluate = round == config_.rounds ||
                           (config_.eval_every > 0 && round % config_.eval_every == 0);
@@ -123,12 +124,16 @@ SimulationResult Simulation::run(const RoundCallback& on_round) {
       cp.settings_json = config_.settings_json;
       save_server_checkpoint(checkpoint_file(), cp);
       disk_states_->commit();
-      // Writing the checkpoint is overhead too (recorded in memory and in metrics.csv; the
-      // checkpoint's copy of this row lacks it).
+      // Charts after evaluated rounds, at most every 10 s (and after the last round).
+      if (evaluate && (round == config_.rounds || !last_plot || since(*last_plot) >= 10.0)) {
+        write_run_plots(config_.run_dir, result.history, config_.title);
+        last_plot = Clock::now();
+      }
+      // Writing is overhead too: recorded in memory and metrics.csv (the checkpoint's copy of
+      // this row lacks it).
       record.seconds += since(start);
       result.history.back() = to_metrics(record);
       write_metrics_csv(config_.run_dir, result.history);
-      if (evaluate) write_run_plots(config_.run_dir, result.history, config_.title);
     }
     if (on_round) on_round(result.history.back());
   }
