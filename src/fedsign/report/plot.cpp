@@ -109,9 +109,10 @@ void save_heatmap(const std::filesystem::path& file, const Heatmap& heatmap) {
   graph.Box();
   graph.Label('x', mgl_text(heatmap.x_label).c_str(), 0);
   graph.Label('y', mgl_text(heatmap.y_label).c_str(), 0);
-  mglData xs(cols + 1), ys(rows + 1);
-  for (long c = 0; c <= cols; ++c) xs.a[c] = c;
-  for (long r = 0; r <= rows; ++r) ys.a[r] = r;
+  // Cell centres: this MathGL version rejects edge arrays of size n + 1 in Dens().
+  mglData xs(cols), ys(rows);
+  for (long c = 0; c < cols; ++c) xs.a[c] = c + 0.5;
+  for (long r = 0; r < rows; ++r) ys.a[r] = r + 0.5;
   graph.Dens(xs, ys, data, "wyrk");
   write_png(graph, file);
 }
