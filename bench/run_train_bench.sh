@@ -40,8 +40,8 @@ WORK="$(mktemp -d /tmp/fedsign-bench.XXXXXX)"
 CACHE="$WORK/cache"  # a private cache, so "cold" is really cold and others' caches are untouched
 mkdir -p "$RESULTS" "$CACHE" "$WORK/bin"
 echo "work dir $WORK" >&2
-# Something on this shared machine now and then SIGTERMs freshly started processes named
-# `fedsign`; run a private copy under another name (results show the real path), and retry.
+# Something on this shared machine now and then SIGTERMed freshly started `fedsign` processes;
+# run a private copy under another name (results show the real path), and retry (see retry).
 [[ -f "$FEDSIGN" ]] && cp "$FEDSIGN" "$WORK/bin/fsb-cli" && FEDSIGN="$WORK/bin/fsb-cli"
 real_paths() { sed -i "s|$WORK/bin/fsb-cli|$BUILD/bin/fedsign|g" "$@"; }
 
