@@ -35,12 +35,7 @@ double percentile(std::vector<double> v, double q) {
 // Normalized N x 3 x S x S input from N decoded HxWx3 uint8 images laid out back to back.
 torch::Tensor to_input(const std::vector<std::uint8_t>& pixels, int64_t n, int size,
                        const train::ComputeMode& mode) {
-  auto x = torch::from_blob(const_cast<std::uint8_t*>(pixels.data()), {n, size, size, 3},
-                            torch::kUInt8)
-               .permute({0, 3, 1, 2})
-               .to(torch::kFloat32)
-               .div(255.0);
-  x = train::normalize(x);
+  auto x = train::image_to_input(pixels.data(), size, size, n);
   if (mode.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   return x;
 }

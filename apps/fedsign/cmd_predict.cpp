@@ -48,13 +48,8 @@ void run(const PredictCommand& o) {
           data::decode_image(o.images[i], nullptr, load, pixels.data() + (i - begin) * image_bytes);
       FEDSIGN_CHECK(problem.empty(), "{}: {}", o.images[i], problem);
     }
-    auto x = torch::from_blob(pixels.data(),
-                              {static_cast<int64_t>(end - begin), load.size, load.size, 3},
-                              torch::kUInt8)
-                 .permute({0, 3, 1, 2})
-                 .to(torch::kFloat32)
-                 .div(255.0);
-    x = train::normalize(x);
+    auto x = train::image_to_input(pixels.data(), load.size, load.size,
+                                   static_cast<int64_t>(end - begin));
     if (mode.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     torch::Tensor logits;
     {
@@ -62,13 +57,15 @@ void run(const PredictCommand& o) {
       logits = loaded.model->forward(x);
     }
     auto [probabilities, classes] = torch::softmax(logits.to(torch::kFloat32), 1).topk(k, 1);
+    const auto class_of = classes.accessor<int64_t, 2>();
+    const auto probability_of = probabilities.accessor<float, 2>();
     for (std::size_t i = begin; i < end; ++i) {
       nlohmann::json top = nlohmann::json::array();
       for (int j = 0; j < k; ++j) {
-        const int c = static_cast<int>(classes[i - begin][j].item<int64_t>());
+        const int c = static_cast<int>(class_of[i - begin][j]);
         top.push_back({{"class", c},
                        {"name", data::sign_name(c)},
-                       {"confidence", probabilities[i - begin][j].item<float>()}});
+                       {"confidence", probability_of[i - begin][j]}});
       }
       if (!o.json) {
         std::printf("%s\n", o.images[i].c_str());

@@ -6,36 +6,15 @@
 #include <cstdio>
 #include <fstream>
 
+#include "tests/testing/cli_runner.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fedsign {
 namespace {
 
-struct CommandResult {
-  int exit_code = 0;
-  std::string out, err;
-};
-
-CommandResult run_cli(const std::string& args, const std::filesystem::path& dir) {
-  const auto err_file = dir / "stderr.txt";
-  const std::string command = std::string(FEDSIGN_CLI) + " " + args + " 2>" + err_file.string();
-  CommandResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) result.out.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.err = testing::read_text(err_file);
-  return result;
-}
-
-std::size_t count_lines(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::size_t n = 0;
-  for (std::string line; std::getline(in, line);) ++n;
-  return n;
-}
+using testing::count_lines;
+using testing::run_cli;
 
 class FlCli : public ::testing::Test {
  protected:

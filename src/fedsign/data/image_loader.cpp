@@ -2,6 +2,7 @@
 // crop ROI -> resize -> luminance contrast normalization. Results keep record order whatever the
 // thread count; with a cache_dir the result is cached (see image_cache.cpp).
 #include "fedsign/data/image_loader.h"
+#include "fedsign/data/prepare.h"
 
 #include <spdlog/spdlog.h>
 
@@ -48,26 +49,6 @@ bool read_file(const fs::path& file, std::vector<std::uint8_t>* bytes) {
   return static_cast<bool>(in.read(reinterpret_cast<char*>(bytes->data()), size));
 }
 
-void normalize_contrast(cv::Mat& rgb, Contrast contrast) {
-  if (contrast == Contrast::kNone) return;
-  cv::Mat converted;
-  std::vector<cv::Mat> channels;
-  if (contrast == Contrast::kEqualize) {
-    cv::cvtColor(rgb, converted, cv::COLOR_RGB2YCrCb);
-    cv::split(converted, channels);
-    cv::equalizeHist(channels[0], channels[0]);
-    cv::merge(channels, converted);
-    cv::cvtColor(converted, rgb, cv::COLOR_YCrCb2RGB);
-  } else {
-    static thread_local cv::Ptr<cv::CLAHE> clahe = cv::createCLAHE(2.0, cv::Size(4, 4));
-    cv::cvtColor(rgb, converted, cv::COLOR_RGB2Lab);
-    cv::split(converted, channels);
-    clahe->apply(channels[0], channels[0]);
-    cv::merge(channels, converted);
-    cv::cvtColor(converted, rgb, cv::COLOR_Lab2RGB);
-  }
-}
-
 std::string decode_into(const fs::path& file, const Roi* roi, const LoadOptions& options,
                         std::uint8_t* out) {
   std::vector<std::uint8_t> bytes;
@@ -87,14 +68,7 @@ std::string decode_into(const fs::path& file, const Roi* roi, const LoadOptions&
         cv::Rect(0, 0, rgb.cols, rgb.rows);
     if (rect.area() > 0) rgb = rgb(rect);
   }
-  const int size = options.size;
-  const bool shrinking = size <= rgb.cols && size <= rgb.rows;
-  cv::Mat resized;
-  cv::resize(rgb, resized, cv::Size(size, size), 0, 0,
-             shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
-  normalize_contrast(resized, options.contrast);
-  if (!resized.isContinuous()) resized = resized.clone();
-  std::memcpy(out, resized.data, static_cast<std::size_t>(size) * size * 3);
+  prepare_crop(rgb, options.size, options.contrast, out);
   return {};
 }
 

@@ -1,5 +1,7 @@
 #include "fedsign/experiments/detector.h"
 
+#include "fedsign/data/prepare.h"
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
@@ -15,31 +17,6 @@
 namespace fedsign::experiments {
 namespace fs = std::filesystem;
 
-namespace {
-
-// data/image_loader.cpp's luminance contrast normalization, for in-memory crops.
-void normalize_contrast(cv::Mat& rgb, data::Contrast contrast) {
-  if (contrast == data::Contrast::kNone) return;
-  cv::Mat converted;
-  std::vector<cv::Mat> channels;
-  if (contrast == data::Contrast::kEqualize) {
-    cv::cvtColor(rgb, converted, cv::COLOR_RGB2YCrCb);
-    cv::split(converted, channels);
-    cv::equalizeHist(channels[0], channels[0]);
-    cv::merge(channels, converted);
-    cv::cvtColor(converted, rgb, cv::COLOR_YCrCb2RGB);
-  } else {
-    static thread_local cv::Ptr<cv::CLAHE> clahe = cv::createCLAHE(2.0, cv::Size(4, 4));
-    cv::cvtColor(rgb, converted, cv::COLOR_RGB2Lab);
-    cv::split(converted, channels);
-    clahe->apply(channels[0], channels[0]);
-    cv::merge(channels, converted);
-    cv::cvtColor(converted, rgb, cv::COLOR_Lab2RGB);
-  }
-}
-
-}  // namespace
-
 SignDetector::SignDetector(std::shared_ptr<models::Classifier> model, int input_size,
                            data::Contrast contrast, DetectorOptions options)
     : model_(std::move(model)), input_size_(input_size), contrast_(contrast), options_(options) {
@@ -50,14 +27,11 @@ SignDetector::SignDetector(std::shared_ptr<models::Classifier> model, int input_
 }
 
 std::vector<std::uint8_t> SignDetector::prepare_crop(const cv::Mat& bgr_crop) const {
-  cv::Mat rgb, resized;
+  cv::Mat rgb;
   cv::cvtColor(bgr_crop, rgb, cv::COLOR_BGR2RGB);
-  const bool shrinking = rgb.cols > input_size_ || rgb.rows > input_size_;
-  cv::resize(rgb, resized, cv::Size(input_size_, input_size_), 0, 0,
-             shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
-  normalize_contrast(resized, contrast_);
-  if (!resized.isContinuous()) resized = resized.clone();
-  return {resized.data, resized.data + static_cast<std::size_t>(input_size_) * input_size_ * 3};
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(input_size_) * input_size_ * 3);
+  data::prepare_crop(rgb, input_size_, contrast_, out.data());
+  return out;
 }
 
 DetectionOutput SignDetector::detect(const cv::Mat& bgr) {
@@ -80,13 +54,9 @@ DetectionOutput SignDetector::detect(const cv::Mat& bgr) {
         const auto prepared = prepare_crop(bgr(crop));
         std::copy(prepared.begin(), prepared.end(), pixels.begin() + (i - begin) * bytes);
       }
-      auto x = torch::from_blob(pixels.data(),
-                                {static_cast<int64_t>(end - begin), input_size_, input_size_, 3},
-                                torch::kUInt8)
-                   .permute({0, 3, 1, 2})
-                   .to(torch::kFloat32)
-                   .div(255.0);
-      const auto probabilities = torch::softmax(model_->forward(train::normalize(x)), 1);
+      const auto x = train::image_to_input(pixels.data(), input_size_, input_size_,
+                                           static_cast<int64_t>(end - begin));
+      const auto probabilities = torch::softmax(model_->forward(x), 1);
       const auto [confidence, classes] = probabilities.max(1);
       for (std::size_t i = begin; i < end; ++i) {
         const float p = confidence[static_cast<int64_t>(i - begin)].item<float>();

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "fedsign/core/check.h"
+#include "fedsign/core/read_file.h"
 #include "fedsign/net/grpc_status.h"
 #include "fedsign/net/wire.h"
 #include "fedsign/v1/federation.grpc.pb.h"
@@ -24,14 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  FEDSIGN_CHECK(in.good(), "cannot read {}", path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::shared_ptr<grpc::Channel> make_channel(const ClientOptions& o) {
   grpc::ChannelArguments args;

@@ -14,6 +14,7 @@
 
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
+#include "fedsign/core/read_file.h"
 #include "fedsign/fl/run_metrics.h"
 #include "fedsign/fl/server.h"
 #include "fedsign/fl/server_checkpoint.h"
@@ -30,14 +31,6 @@ namespace fedsign::net {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  FEDSIGN_CHECK(in.good(), "cannot read {}", path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Peak resident memory of this process (VmHWM), in MiB.
 double peak_rss_mb() {

@@ -30,8 +30,9 @@ torch::Tensor normalize(const torch::Tensor& images01) {
   return (images01 - mean) / std;
 }
 
-torch::Tensor image_to_input(const std::uint8_t* rgb, int height, int width) {
-  auto hwc = torch::from_blob(const_cast<std::uint8_t*>(rgb), {1, height, width, 3}, torch::kUInt8);
+torch::Tensor image_to_input(const std::uint8_t* rgb, int height, int width, int64_t count) {
+  auto hwc =
+      torch::from_blob(const_cast<std::uint8_t*>(rgb), {count, height, width, 3}, torch::kUInt8);
   return normalize(hwc.permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0));
 }
 

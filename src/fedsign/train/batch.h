@@ -17,7 +17,8 @@ torch::Tensor gather_labels(const data::ImageSet& set, const data::Indices& indi
 // so that pretrained and from-scratch models see the same input.
 torch::Tensor normalize(const torch::Tensor& images01);
 
-// An HxWx3 uint8 RGB image (e.g. one decoded for predict) as a normalized 1x3xHxW tensor.
-torch::Tensor image_to_input(const std::uint8_t* rgb, int height, int width);
+// `count` HxWx3 uint8 RGB images laid out back to back (e.g. decoded for predict or cut out by
+// the detector) as a normalized count x 3 x H x W float tensor.
+torch::Tensor image_to_input(const std::uint8_t* rgb, int height, int width, int64_t count = 1);
 
 }  // namespace fedsign::train

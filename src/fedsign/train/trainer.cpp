@@ -113,9 +113,9 @@ TrainStats Trainer::run(const data::ImageSet& set, const data::Indices& indices,
                         supcon_loss(embedding.to(torch::kFloat32), y,
                                     config_.contrastive_temperature);
     }
-    FEDSIGN_CHECK(std::isfinite(loss.item<double>()),
-                  "training diverged: loss is {} at step {} (lower --lr?)", loss.item<double>(),
-                  step_);
+    const double loss_value = loss.item<double>();
+    FEDSIGN_CHECK(std::isfinite(loss_value),
+                  "training diverged: loss is {} at step {} (lower --lr?)", loss_value, step_);
     loss.backward();
     if (hooks.after_backward) hooks.after_backward(*model_);
     optimizer_->step();
@@ -123,7 +123,7 @@ TrainStats Trainer::run(const data::ImageSet& set, const data::Indices& indices,
     ++stats.steps;
     const auto n = static_cast<int64_t>(end - begin);
     stats.examples += n;
-    loss_sum += loss.item<double>() * n;
+    loss_sum += loss_value * n;
     correct += logits.argmax(1).eq(y).sum().item<int64_t>();
   };
 
