@@ -29,7 +29,7 @@ cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wa
 trap cleanup EXIT INT TERM
 
 # Decode the data once into the shared cache so clients start fast.
-"$FEDSIGN" data info --data "$DATA" --cache-dir "$OUT/cache" >/dev/null 2>&1 || true
+"$FEDSIGN" data cache "$DATA" --cache-dir "$OUT/cache" >/dev/null 2>&1 || true
 
 printf "%8s %8s %14s %14s %14s %14s\n" clients model overhead_s/rnd sent_MB/rnd recv_MB/rnd server_MB
 for N in "${COUNTS[@]}"; do

@@ -127,8 +127,11 @@ int64_t run_server(const ServerOptions& o) {
   }
   fs::create_directories(o.out);
   // Every gRPC thread would otherwise get its own malloc arena that keeps freed chunk buffers:
-  // memory would grow with the number of concurrent clients instead of the model size.
+  // memory would grow with the number of concurrent clients instead of the model size. A fixed
+  // mmap threshold also turns off glibc's dynamic one, which after the first freed weight blob
+  // would serve every later blob from the heap and keep it there.
   mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const fs::path checkpoint_file = o.out / "server.ckpt";
 
   std::unique_ptr<fl::Strategy> strategy =
