@@ -110,5 +110,70 @@ TEST_F(CliEndToEnd, BadInputGivesOneLineErrorAndNonZeroExit) {
   EXPECT_NE(no_model.err.find("nomodel"), std::string::npos) << no_model.err;
 }
 
+// The experiment commands end to end on one tiny trained model: transfer (three modes, one
+// epoch), cam, detect on a sign image and report over the runs. The libraries behind them have
+// their own tests (tests/experiments, tests/report); this checks the CLI wiring and outputs.
+TEST_F(CliEndToEnd, TransferCamDetectReport) {
+  const auto source = tmp_ / "source";
+  auto train = run_cli("train" + common_ + " --epochs 2 --batch-size 16 --out " + source.string(),
+                       tmp_.path());
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+
+  const auto transfer_dir = tmp_ / "transfer";
+  auto transfer = run_cli("transfer --source " + source.string() + common_ +
+                              " --modes direct,features,partial --epochs 1 --batch-size 16"
+                              " --head-hidden 16 --out " + transfer_dir.string(),
+                          tmp_.path());
+  ASSERT_EQ(transfer.exit_code, 0) << transfer.err;
+  const std::string table = testing::read_text(transfer_dir / "transfer.md");
+  for (const char* mode : {"direct", "features", "partial"}) {
+    EXPECT_NE(table.find(mode), std::string::npos) << table;
+  }
+  EXPECT_EQ(count_lines(transfer_dir / "transfer.csv"), 4u);  // header + 3 modes
+  EXPECT_TRUE(std::filesystem::exists(transfer_dir / "transfer_accuracy.png"));
+  EXPECT_TRUE(std::filesystem::exists(transfer_dir / "partial" / "model.pt"));
+
+  const std::string a = info_.train_images.front().string();
+  const std::string b = info_.train_images.back().string();
+  const auto cam_dir = tmp_ / "cam";
+  auto cam = run_cli("cam " + source.string() + " " + a + " " + b + " --log-level warn --out " +
+                         cam_dir.string(),
+                     tmp_.path());
+  ASSERT_EQ(cam.exit_code, 0) << cam.err;
+  std::ifstream cam_file(cam_dir / "cam.json");
+  const auto cam_json = nlohmann::json::parse(cam_file);
+  EXPECT_EQ(cam_json.size(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(cam_dir / "grid.png"));
+
+  const auto detect_dir = tmp_ / "detect";
+  auto detect = run_cli("detect " + source.string() + " " + a + " --threshold 0 --json"
+                            " --log-level warn --out " + detect_dir.string(),
+                        tmp_.path());
+  ASSERT_EQ(detect.exit_code, 0) << detect.err;
+  const auto found = nlohmann::json::parse(detect.out);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]["image"], a);
+  for (const auto& d : found[0]["detections"]) {
+    EXPECT_GE(d["confidence"].get<double>(), 0.0);
+    EXPECT_LE(d["confidence"].get<double>(), 1.0);
+  }
+  EXPECT_TRUE(std::filesystem::exists(detect_dir / "detections.json"));
+
+  const auto report_dir = tmp_ / "report";
+  auto report = run_cli("report " + source.string() + " " + transfer_dir.string() +
+                            " --log-level warn --out " + report_dir.string(),
+                        tmp_.path());
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const std::string md = testing::read_text(report_dir / "report.md");
+  EXPECT_NE(md.find("features"), std::string::npos);  // the transfer table is in it
+  EXPECT_TRUE(std::filesystem::exists(report_dir / "report.html"));
+
+  auto bad = run_cli("transfer --source " + (tmp_ / "no-model").string() + common_ +
+                         " --out " + (tmp_ / "t2").string(),
+                     tmp_.path());
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("no-model"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace fedsign
