@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <fstream>
+#include <random>
 #include <set>
 
 #include "fedsign/core/check.h"
@@ -57,6 +58,35 @@ TEST(Pictograms, MissingPictogramIsAnError) {
   const fs::path meta = write_meta(tmp.path(), 3);
   EXPECT_THROW(load_pictograms(meta, 4), Error);
   EXPECT_THROW(find_meta_dir(tmp / "nothing"), Error);
+}
+
+TEST(Pictograms, PlainDigitsRepaintOnlySpeedLimitsAndKeepTheRing) {
+  testing::TempDir tmp;
+  const auto pictograms = load_pictograms(write_meta(tmp.path(), 43));
+  std::mt19937_64 rng(1);
+  SignAppearance plain;  // no fading, dirt or colour change: only the digits differ
+  plain.plain_digits = true;
+  const SignAppearance as_is;
+  for (int c : {0, 8, 14}) {
+    const cv::Mat a = render_sign(pictograms[c], as_is, rng);
+    const cv::Mat b = render_sign(pictograms[c], plain, rng);
+    ASSERT_EQ(a.size(), b.size());
+    cv::Mat diff;
+    cv::absdiff(a, b, diff);
+    const double changed = cv::sum(diff)[0] + cv::sum(diff)[1] + cv::sum(diff)[2];
+    if (c == 14) {
+      EXPECT_EQ(changed, 0.0) << "class 14 is not a speed limit";
+      continue;
+    }
+    EXPECT_GT(changed, 0.0) << "class " << c;
+    // The ring (edge of the disc) and the alpha mask stay as they were.
+    const int x = 2, y = b.rows / 2;
+    EXPECT_EQ(a.at<cv::Vec4b>(y, x), b.at<cv::Vec4b>(y, x)) << "class " << c;
+    cv::Mat alpha_a, alpha_b;
+    cv::extractChannel(a, alpha_a, 3);
+    cv::extractChannel(b, alpha_b, 3);
+    EXPECT_EQ(cv::countNonZero(alpha_a != alpha_b), 0);
+  }
 }
 
 TEST(Composite, PastesTheSignIntoTheQuad) {

@@ -42,12 +42,14 @@ struct SignAppearance {
   double color_temperature = 0.0; // -1 cool (blue) .. +1 warm (yellow)
   double saturation = 1.0;        // multiplier
   int side = 0;                   // output side in pixels (0: the pictogram's own size)
+  bool plain_digits = false;      // speed limits: redraw the number in a narrow upright face
 };
 
 // Draws a random appearance: mild on average, occasionally strong.
 SignAppearance random_appearance(std::mt19937_64& rng);
 
 // The pictogram with `appearance` applied: BGRA (alpha = sign mask), square `side` if given.
+// `plain_digits` only changes the speed-limit classes (0-5, 7, 8).
 cv::Mat render_sign(const Pictogram& pictogram, const SignAppearance& appearance,
                     std::mt19937_64& rng);
 
