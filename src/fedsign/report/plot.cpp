@@ -80,7 +80,15 @@ void save_line_plot(const std::filesystem::path& file, const LinePlot& plot) {
     graph.Plot(to_mgl(s.x), to_mgl(s.y), pen.c_str());
     graph.AddLegend(mgl_text(s.name).c_str(), pen.c_str());
   }
-  if (!plot.series.empty()) graph.Legend(3, "#", "size 2");
+  // Legend in the corner the curves leave free: bottom right when they end high (accuracy),
+  // top right when they end low (loss). MathGL corners: 1 bottom right, 3 top right.
+  double end_sum = 0;
+  int ends = 0;
+  for (const Series& s : plot.series) {
+    if (!s.y.empty() && std::isfinite(s.y.back())) end_sum += s.y.back(), ++ends;
+  }
+  const bool end_high = ends > 0 && end_sum / ends > (y_min + y_max) / 2;
+  if (!plot.series.empty()) graph.Legend(end_high ? 1 : 3, "#", "size 2");
   write_png(graph, file);
 }
 
