@@ -6,6 +6,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <random>
 #include <set>
@@ -87,6 +89,29 @@ TEST(Pictograms, PlainDigitsRepaintOnlySpeedLimitsAndKeepTheRing) {
     cv::extractChannel(b, alpha_b, 3);
     EXPECT_EQ(cv::countNonZero(alpha_a != alpha_b), 0);
   }
+}
+
+TEST(Pictograms, GtsrbPedestriansPictogramLosesItsZebraStripes) {
+  testing::TempDir tmp;
+  const fs::path meta = write_meta(tmp.path(), 28);
+  // Class 27 as in GTSRB: a triangle (ShapeId 0) with a figure and, below it, stripes.
+  cv::Mat sign(90, 100, CV_8UC4, cv::Scalar(255, 255, 255, 255));
+  cv::rectangle(sign, {45, 20}, {55, 60}, cv::Scalar(0, 0, 0, 255), cv::FILLED);  // figure
+  for (int x : {20, 45, 70}) {
+    cv::rectangle(sign, {x, 70}, {x + 8, 78}, cv::Scalar(0, 0, 0, 255), cv::FILLED);  // stripes
+  }
+  cv::imwrite((meta / "27.png").string(), sign);
+  std::string csv = "Path,ClassId,ShapeId,ColorId,SignId\n";
+  for (int c = 0; c < 28; ++c) csv += fmt::format("Meta/{}.png,{},{},0,1\n", c, c, c == 27 ? 0 : 1);
+  std::ofstream(meta / "Meta.csv") << csv;
+  const auto pictograms = load_pictograms(meta, 28);
+  const cv::Mat& p = pictograms[27].bgra;
+  EXPECT_EQ(p.at<cv::Vec4b>(40, 50), cv::Vec4b(0, 0, 0, 255));         // the figure stays
+  EXPECT_EQ(p.at<cv::Vec4b>(74, 48), cv::Vec4b(255, 255, 255, 255));   // a stripe is gone
+  EXPECT_EQ(p.at<cv::Vec4b>(74, 24), cv::Vec4b(255, 255, 255, 255));
+  // Without a Meta.csv the shape is unknown (not GTSRB's Meta): the fix does not apply.
+  const auto plain = load_pictograms(write_meta(tmp / "other", 28), 28);
+  EXPECT_EQ(plain[27].shape_id, -1);
 }
 
 TEST(Composite, PastesTheSignIntoTheQuad) {

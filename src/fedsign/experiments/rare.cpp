@@ -97,11 +97,12 @@ GroupAccuracy group_accuracy(const std::vector<int>& truth, const std::vector<in
 namespace {
 
 // What the rendered folder was made from; a different stamp re-renders. Bump the version when
-// the renderer itself changes (v2: speed-limit digits redrawn in a DIN-like face).
+// the renderer itself changes (v2: speed-limit digits redrawn in a DIN-like face; v3: class 27
+// without zebra stripes).
 std::string synth_stamp(const RareConfig& c, const std::vector<int>& classes) {
   const auto& s = c.synth;
   std::ostringstream o;
-  o << "fedsign-synth v2\nmeta " << fs::absolute(c.meta_dir).lexically_normal().string()
+  o << "fedsign-synth v3\nmeta " << fs::absolute(c.meta_dir).lexically_normal().string()
     << "\nbackgrounds " << c.backgrounds.string() << "\nseed " << c.synth_seed << "\nper_class "
     << c.synth_per_class << "\nclasses";
   for (int k : classes) o << ' ' << k;
