@@ -9,9 +9,10 @@
 #
 # Setup, identical on both sides: FedAvg, CLIENTS IID clients (whole tracks), all of them every
 # round, compact CNN, LOCAL_STEPS local AdamW steps of batch 32 (lr 0.002) per round, 20% of each
-# client's tracks kept for federated evaluation, model seed 42. Steps rather than epochs, so
-# each side does the same training work although the simulation also holds out a central
-# validation split (the networked clients have no central split).
+# client's tracks kept for federated evaluation, model seed 42. The simulation holds out no
+# central split (--val-fraction 0), so with the same partition seed its clients hold exactly the
+# images of the networked clients (the same seeded IID partition of the whole folder); only which
+# of its tracks a client keeps for local evaluation is drawn differently.
 # Output: OUT/summary.md (final and mean-of-last-5 federated accuracy per run) and
 # OUT/federated_accuracy.png (all curves), from each run's metrics.csv.
 #
@@ -32,7 +33,7 @@ TRAIN=(--model compact --optimizer adamw --lr 0.002 --batch-size 32 --seed 42)
 
 for pseed in 1 2; do
   "$FEDSIGN" fl simulate --data "$DATA" "${TRAIN[@]}" --clients "$CLIENTS" \
-    --clients-per-round "$CLIENTS" --partition iid --partition-seed "$pseed" \
+    --clients-per-round "$CLIENTS" --partition iid --partition-seed "$pseed" --val-fraction 0 \
     --client-test-fraction 0.2 --rounds "$ROUNDS" --local-steps "$LOCAL_STEPS" \
     --name "simulation, partition seed $pseed" --out "$OUT/sim-p$pseed" > "$OUT/logs/sim-p$pseed.log" 2>&1
 done
