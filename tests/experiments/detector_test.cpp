@@ -79,10 +79,12 @@ TEST(Detector, BenchmarkOnGeneratedScenes) {
   options.threshold = 0.0;
   SignDetector detector(random_compact(), 32, data::Contrast::kNone, options);
   testing::TempDir tmp;
-  const auto r = run_detect_bench(detector, generator, 8, 1, tmp / "bench", 2);
-  EXPECT_EQ(r.scenes, 8);
-  EXPECT_GT(r.signs, 0);
-  EXPECT_GT(r.agnostic.recall(), 0.7);
+  const auto r = run_detect_bench(detector, generator, 16, 1, tmp / "bench", 2);
+  EXPECT_EQ(r.scenes, 16);
+  EXPECT_GT(r.signs, 16);
+  // Red-ringed discs on generated streets: most are found (0.83 with these seeds), not all, as
+  // some are drawn small, slanted or blurred.
+  EXPECT_GT(r.agnostic.recall(), 0.75);
   EXPECT_LE(r.aware.true_positives, r.agnostic.true_positives);
   EXPECT_GT(r.seconds_per_image, 0.0);
   for (const char* f : {"bench.json", "report.md", "example_0.png", "example_1.png"}) {
