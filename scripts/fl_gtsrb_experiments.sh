@@ -2,7 +2,8 @@
 # The federated GTSRB experiments of docs/fl.md in one command: centralized training vs FedAvg
 # IID / Dirichlet(0.5) / Dirichlet(0.1), and FedProx, SCAFFOLD, FedAdam at Dirichlet(0.1); 100
 # clients, 10 per round, 200 rounds, on ../shared/data/gtsrb with its track-disjoint
-# validation split (the same one for every run).
+# validation split (the same one for every run). Plus FedAvg IID with SCAFFOLD's local plain SGD,
+# to separate the effect of the local optimizer from the strategy's.
 #
 #   scripts/fl_gtsrb_experiments.sh          # run what is missing (~11 min per FL run), then table
 #   scripts/fl_gtsrb_experiments.sh --table  # only the table and chart from existing runs
@@ -14,9 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FEDSIGN=${FEDSIGN:-build/bin/fedsign}
 RUNS=(fedavg_iid fedavg_dirichlet_0.5 fedavg_dirichlet_0.1 fedprox_dirichlet_0.1
-      scaffold_dirichlet_0.1 fedadam_dirichlet_0.1)
+      scaffold_dirichlet_0.1 fedadam_dirichlet_0.1 fedavg_iid_sgd)
 NAMES=("FedAvg, IID" "FedAvg, Dirichlet 0.5" "FedAvg, Dirichlet 0.1" "FedProx (mu 0.01), Dirichlet 0.1"
-       "SCAFFOLD, Dirichlet 0.1" "FedAdam, Dirichlet 0.1")
+       "SCAFFOLD, Dirichlet 0.1" "FedAdam, Dirichlet 0.1" "FedAvg, IID, local SGD")
 CENTRAL=runs/compact_gtsrb
 
 if [[ "${1:-}" != "--table" ]]; then
