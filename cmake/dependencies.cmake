@@ -18,3 +18,6 @@ add_library(fedsign_torch INTERFACE)
 target_link_libraries(fedsign_torch INTERFACE ${TORCH_LIBRARIES})
 target_include_directories(fedsign_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 target_compile_options(fedsign_torch INTERFACE -Wno-deprecated-declarations)
+# gRPC's targets add -pthread (which defines _REENTRANT); the precompiled header must be built
+# with the same flag or GCC ignores it in every translation unit that uses gRPC.
+target_compile_options(fedsign_torch INTERFACE -pthread)
