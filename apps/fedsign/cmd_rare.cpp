@@ -40,7 +40,7 @@ struct RareCommand {
 };
 
 void run(const CLI::App& command, const RareCommand& o) {
-  train::TrainConfig train = resolve(o.train);
+  train::TrainConfig train = resolve(o.train, o.data);
   experiments::RareConfig c;
   c.rare_classes = o.rare_classes;
   c.rare_count = o.rare_count;

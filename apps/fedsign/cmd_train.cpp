@@ -32,7 +32,7 @@ std::vector<std::string> trainable_groups(const TrainCommand& o) {
 }
 
 void run(const CLI::App& command, const TrainCommand& o) {
-  const train::TrainConfig config = resolve(o.train);
+  const train::TrainConfig config = resolve(o.train, o.data);
   data::ImageSet set = load_dataset(o.data);
   const data::TrackSplit split = data::split_by_track(set, o.data.val_fraction, o.data.split_seed);
 

@@ -68,7 +68,7 @@ void run(const CLI::App& command, const TransferCommand& o) {
   options.head_dropout = o.head_dropout;
   options.partial_groups = o.partial_groups;
   options.keep_head = o.keep_head;
-  options.config = resolve(o.train);
+  options.config = resolve(o.train, o.data);
   options.config.model = source.architecture;
   if (!o.label_map.empty()) {
     options.label_map =

@@ -26,7 +26,8 @@ void add_data_options(CLI::App& command, DataOptions& o, bool with_split) {
   command.add_option("--on-bad-image", o.on_bad_image, "abort or skip (and count) unreadable images")
       ->check(CLI::IsMember({"abort", "skip"}))
       ->capture_default_str();
-  command.add_option("--threads", o.threads, "threads for decoding and training (0: all cores)")
+  command.add_option("--threads", o.threads,
+                     "threads for decoding and training (0: all cores; training: $OMP_NUM_THREADS if set)")
       ->capture_default_str();
   if (with_split) {
     command.add_option("--val-fraction", o.val_fraction, "validation share, split by track")

@@ -1,5 +1,7 @@
 #include "train_options.h"
 
+#include "data_options.h"
+
 #include "fedsign/models/registry.h"
 
 namespace fedsign::cli {
@@ -78,8 +80,9 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->capture_default_str();
 }
 
-train::TrainConfig resolve(const TrainOptions& o) {
+train::TrainConfig resolve(const TrainOptions& o, const DataOptions& data) {
   train::TrainConfig c = o.config;
+  c.threads = data.threads;
   c.schedule.kind = train::parse_schedule(o.schedule);
   c.augment.enabled = !o.no_augment;
   return c;

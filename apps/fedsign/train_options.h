@@ -18,7 +18,10 @@ struct TrainOptions {
 
 void add_train_options(CLI::App& command, TrainOptions& options);
 
-// Resolves string options (schedule name, augmentation switch) into options.config.
-train::TrainConfig resolve(const TrainOptions& options);
+struct DataOptions;
+
+// Resolves string options (schedule name, augmentation switch) into options.config, and takes
+// the thread count from the data options' --threads (one flag for decoding and training).
+train::TrainConfig resolve(const TrainOptions& options, const DataOptions& data);
 
 }  // namespace fedsign::cli

@@ -28,7 +28,7 @@ class CliEndToEnd : public ::testing::Test {
     fixture.frames_per_track = 3;
     info_ = testing::write_kaggle_dataset(tmp_ / "data", fixture);
     common_ = " --data " + (tmp_ / "data").string() + " --cache-dir " + (tmp_ / "cache").string() +
-              " --threads 2 --log-level warn";
+              " --threads 1 --log-level warn";
   }
   testing::TempDir tmp_;
   testing::FixtureInfo info_;

@@ -6,6 +6,7 @@
 #include <torch/serialize/archive.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -36,7 +37,15 @@ int64_t steps_per_epoch(const TrainConfig& config, std::size_t examples) {
 }
 
 void configure_threads(int threads) {
-  const int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  int n = threads;
+  if (n <= 0) {
+    // OpenMP's own variable, as LibTorch reads it: several fedsign processes sharing the cores
+    // (clients on one machine, tests in parallel) must not each run a team per core, because
+    // libgomp's spinning barriers then slow every process down many times over.
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    n = env ? std::atoi(env) : 0;
+  }
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
   torch::set_num_threads(std::max(1, n));
 }
 

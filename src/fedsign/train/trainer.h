@@ -85,7 +85,7 @@ int64_t steps_per_epoch(const TrainConfig& config, std::size_t examples);
 // The schedule of a run of `epochs` x `steps_per_epoch` with config.warmup_epochs of warm-up.
 ScheduleConfig make_schedule(const TrainConfig& config, int64_t steps_per_epoch);
 
-// Sets torch's thread count (0: all cores) once per process.
+// Sets torch's thread count once per process (0: $OMP_NUM_THREADS if set, else all cores).
 void configure_threads(int threads);
 
 }  // namespace fedsign::train
