@@ -47,6 +47,7 @@ struct FlCommand {
   double fraction_evaluate = 1.0;
   int64_t local_epochs = 1;
   int64_t local_steps = 0;
+  std::string round_schedule = "exponential";
   double lr_decay = 1.0;
   double proximal_mu = 0.01;
   double server_lr = -1;  // < 0: the algorithm's default
@@ -65,6 +66,7 @@ struct CompareCommand {
   std::string out = "compare.png";
   std::string metric = "central_accuracy";
   std::vector<std::string> names;
+  double from = 0;
 };
 
 void add_partition_options(CLI::App& cmd, PartitionOptions& o) {
@@ -224,7 +226,7 @@ void write_summary(const std::filesystem::path& dir, const FlCommand& o, const f
 }
 
 void run_simulate(const CLI::App& command, const FlCommand& o) {
-  train::TrainConfig config = resolve(o.train);
+  train::TrainConfig config = resolve(o.train, o.data);
   data::ImageSet set = load_dataset(o.data);
   const data::TrackSplit split = data::split_by_track(set, o.data.val_fraction, o.data.split_seed);
   const std::filesystem::path run_dir = o.out;
@@ -250,7 +252,10 @@ void run_simulate(const CLI::App& command, const FlCommand& o) {
   options.fit_config[fl::keys::kLocalEpochs] = o.local_epochs;
   options.fit_config[fl::keys::kLocalSteps] = o.local_steps;
   options.fit_config[fl::keys::kLr] = config.optimizer.lr;
+  options.lr_schedule = o.round_schedule;
   options.lr_decay = o.lr_decay;
+  options.min_lr = config.schedule.min_lr;
+  options.total_rounds = o.rounds;
   options.evaluate_fn = fl::make_central_evaluator(set, split.validation, config);
   std::map<std::string, double> params = {{"proximal_mu", o.proximal_mu},
                                           {"server_momentum", o.server_momentum},
@@ -314,7 +319,7 @@ void run_partition(const FlCommand& o) {
 
 void run_compare(const CompareCommand& o) {
   std::vector<std::filesystem::path> runs(o.runs.begin(), o.runs.end());
-  fl::save_comparison_plot(o.out, runs, o.metric, o.names);
+  fl::save_comparison_plot(o.out, runs, o.metric, o.names, o.from);
   for (const auto& run : runs) {
     const fl::RunSeries s = fl::read_run_series(run, o.metric);
     if (s.y.empty()) continue;
@@ -369,6 +374,11 @@ void add_fl_commands(CLI::App& app, Actions& actions) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--local-steps", sim->local_steps, "local optimizer steps (> 0: instead of epochs)")
+      ->capture_default_str();
+  cmd->add_option("--round-schedule", sim->round_schedule,
+                  "local learning rate across rounds: exponential (--lr-decay) or cosine "
+                  "(--lr down to --min-lr over --rounds)")
+      ->check(CLI::IsMember({"exponential", "cosine"}))
       ->capture_default_str();
   cmd->add_option("--lr-decay", sim->lr_decay, "local learning rate *= this every round")
       ->capture_default_str();
@@ -425,6 +435,8 @@ void add_fl_commands(CLI::App& app, Actions& actions) {
                    "central_loss, federated_accuracy, train_loss")
       ->capture_default_str();
   ccmd->add_option("--names", cmp->names, "legend names, one per run");
+  ccmd->add_option("--from", cmp->from, "draw from this round (or epoch) on: zooms into the end")
+      ->capture_default_str();
   actions[ccmd] = [cmp] { run_compare(*cmp); };
 }
 

@@ -11,6 +11,7 @@
 #include "fedsign/fl/partition.h"
 #include "fedsign/net/client.h"
 #include "fedsign/net/server.h"
+#include "fedsign/train/trainer.h"
 #include "train_options.h"
 
 namespace fedsign::cli {
@@ -22,7 +23,9 @@ struct ServerCommand {
   int64_t local_epochs = 1;
   int64_t local_steps = 0;
   double lr = 0;  // 0: clients use their own --lr
+  std::string round_schedule = "exponential";
   double lr_decay = 1.0;
+  double min_lr = 0.0;
   double proximal_mu = -1, server_lr = -1, server_momentum = -1, tau = -1, beta1 = -1, beta2 = -1;
   double max_update_mb = 0;
 };
@@ -33,7 +36,12 @@ void run_server(const ServerCommand& c) {
   fit[fl::keys::kLocalEpochs] = c.local_epochs;
   if (c.local_steps > 0) fit[fl::keys::kLocalSteps] = c.local_steps;
   if (c.lr > 0) fit[fl::keys::kLr] = c.lr;
+  FEDSIGN_CHECK(c.lr > 0 || (c.round_schedule == "exponential" && c.lr_decay == 1.0),
+                "--round-schedule/--lr-decay need --lr: the server schedules the rate it sends");
+  o.strategy_options.lr_schedule = c.round_schedule;
   o.strategy_options.lr_decay = c.lr_decay;
+  o.strategy_options.min_lr = c.min_lr;
+  o.strategy_options.total_rounds = o.rounds;
   o.strategy_options.seed = o.seed;
   o.strategy_options.min_fit_clients = std::min(o.strategy_options.min_fit_clients, o.min_clients);
   const std::initializer_list<std::pair<const char*, double>> params = {
@@ -60,9 +68,8 @@ struct ClientCommand {
 
 void run_client(const ClientCommand& c) {
   net::ClientOptions o = c.client;
-  o.train = resolve(c.train);
-  o.train.threads = c.data.threads;
-  if (c.data.threads > 0) torch::set_num_threads(c.data.threads);
+  o.train = resolve(c.train, c.data);
+  train::configure_threads(o.train.threads);
   if (!c.token_file.empty()) {
     std::ifstream in(c.token_file);
     FEDSIGN_CHECK(in.good() && std::getline(in, o.token), "cannot read token from {}", c.token_file);
@@ -161,7 +168,13 @@ void add_fl_net_commands(CLI::App& app, Actions& actions) {
   server->add_option("--local-steps", s->local_steps, "local steps per round (> 0 overrides epochs)")
       ->capture_default_str();
   server->add_option("--lr", s->lr, "clients' local learning rate (0: their own --lr)")->capture_default_str();
+  server->add_option("--round-schedule", s->round_schedule,
+                     "local lr across rounds: exponential (--lr-decay) or cosine (--lr to --min-lr)")
+      ->check(CLI::IsMember({"exponential", "cosine"}))
+      ->capture_default_str();
   server->add_option("--lr-decay", s->lr_decay, "local lr *= decay^(round-1)")->capture_default_str();
+  server->add_option("--min-lr", s->min_lr, "cosine round schedule: last learning rate")
+      ->capture_default_str();
   server->add_option("--proximal-mu", s->proximal_mu, "FedProx mu");
   server->add_option("--server-lr", s->server_lr, "FedAvgM/FedOpt/SCAFFOLD server learning rate");
   server->add_option("--server-momentum", s->server_momentum, "FedAvgM momentum");

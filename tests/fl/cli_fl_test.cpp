@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "fedsign/fl/run_metrics.h"
+#include "fedsign/fl/strategy.h"
 #include "tests/testing/cli_runner.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -82,6 +84,31 @@ TEST_F(FlCli, SimulateResumeEvaluateCompare) {
                              (tmp_ / "chart.png").string(), tmp_.path());
   ASSERT_EQ(compare.exit_code, 0) << compare.err;
   EXPECT_TRUE(std::filesystem::exists(tmp_ / "chart.png"));
+  auto zoomed = run_cli("fl compare " + run.string() + " --from 2 --out " +
+                            (tmp_ / "zoom.png").string(), tmp_.path());
+  ASSERT_EQ(zoomed.exit_code, 0) << zoomed.err;
+  EXPECT_GT(std::filesystem::file_size(tmp_ / "zoom.png"), 1000u);
+}
+
+TEST_F(FlCli, CosineRoundScheduleReachesTheClientsAndTheMetrics) {
+  const auto run = tmp_ / "cosine";
+  auto r = run_cli("fl simulate" + data_ + " --clients 2 --rounds 4 --local-steps 1 --model keras_cnn"
+                   " --batch-size 8 --optimizer sgd --lr 0.1 --min-lr 0.01 --round-schedule cosine"
+                   " --precision fp32 --out " + run.string(), tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fl::RunSeries lr = fl::read_run_series(run, "lr");
+  ASSERT_EQ(lr.y.size(), 4u);
+  fl::StrategyOptions o;
+  o.lr_schedule = "cosine";
+  o.total_rounds = 4;
+  o.min_lr = 0.01;
+  for (int round = 1; round <= 4; ++round) {
+    EXPECT_NEAR(lr.y[round - 1], fl::round_learning_rate(o, 0.1, round), 1e-6) << round;
+  }
+  EXPECT_GT(lr.y[0], lr.y[3]);
+
+  auto bad = run_cli("fl simulate" + data_ + " --round-schedule linear", tmp_.path());
+  EXPECT_NE(bad.exit_code, 0);
 }
 
 TEST_F(FlCli, PartitionPrintsAndPlots) {

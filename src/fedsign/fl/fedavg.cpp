@@ -71,8 +71,8 @@ int64_t FedAvg::num_evaluate_clients(int64_t available) const {
 
 Config FedAvg::fit_config(int64_t round) const {
   Config config = options_.fit_config;
-  if (auto it = config.find(keys::kLr); it != config.end() && options_.lr_decay != 1.0) {
-    it->second = get_double(config, keys::kLr, 0) * std::pow(options_.lr_decay, round - 1);
+  if (auto it = config.find(keys::kLr); it != config.end()) {
+    it->second = round_learning_rate(options_, get_double(config, keys::kLr, 0), round);
   }
   config[keys::kRound] = round;
   return config;

@@ -52,6 +52,7 @@ RoundMetrics to_metrics(const RoundRecord& r) {
   m.clients_trained = m.clients_sampled - m.failures;
   m.train_loss = metric(r.fit_metrics, "train_loss");
   m.train_accuracy = metric(r.fit_metrics, "train_accuracy");
+  m.lr = metric(r.fit_metrics, "lr");
   if (r.central) {
     m.central_loss = r.central->loss;
     m.central_accuracy = metric(r.central->metrics, "accuracy");
@@ -72,7 +73,7 @@ std::vector<std::string> metrics_header() {
   return {"round",          "clients_sampled",  "clients_trained",    "failures",
           "train_loss",     "train_accuracy",   "central_loss",       "central_accuracy",
           "federated_loss", "federated_accuracy", "seconds",          "train_seconds",
-          "eval_seconds",   "overhead_seconds", "overhead_pct"};
+          "eval_seconds",   "overhead_seconds", "overhead_pct",     "lr"};
 }
 
 std::string metrics_to_json(const std::vector<RoundMetrics>& history) {
@@ -86,7 +87,8 @@ std::string metrics_to_json(const std::vector<RoundMetrics>& history) {
                     {"federated_loss", number(m.federated_loss)},
                     {"federated_accuracy", number(m.federated_accuracy)}, {"seconds", m.seconds},
                     {"train_seconds", m.train_seconds}, {"eval_seconds", m.eval_seconds},
-                    {"overhead_seconds", m.overhead_seconds}, {"overhead_pct", m.overhead_pct}});
+                    {"overhead_seconds", m.overhead_seconds}, {"overhead_pct", m.overhead_pct},
+                    {"lr", number(m.lr)}});
   }
   return rows.dump();
 }
@@ -110,6 +112,7 @@ std::vector<RoundMetrics> metrics_from_json(const std::string& json) {
     m.eval_seconds = j.at("eval_seconds");
     m.overhead_seconds = j.at("overhead_seconds");
     m.overhead_pct = j.at("overhead_pct");
+    m.lr = j.contains("lr") ? number(j.at("lr")) : NAN;  // absent in older checkpoints
     out.push_back(m);
   }
   return out;
@@ -123,7 +126,8 @@ void write_metrics_csv(const fs::path& dir, const std::vector<RoundMetrics>& his
                  cell(m.train_accuracy), cell(m.central_loss), cell(m.central_accuracy),
                  cell(m.federated_loss), cell(m.federated_accuracy), cell(m.seconds, "{:.3f}"),
                  cell(m.train_seconds, "{:.3f}"), cell(m.eval_seconds, "{:.3f}"),
-                 cell(m.overhead_seconds, "{:.3f}"), cell(m.overhead_pct, "{:.2f}")});
+                 cell(m.overhead_seconds, "{:.3f}"), cell(m.overhead_pct, "{:.2f}"),
+                 cell(m.lr, "{:.6g}")});
   }
   csv.save(dir / "metrics.csv");
 }
@@ -197,7 +201,8 @@ RunSeries read_run_series(const fs::path& run, const std::string& column) {
 }
 
 void save_comparison_plot(const fs::path& file, const std::vector<fs::path>& runs,
-                          const std::string& column, std::vector<std::string> names) {
+                          const std::string& column, std::vector<std::string> names,
+                          double from) {
   FEDSIGN_CHECK(!runs.empty(), "compare: no runs given");
   FEDSIGN_CHECK(names.empty() || names.size() == runs.size(), "compare: {} names for {} runs",
                 names.size(), runs.size());
@@ -207,8 +212,13 @@ void save_comparison_plot(const fs::path& file, const std::vector<fs::path>& run
   plot.y_label = percent ? column + " (%)" : column;
   std::string x_label;
   for (std::size_t i = 0; i < runs.size(); ++i) {
-    RunSeries s = read_run_series(runs[i], column);
-    if (percent) for (double& y : s.y) y *= 100;
+    RunSeries all = read_run_series(runs[i], column);
+    RunSeries s{all.x_label, {}, {}};
+    for (std::size_t k = 0; k < all.x.size(); ++k) {
+      if (all.x[k] < from) continue;
+      s.x.push_back(all.x[k]);
+      s.y.push_back(percent ? 100 * all.y[k] : all.y[k]);
+    }
     std::string name = names.empty() ? fs::path(runs[i]).lexically_normal().filename().string()
                                      : names[i];
     if (name.empty()) name = fs::path(runs[i]).lexically_normal().parent_path().filename().string();

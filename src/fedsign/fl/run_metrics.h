@@ -17,6 +17,7 @@ struct RoundMetrics {
   int64_t round = 0;
   int64_t clients_sampled = 0, clients_trained = 0, failures = 0;
   double train_loss = NAN, train_accuracy = NAN;
+  double lr = NAN;  // the local learning rate the clients trained with (their mean)
   double central_loss = NAN, central_accuracy = NAN;
   double federated_loss = NAN, federated_accuracy = NAN;
   double seconds = 0, train_seconds = 0, eval_seconds = 0, overhead_seconds = 0;
@@ -49,9 +50,11 @@ struct RunSeries {
 RunSeries read_run_series(const std::filesystem::path& run_dir_or_csv, const std::string& column);
 
 // One chart with one line per run: `column` (e.g. central_accuracy) vs round. Accuracy columns
-// are drawn in percent. `names` label the lines (default: the run directories' names).
+// are drawn in percent. `names` label the lines (default: the run directories' names). Points
+// before round (or epoch) `from` are left out, to zoom into the end of long runs.
 void save_comparison_plot(const std::filesystem::path& file,
                           const std::vector<std::filesystem::path>& runs,
-                          const std::string& column, std::vector<std::string> names = {});
+                          const std::string& column, std::vector<std::string> names = {},
+                          double from = 0);
 
 }  // namespace fedsign::fl

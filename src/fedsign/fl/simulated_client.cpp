@@ -169,6 +169,7 @@ FitResult SimulatedClient::fit(const FitIns& ins) {
                     {"steps", static_cast<double>(stats.steps)},
                     {"examples_processed", static_cast<double>(stats.examples)},
                     {"work_fraction", fraction},
+                    {"lr", lr},
                     {"train_seconds", seconds}};
   if (scaffold) {
     Weights c_new = scaffold_client_control(c_i, *ins.control, ins.weights, result.weights,

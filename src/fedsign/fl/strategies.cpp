@@ -1,5 +1,7 @@
 // make_strategy(): the built-in strategies by name.
 #include <algorithm>
+#include <cmath>
+#include <numbers>
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/fedavg.h"
@@ -45,6 +47,19 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyO
   if (name == "scaffold") return std::make_unique<Scaffold>(options, param(params, "server_lr", 1.0));
   FEDSIGN_FAIL("unknown strategy '{}' (one of fedavg, fedprox, fedavgm, fedadam, fedyogi, "
                "fedadagrad, scaffold)", name);
+}
+
+double round_learning_rate(const StrategyOptions& options, double base_lr, int64_t round) {
+  const auto r = static_cast<double>(std::max<int64_t>(1, round) - 1);
+  if (options.lr_schedule == "cosine") {
+    FEDSIGN_CHECK(options.total_rounds >= 1, "cosine round schedule needs the number of rounds");
+    // Rounds 1..R sample the half cosine at 0, 1/R, ..., (R-1)/R: the last round still learns.
+    const double t = std::min(1.0, r / static_cast<double>(options.total_rounds));
+    return options.min_lr + (base_lr - options.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * t));
+  }
+  FEDSIGN_CHECK(options.lr_schedule == "exponential",
+                "unknown round schedule '{}' (exponential or cosine)", options.lr_schedule);
+  return base_lr * std::pow(options.lr_decay, r);
 }
 
 AggregateFitResult Strategy::aggregate_fit(int64_t round, const Weights& global,

@@ -60,7 +60,14 @@ struct StrategyOptions {
   uint64_t seed = 0;                 // client sampling
   Config fit_config;                 // sent with every FitIns (local_epochs, lr, ...)
   Config evaluate_config;
-  double lr_decay = 1.0;             // fit_config "lr" *= lr_decay^(round-1)
+  // Local learning rate across rounds: fit_config "lr" *= lr_decay^(round-1) ("exponential"),
+  // or a cosine from "lr" down to min_lr over total_rounds ("cosine"). Annealing across rounds
+  // is what a centralized cosine schedule does across epochs: without it the global model keeps
+  // the noise of the last rounds' large local steps.
+  std::string lr_schedule = "exponential";
+  double lr_decay = 1.0;
+  double min_lr = 0.0;
+  int64_t total_rounds = 0;          // cosine: rounds of the whole run (resumed runs included)
   CentralEvaluateFn evaluate_fn;     // optional
 };
 
@@ -110,5 +117,8 @@ class Strategy {
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyOptions& options,
                                         const std::map<std::string, double>& params = {});
 std::vector<std::string> strategy_names();
+
+// The local learning rate of `round` (from 1) under options.lr_schedule, starting from `base_lr`.
+double round_learning_rate(const StrategyOptions& options, double base_lr, int64_t round);
 
 }  // namespace fedsign::fl
