@@ -62,12 +62,12 @@ TEST(Pictograms, MissingPictogramIsAnError) {
   EXPECT_THROW(find_meta_dir(tmp / "nothing"), Error);
 }
 
-TEST(Pictograms, PlainDigitsRepaintOnlySpeedLimitsAndKeepTheRing) {
+TEST(Pictograms, AlternateDesignRepaintsOnlySpeedLimitsAndKeepsTheRing) {
   testing::TempDir tmp;
   const auto pictograms = load_pictograms(write_meta(tmp.path(), 43));
   std::mt19937_64 rng(1);
   SignAppearance plain;  // no fading, dirt or colour change: only the digits differ
-  plain.plain_digits = true;
+  plain.alternate_design = true;
   const SignAppearance as_is;
   for (int c : {0, 8, 14}) {
     const cv::Mat a = render_sign(pictograms[c], as_is, rng);
@@ -112,6 +112,52 @@ TEST(Pictograms, GtsrbPedestriansPictogramLosesItsZebraStripes) {
   // Without a Meta.csv the shape is unknown (not GTSRB's Meta): the fix does not apply.
   const auto plain = load_pictograms(write_meta(tmp / "other", 28), 28);
   EXPECT_EQ(plain[27].shape_id, -1);
+}
+
+TEST(Pictograms, AlternatePedestriansIsTheUprightWalkerInsideTheSameBorder) {
+  testing::TempDir tmp;
+  const fs::path meta = write_meta(tmp.path(), 28);
+  // Class 27 as in GTSRB: a red triangle (ShapeId 0) with a dark figure near its left edge.
+  cv::Mat sign(87, 100, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+  const std::vector<cv::Point> outer = {{50, 0}, {99, 86}, {0, 86}}, inner = {{50, 20}, {85, 78}, {15, 78}};
+  cv::fillConvexPoly(sign, outer, cv::Scalar(30, 30, 220, 255));
+  cv::fillConvexPoly(sign, inner, cv::Scalar(255, 255, 255, 255));
+  cv::rectangle(sign, {30, 60}, {36, 74}, cv::Scalar(0, 0, 0, 255), cv::FILLED);
+  cv::imwrite((meta / "27.png").string(), sign);
+  std::string csv = "Path,ClassId,ShapeId,ColorId,SignId\n";
+  for (int c = 0; c < 28; ++c) csv += fmt::format("Meta/{}.png,{},{},0,1\n", c, c, c == 27 ? 0 : 1);
+  std::ofstream(meta / "Meta.csv") << csv;
+  const auto pictograms = load_pictograms(meta, 28);
+  SignAppearance alternate;
+  alternate.alternate_design = true;
+  std::mt19937_64 rng(3);
+  const cv::Mat as_is = render_sign(pictograms[27], SignAppearance{}, rng);
+  const cv::Mat walker = render_sign(pictograms[27], alternate, rng);
+  ASSERT_EQ(as_is.size(), walker.size());
+  EXPECT_EQ(walker.at<cv::Vec4b>(67, 33), cv::Vec4b(255, 255, 255, 255));  // old figure gone
+  EXPECT_EQ(walker.at<cv::Vec4b>(80, 50), as_is.at<cv::Vec4b>(80, 50));    // border kept
+  cv::Mat alpha_a, alpha_b, dark;
+  cv::extractChannel(as_is, alpha_a, 3);
+  cv::extractChannel(walker, alpha_b, 3);
+  EXPECT_EQ(cv::countNonZero(alpha_a != alpha_b), 0);
+  // The new figure: dark ink on the vertical axis (head and torso) and nowhere near the edges.
+  cv::Mat gray;
+  cv::cvtColor(walker, gray, cv::COLOR_BGRA2GRAY);
+  dark = (gray < 60) & (alpha_b > 0);
+  EXPECT_GT(cv::countNonZero(dark), 150);
+  EXPECT_LT(gray.at<uint8_t>(static_cast<int>(0.5 * 87), 50), 60);
+  const cv::Rect figure = mask_bounds(dark);
+  EXPECT_GT(figure.x, 30);
+  EXPECT_LT(figure.x + figure.width, 70);
+  // Other classes, and a class 27 that is not GTSRB's triangle, are untouched.
+  const cv::Mat other_a = render_sign(pictograms[14], SignAppearance{}, rng);
+  const cv::Mat other_b = render_sign(pictograms[14], alternate, rng);
+  EXPECT_EQ(cv::norm(other_a, other_b, cv::NORM_L1), 0.0);
+  Pictogram unknown = pictograms[27];
+  unknown.shape_id = -1;
+  EXPECT_EQ(cv::norm(render_sign(unknown, SignAppearance{}, rng), render_sign(unknown, alternate, rng),
+                     cv::NORM_L1),
+            0.0);
 }
 
 TEST(Composite, PastesTheSignIntoTheQuad) {

@@ -140,7 +140,7 @@ SignAppearance random_appearance(std::mt19937_64& rng) {
   a.dirt = u(rng) < 0.7 ? 0.0 : u(rng) * 0.25;
   a.color_temperature = (u(rng) * 2 - 1) * 0.6;
   a.saturation = 0.6 + u(rng) * 0.6;
-  a.plain_digits = u(rng) < 0.6;
+  a.alternate_design = u(rng) < 0.6;
   return a;
 }
 
@@ -194,16 +194,58 @@ void redraw_speed_digits(cv::Mat& bgra, const std::string& text) {
   }
 }
 
+// GTSRB's Meta/27.png shows the striding, leaning walker of today's sign 133; most of the
+// class's photos show the older design, an upright man walking (head, straight torso, arms
+// down, legs in a narrow stride). A model that learned only the pictogram read those photos as
+// "Right-of-way" or "General caution" (13-37% in the rare-sign protocol). This paints the
+// triangle's interior white (every pixel that is not the red border) and draws the upright
+// walker with a random stride, arm swing and lean, in the pictogram's proportions.
+void redraw_upright_walker(cv::Mat& bgra, std::mt19937_64& rng) {
+  for (int y = 0; y < bgra.rows; ++y) {
+    for (int x = 0; x < bgra.cols; ++x) {
+      auto& px = bgra.at<cv::Vec4b>(y, x);
+      const int b = px[0], g = px[1], r = px[2];
+      if (px[3] > 0 && !(r > 120 && r > 2 * std::max(g, b))) px = {255, 255, 255, px[3]};
+    }
+  }
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double s = bgra.rows, cx = bgra.cols / 2.0 + (u(rng) - 0.5) * 0.03 * s;
+  const double stride = 0.065 + 0.04 * u(rng), swing = 0.04 + 0.035 * u(rng);
+  const double lean = (u(rng) - 0.5) * 0.04;  // hip offset relative to the shoulders
+  const cv::Scalar ink(20, 20, 20, 255);
+  const int shift = 4;  // sub-pixel coordinates
+  auto at = [&](double dx, double y) {
+    return cv::Point(static_cast<int>(std::lround((cx + dx * s) * (1 << shift))),
+                     static_cast<int>(std::lround(y * s * (1 << shift))));
+  };
+  auto stroke = [&](double x0, double y0, double x1, double y1, double width) {
+    cv::line(bgra, at(x0, y0), at(x1, y1), ink, std::max(1, static_cast<int>(std::lround(width * s))),
+             cv::LINE_AA, shift);
+  };
+  cv::circle(bgra, at(0.0, 0.35), static_cast<int>(std::lround(0.042 * s * (1 << shift))), ink,
+             cv::FILLED, cv::LINE_AA, shift);
+  const double hip_x = lean, hip_y = 0.605;
+  stroke(0.0, 0.43, hip_x, hip_y, 0.055);                       // torso
+  stroke(0.0, 0.44, swing, 0.59, 0.03);                         // arms, swinging
+  stroke(0.0, 0.44, -swing, 0.585, 0.03);
+  stroke(hip_x, hip_y, hip_x + stride, 0.80, 0.045);            // legs in a stride
+  stroke(hip_x, hip_y, hip_x - stride, 0.80, 0.045);
+}
+
 }  // namespace
 
 cv::Mat render_sign(const Pictogram& pictogram, const SignAppearance& appearance,
                     std::mt19937_64& rng) {
   FEDSIGN_CHECK(!pictogram.bgra.empty(), "empty pictogram (class {})", pictogram.class_id);
   cv::Mat bgra = pictogram.bgra;
-  if (appearance.plain_digits) {
+  if (appearance.alternate_design) {
+    constexpr int kPedestrians = 27;
     if (const std::string text = speed_limit_text(pictogram.class_id); !text.empty()) {
       bgra = bgra.clone();
       redraw_speed_digits(bgra, text);
+    } else if (pictogram.class_id == kPedestrians && pictogram.shape_id == 0) {  // GTSRB's Meta
+      bgra = bgra.clone();
+      redraw_upright_walker(bgra, rng);
     }
   }
   if (appearance.side > 0) {

@@ -42,14 +42,16 @@ struct SignAppearance {
   double color_temperature = 0.0; // -1 cool (blue) .. +1 warm (yellow)
   double saturation = 1.0;        // multiplier
   int side = 0;                   // output side in pixels (0: the pictogram's own size)
-  bool plain_digits = false;      // speed limits: redraw the number in a narrow upright face
+  // The sign in its other official design, where GTSRB's pictogram differs from the signs it
+  // photographed: speed limits (0-5, 7, 8) with the number in a narrow upright face (DIN 1451),
+  // Pedestrians (27) with the upright walker of the older sign 133. No effect on other classes.
+  bool alternate_design = false;
 };
 
 // Draws a random appearance: mild on average, occasionally strong.
 SignAppearance random_appearance(std::mt19937_64& rng);
 
 // The pictogram with `appearance` applied: BGRA (alpha = sign mask), square `side` if given.
-// `plain_digits` only changes the speed-limit classes (0-5, 7, 8).
 cv::Mat render_sign(const Pictogram& pictogram, const SignAppearance& appearance,
                     std::mt19937_64& rng);
 
