@@ -86,8 +86,16 @@ TEST(Detector, BenchmarkOnGeneratedScenes) {
   // some are drawn small, slanted or blurred.
   EXPECT_GT(r.agnostic.recall(), 0.75);
   EXPECT_LE(r.aware.true_positives, r.agnostic.true_positives);
+  // Per class: one class here; a sign is read only if found, found only if proposed.
+  ASSERT_EQ(r.per_class.size(), 1u);
+  const ClassRecall& c = r.per_class.at(0);
+  EXPECT_EQ(c.signs, r.signs);
+  EXPECT_EQ(c.proposed, r.proposed);
+  EXPECT_LE(c.read, c.found);
+  EXPECT_LE(c.found, c.proposed);
+  EXPECT_GE(c.found, r.agnostic.true_positives);
   EXPECT_GT(r.seconds_per_image, 0.0);
-  for (const char* f : {"bench.json", "report.md", "example_0.png", "example_1.png"}) {
+  for (const char* f : {"bench.json", "report.md", "per_class.csv", "example_0.png", "example_1.png"}) {
     EXPECT_TRUE(std::filesystem::exists(tmp / "bench" / f)) << f;
   }
   EXPECT_FALSE(std::filesystem::exists(tmp / "bench" / "example_2.png"));

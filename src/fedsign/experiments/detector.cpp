@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,7 @@ DetectionOutput SignDetector::detect(const cv::Mat& bgr) {
   DetectionOutput out;
   const auto regions = vision::propose_regions(bgr, options_.regions);
   out.proposals = static_cast<int>(regions.size());
+  for (const auto& region : regions) out.proposal_boxes.push_back(region.box);
   std::vector<vision::Detection> candidates;
   if (!regions.empty()) {
     model_->eval();
@@ -118,6 +120,20 @@ DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGe
     seconds += found.seconds;
     r.signs += static_cast<int64_t>(scene.signs.size());
     r.proposals += found.proposals;
+    for (const auto& sign : scene.signs) {
+      ClassRecall& c = r.per_class[sign.class_id];
+      ++c.signs;
+      const auto covers = [&](const cv::Rect& box) { return vision::iou(box, sign.box) >= 0.5; };
+      const bool proposed = std::any_of(found.proposal_boxes.begin(), found.proposal_boxes.end(), covers);
+      c.proposed += proposed;
+      r.proposed += proposed;
+      for (bool right_class : {false, true}) {
+        const bool hit = std::any_of(found.detections.begin(), found.detections.end(), [&](const auto& d) {
+          return covers(d.box) && (!right_class || d.class_id == sign.class_id);
+        });
+        (right_class ? c.read : c.found) += hit;
+      }
+    }
     r.agnostic += vision::match_detections(scene.signs, found.detections, 0.5, false);
     r.aware += vision::match_detections(scene.signs, found.detections, 0.5, true);
     if (!out_dir.empty() && i < examples) {
@@ -131,6 +147,7 @@ DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGe
         {"scenes", r.scenes},
         {"signs", r.signs},
         {"proposals", r.proposals},
+        {"proposal_recall", r.signs > 0 ? static_cast<double>(r.proposed) / r.signs : 1.0},
         {"threshold", detector.options().threshold},
         {"class_agnostic", {{"precision", r.agnostic.precision()}, {"recall", r.agnostic.recall()},
                             {"tp", r.agnostic.true_positives}, {"fp", r.agnostic.false_positives},
@@ -140,8 +157,20 @@ DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGe
                          {"fn", r.aware.false_negatives}}},
         {"seconds_per_image", r.seconds_per_image}};
     write_text_atomically(out_dir / "bench.json", j.dump(2) + "\n");
+    std::string csv = "class,name,signs,proposed,found,read\n";
+    std::string table =
+        "Per class (a sign counts as proposed / found / read when some proposal / detection / "
+        "detection of its class covers it at IoU >= 0.5):\n\n"
+        "| class | name | signs | proposed | found | read |\n|---:|---|---:|---:|---:|---:|\n";
+    for (const auto& [id, c] : r.per_class) {
+      const std::string name(data::sign_name(id));
+      csv += fmt::format("{},\"{}\",{},{},{},{}\n", id, name, c.signs, c.proposed, c.found, c.read);
+      table += fmt::format("| {} | {} | {} | {} | {} | {} |\n", id, name, c.signs, c.proposed,
+                           c.found, c.read);
+    }
+    write_text_atomically(out_dir / "per_class.csv", csv);
     std::string md = "# Detector on synthetic street scenes\n\n" +
-                     detect_bench_markdown(r, detector.options().threshold);
+                     detect_bench_markdown(r, detector.options().threshold) + table + "\n";
     for (int i = 0; i < std::min(examples, scenes); ++i) {
       md += fmt::format("![example {0}](example_{0}.png)\n", i);
     }
@@ -152,12 +181,14 @@ DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGe
 
 std::string detect_bench_markdown(const DetectBenchResult& r, double threshold) {
   return fmt::format(
-      "{} scenes, {} signs, {} candidate regions; rejection threshold {:.2f}; IoU >= 0.5.\n\n"
+      "{} scenes, {} signs, {} candidate regions covering {} of the signs ({:.1f}%); rejection "
+      "threshold {:.2f}; IoU >= 0.5.\n\n"
       "| matching | precision | recall | TP | FP | FN |\n|---|---:|---:|---:|---:|---:|\n"
       "| box only (class-agnostic) | {:.3f} | {:.3f} | {} | {} | {} |\n"
       "| box and class (class-aware) | {:.3f} | {:.3f} | {} | {} | {} |\n\n"
       "Time per image (proposals + classification + NMS): {:.1f} ms.\n\n",
-      r.scenes, r.signs, r.proposals, threshold, r.agnostic.precision(), r.agnostic.recall(),
+      r.scenes, r.signs, r.proposals, r.proposed,
+      r.signs > 0 ? 100.0 * r.proposed / r.signs : 100.0, threshold, r.agnostic.precision(), r.agnostic.recall(),
       r.agnostic.true_positives, r.agnostic.false_positives, r.agnostic.false_negatives,
       r.aware.precision(), r.aware.recall(), r.aware.true_positives, r.aware.false_positives,
       r.aware.false_negatives, 1000 * r.seconds_per_image);

@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ struct DetectorOptions {
 struct DetectionOutput {
   std::vector<vision::Detection> detections;  // after rejection and NMS, by descending score
   int proposals = 0;                          // candidates read by the classifier
+  std::vector<cv::Rect> proposal_boxes;       // their boxes (before padding for the crop)
   double seconds = 0;                         // proposals + classification + NMS
 };
 
@@ -64,18 +66,27 @@ cv::Mat draw_detections(const cv::Mat& bgr, const std::vector<vision::Detection>
 // JSON array: [{"box": [x, y, w, h], "class": c, "name": "...", "confidence": p}, ...].
 std::string detections_json(const std::vector<vision::Detection>& detections);
 
+// Where the signs of one class get lost: of `signs`, how many some proposal covers (IoU >= 0.5),
+// how many a detection covers, and how many a detection of the right class covers. (Per sign, so
+// "found" may differ slightly from the one-to-one matching of MatchCounts.)
+struct ClassRecall {
+  int64_t signs = 0, proposed = 0, found = 0, read = 0;
+};
+
 struct DetectBenchResult {
   int scenes = 0;
   int64_t signs = 0;
   int64_t proposals = 0;
+  int64_t proposed = 0;          // signs covered by a proposal: the proposals' recall
   vision::MatchCounts agnostic;  // box found (IoU >= 0.5), any class
   vision::MatchCounts aware;     // box found and class right
+  std::map<int, ClassRecall> per_class;
   double seconds_per_image = 0;  // detection only (scene generation excluded)
 };
 
 // Detects signs in scenes 0..scenes-1 of `generator` (seeded by `seed`) and scores them at IoU
-// 0.5. Writes into out_dir (if not empty): bench.json, bench.md and the first `examples` scenes
-// annotated (example_N.png: green truth, red detections).
+// 0.5. Writes into out_dir (if not empty): bench.json, report.md, per_class.csv and the first
+// `examples` scenes annotated (example_N.png: green truth, red detections).
 DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGenerator& generator,
                                    int scenes, uint64_t seed,
                                    const std::filesystem::path& out_dir, int examples = 4);

@@ -90,13 +90,4 @@ class DiskClientStateStore : public ClientStateStore {
   int64_t bytes_ = 0;
 };
 
-// Named groups of Weights plus a JSON string in one file (a PyTorch-zip pickled Dict[str,
-// Tensor]; the JSON is stored as bytes), written atomically. The format of server checkpoints
-// and client state files.
-void save_weight_groups(const std::filesystem::path& file, const std::string& meta_json,
-                        const std::vector<std::pair<std::string, const Weights*>>& groups);
-// Throws fedsign::Error naming the file if it is missing, truncated or of another format.
-std::pair<std::string, std::map<std::string, Weights>> load_weight_groups(
-    const std::filesystem::path& file);
-
 }  // namespace fedsign::fl

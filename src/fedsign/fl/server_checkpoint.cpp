@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fedsign/core/check.h"
-#include "fedsign/fl/client_state.h"
+#include "fedsign/fl/weight_groups.h"
 
 namespace fedsign::fl {
 

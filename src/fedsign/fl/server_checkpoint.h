@@ -1,7 +1,7 @@
 // The federated server's checkpoint, written atomically after every round so that `--resume`
 // continues a run exactly: global weights, strategy state (momentum, Adam moments, SCAFFOLD's
 // c), the index of the clients' state files (client_state.h), the round, the metrics history
-// and the run's settings (checked on resume). Format: save_weight_groups (client_state.h).
+// and the run's settings (checked on resume). Format: save_weight_groups (weight_groups.h).
 #pragma once
 
 #include <filesystem>

@@ -1,0 +1,66 @@
+// What SCAFFOLD adds to a simulated round per client, outside local training: loading and saving
+// the client's state file (its control variate c_i), and the control-variate arithmetic.
+// Usage: client_state_bench [model=compact] [reps=50] [dir=/tmp/fedsign-state-bench]
+// Reports milliseconds per operation (median of reps) and the state file's size.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fedsign/fl/aggregate.h"
+#include "fedsign/fl/client_state.h"
+#include "fedsign/fl/weights.h"
+#include "fedsign/models/registry.h"
+
+using namespace fedsign;
+
+namespace {
+template <class F>
+double median_ms(int reps, F&& f) {
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string name = argc > 1 ? argv[1] : "compact";
+  const int reps = argc > 2 ? std::stoi(argv[2]) : 50;
+  const std::filesystem::path dir = argc > 3 ? argv[3] : "/tmp/fedsign-state-bench";
+  torch::set_num_threads(1);
+  torch::manual_seed(0);
+  auto model = models::create_model(name);
+  const fl::Weights x = fl::get_weights(*model);
+  const fl::Weights c = fl::select(fl::zeros_like(x), fl::trainable_mask(x));
+  const fl::Weights y = fl::add(x, fl::zeros_like(x));
+
+  fl::DiskClientStateStore store(dir);
+  fl::ClientState state;
+  state.control = fl::clone(c);
+  int64_t round = 0;
+  const double save = median_ms(reps, [&] {
+    store.begin_round(++round);
+    store.save(7, state);
+    store.commit();
+  });
+  const double load = median_ms(reps, [&] { (void)store.load(7); });
+  const double arithmetic = median_ms(reps, [&] {
+    const fl::Weights c_new = fl::scaffold_client_control(*state.control, c, x, y, 5 * 0.1);
+    (void)fl::sub(c_new, *state.control);
+    (void)fl::scaffold_correction(c, *state.control);
+  });
+  std::printf("model %s: state %.2f MB on disk\n", name.c_str(), store.bytes() / 1e6);
+  std::printf("save %.2f ms, load %.2f ms, control arithmetic %.2f ms (median of %d)\n", save, load,
+              arithmetic, reps);
+  std::filesystem::remove_all(dir);
+}
