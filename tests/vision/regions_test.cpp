@@ -64,6 +64,40 @@ TEST(Regions, ShapesAndColours) {
   EXPECT_EQ(regions[3].shape, SignShape::kDiamond);
 }
 
+// Mandatory signs whose white symbol reaches the rim, or that a pole cuts in two, are no longer
+// solid blue blobs; they are found as the hull of their pieces.
+TEST(Regions, BlueSignsCutByTheirArrowOrAPoleAreFound) {
+  cv::Mat image = grey(480, 240);
+  // "Go straight or right": the arrow's stem runs down to the rim (a deep notch).
+  cv::circle(image, {100, 110}, 40, kBlue, cv::FILLED, cv::LINE_AA);
+  cv::rectangle(image, cv::Rect(94, 90, 12, 65), kWhite, cv::FILLED);
+  cv::fillConvexPoly(image, std::vector<cv::Point>{{84, 95}, {116, 95}, {100, 78}}, kWhite);
+  cv::rectangle(image, cv::Rect(100, 105, 25, 12), kWhite, cv::FILLED);
+  // "Keep right" behind a grey pole: two blue halves.
+  cv::circle(image, {300, 110}, 40, kBlue, cv::FILLED, cv::LINE_AA);
+  cv::line(image, {300, 0}, {300, 239}, kGrey, 6);
+  const auto regions = propose_regions(image);
+  for (const cv::Rect truth : {cv::Rect(60, 70, 81, 81), cv::Rect(260, 70, 81, 81)}) {
+    double best = 0;
+    for (const auto& r : regions) {
+      if (r.color == SignColor::kBlue && r.shape == SignShape::kCircle) best = std::max(best, iou(r.box, truth));
+    }
+    EXPECT_GT(best, 0.8) << truth << " " << [&] { std::string t; for (const auto& r : regions) t += std::to_string(r.box.x) + "," + std::to_string(r.box.y) + "," + std::to_string(r.box.width) + "," + std::to_string(r.box.height) + " " + to_string(r.color) + " " + to_string(r.shape) + "; "; return t; }();
+  }
+  // Without the second try (max_pieces 0) neither is proposed.
+  RegionOptions single;
+  single.max_pieces = 0;
+  for (const auto& r : propose_regions(image, single)) {
+    EXPECT_LT(iou(r.box, cv::Rect(60, 70, 81, 81)), 0.5);
+    EXPECT_LT(iou(r.box, cv::Rect(260, 70, 81, 81)), 0.5);
+  }
+  // Two separate blue discs side by side stay two proposals, not one merged blob.
+  cv::Mat pair = grey(320, 160);
+  cv::circle(pair, {100, 80}, 30, kBlue, cv::FILLED, cv::LINE_AA);
+  cv::circle(pair, {170, 80}, 30, kBlue, cv::FILLED, cv::LINE_AA);
+  for (const auto& r : propose_regions(pair)) EXPECT_LT(r.box.width, 75) << r.box;
+}
+
 TEST(Regions, RejectsRectanglesTinyBlobsAndGreyScenes) {
   EXPECT_TRUE(propose_regions(grey()).empty());
   cv::Mat image = grey();

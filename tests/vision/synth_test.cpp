@@ -290,6 +290,21 @@ TEST(SynthRealData, LoadsTheGtsrbPictograms) {
   ASSERT_EQ(pictograms.size(), 43u);
   EXPECT_EQ(pictograms[12].shape_id, 2);  // priority road: diamond
   EXPECT_EQ(pictograms[33].color_id, 1);  // turn right ahead: blue
+  // Meta's yellow temporary "Bumpy road" and "Road work" become white inside, like the photos;
+  // the priority road's yellow (not a triangle) stays.
+  const auto yellow_fraction = [](const cv::Mat& bgra) {
+    cv::Mat bgr, hsv, yellow;
+    cv::cvtColor(bgra, bgr, cv::COLOR_BGRA2BGR);
+    cv::cvtColor(bgr, hsv, cv::COLOR_BGR2HSV);
+    cv::inRange(hsv, cv::Scalar(18, 80, 40), cv::Scalar(40, 255, 255), yellow);
+    return cv::countNonZero(yellow) / static_cast<double>(yellow.total());
+  };
+  EXPECT_EQ(yellow_fraction(pictograms[22].bgra), 0.0);
+  EXPECT_EQ(yellow_fraction(pictograms[25].bgra), 0.0);
+  EXPECT_GT(yellow_fraction(pictograms[12].bgra), 0.2);
+  const cv::Vec4b centre = pictograms[25].bgra.at<cv::Vec4b>(pictograms[25].bgra.rows * 2 / 3, 12 +
+                                                              pictograms[25].bgra.cols / 4);
+  EXPECT_EQ(centre[0], centre[2]) << "grey or white, not yellow: " << centre;
 }
 
 }  // namespace

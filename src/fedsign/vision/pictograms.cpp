@@ -87,6 +87,27 @@ void remove_zebra_stripes(cv::Mat& bgra) {
   }
 }
 
+// GTSRB's Meta/22.png ("Bumpy road") and Meta/25.png ("Road work") are the yellow-filled
+// temporary variants of those warning signs; GTSRB photographed the permanent German signs,
+// which are white inside. Rendered as is, a classifier trained on the photos read none of them
+// in the detection benchmark. So the yellow of warning triangles is painted white (a yellow
+// pixel becomes grey at its own brightness, so anti-aliased edges stay smooth).
+void whiten_yellow_fill(cv::Mat& bgra) {
+  cv::Mat bgr, hsv;
+  cv::cvtColor(bgra, bgr, cv::COLOR_BGRA2BGR);
+  cv::cvtColor(bgr, hsv, cv::COLOR_BGR2HSV);
+  cv::Mat yellow;
+  cv::inRange(hsv, cv::Scalar(18, 80, 40), cv::Scalar(40, 255, 255), yellow);
+  for (int y = 0; y < bgra.rows; ++y) {
+    for (int x = 0; x < bgra.cols; ++x) {
+      if (!yellow.at<uchar>(y, x)) continue;
+      auto& px = bgra.at<cv::Vec4b>(y, x);
+      const uchar level = std::max(px[1], px[2]);
+      px[0] = px[1] = px[2] = level;
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Pictogram> load_pictograms(const fs::path& meta_dir, int num_classes) {
@@ -129,6 +150,9 @@ std::vector<Pictogram> load_pictograms(const fs::path& meta_dir, int num_classes
   constexpr int kPedestrians = 27;
   if (num_classes > kPedestrians && result[kPedestrians].shape_id == 0) {  // GTSRB's own Meta
     remove_zebra_stripes(result[kPedestrians].bgra);
+  }
+  for (auto& p : result) {
+    if (p.shape_id == 0 && !p.bgra.empty()) whiten_yellow_fill(p.bgra);  // warning triangles
   }
   return result;
 }

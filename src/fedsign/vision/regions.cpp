@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "fedsign/core/check.h"
 
@@ -85,6 +86,63 @@ cv::Rect pad_box(const cv::Rect& box, double fraction, const cv::Size& bounds) {
   return grown & cv::Rect(0, 0, bounds.width, bounds.height);
 }
 
+namespace {
+
+struct Piece {
+  std::vector<cv::Point> contour;
+  cv::Rect box;
+  double area = 0;
+  bool proposed = false;  // already a candidate on its own
+};
+
+bool fits(const cv::Rect& box, double max_side, const RegionOptions& o) {
+  const int lo = std::min(box.width, box.height), hi = std::max(box.width, box.height);
+  return lo >= o.min_side && hi <= max_side && hi <= o.max_aspect * lo;
+}
+
+// Groups of 1..max_pieces nearby pieces (connected through gaps of at most piece_gap of the
+// smaller box) whose convex hull is a circle they fill well: one sign cut into, or cut apart,
+// by its white symbol.
+void propose_merged(const std::vector<Piece>& pieces, SignColor color, double max_side,
+                    const RegionOptions& o, std::vector<Region>& out) {
+  const std::size_t n = pieces.size();
+  std::vector<std::size_t> group(n);
+  for (std::size_t i = 0; i < n; ++i) group[i] = i;
+  const auto root = [&](std::size_t i) {
+    while (group[i] != i) i = group[i] = group[group[i]];
+    return i;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = i + 1; j < n; ++j) {
+      const cv::Rect &a = pieces[i].box, &b = pieces[j].box;
+      const double gap = o.piece_gap * std::min(std::max(a.width, a.height), std::max(b.width, b.height));
+      const cv::Rect grown(a.x - static_cast<int>(gap), a.y - static_cast<int>(gap),
+                           a.width + 2 * static_cast<int>(gap), a.height + 2 * static_cast<int>(gap));
+      if ((grown & b).area() > 0) group[root(i)] = root(j);
+    }
+  }
+  std::map<std::size_t, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < n; ++i) groups[root(i)].push_back(i);
+  for (const auto& [r, members] : groups) {
+    if (static_cast<int>(members.size()) > o.max_pieces) continue;
+    if (members.size() == 1 && pieces[members[0]].proposed) continue;
+    std::vector<cv::Point> points;
+    double area = 0;
+    for (std::size_t i : members) {
+      points.insert(points.end(), pieces[i].contour.begin(), pieces[i].contour.end());
+      area += pieces[i].area;
+    }
+    std::vector<cv::Point> hull;
+    cv::convexHull(points, hull);
+    const cv::Rect box = cv::boundingRect(hull);
+    if (!fits(box, max_side, o) || area < o.min_piece_fill * cv::contourArea(hull)) continue;
+    const auto shape = classify_shape(hull, o);
+    if (shape == SignShape::kCircle) out.push_back({box, color, *shape});
+  }
+}
+
+}  // namespace
+
 std::vector<Region> propose_regions(const cv::Mat& bgr, const RegionOptions& o) {
   FEDSIGN_CHECK(bgr.type() == CV_8UC3, "propose_regions: expected a BGR 8-bit image");
   cv::Mat hsv;
@@ -95,20 +153,31 @@ std::vector<Region> propose_regions(const cv::Mat& bgr, const RegionOptions& o) 
   std::vector<Region> regions;
   for (SignColor color : {SignColor::kRed, SignColor::kBlue, SignColor::kYellow}) {
     cv::Mat mask = color_mask(hsv, color, o);
+    // Blue signs are filled discs, and a blue sky near the threshold speckles the mask: opening
+    // first keeps the speckle from bridging to a sign (red rims are too thin to open safely).
+    if (color == SignColor::kBlue && o.open_blue) cv::morphologyEx(mask, mask, cv::MORPH_OPEN, kernel);
     if (o.close_kernel > 1) cv::morphologyEx(mask, mask, cv::MORPH_CLOSE, kernel);
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-    for (const auto& contour : contours) {
+    std::vector<Piece> pieces;  // not a sign alone, maybe part of one
+    for (auto& contour : contours) {
       cv::Rect box = cv::boundingRect(contour);
-      const int lo = std::min(box.width, box.height), hi = std::max(box.width, box.height);
-      if (lo < o.min_side || hi > max_side || hi > o.max_aspect * lo) continue;
-      const auto shape = classify_shape(contour, o);
-      if (!shape) continue;
-      if (*shape == SignShape::kDiamond && color == SignColor::kYellow) {
-        box = pad_box(box, (o.diamond_grow - 1) / 2, bgr.size());
+      std::optional<SignShape> shape;
+      if (fits(box, max_side, o)) shape = classify_shape(contour, o);
+      if (shape) {
+        if (*shape == SignShape::kDiamond && color == SignColor::kYellow) {
+          box = pad_box(box, (o.diamond_grow - 1) / 2, bgr.size());
+        }
+        regions.push_back({box, color, *shape});
       }
-      regions.push_back({box, color, *shape});
+      if (color != SignColor::kYellow && o.max_pieces >= 1 &&
+          std::max(box.width, box.height) >= o.min_side / 2 &&
+          std::max(box.width, box.height) <= max_side) {
+        const double area = cv::contourArea(contour);
+        pieces.push_back({std::move(contour), box, area, shape.has_value()});
+      }
     }
+    propose_merged(pieces, color, max_side, o, regions);
   }
   return regions;
 }

@@ -3,6 +3,12 @@
 // diamond) by polygon approximation and circularity, with size and aspect limits. The
 // classifier then reads each candidate (experiments/detector.h). Pure functions; thread-safe.
 //
+// A blue mandatory sign whose white arrow reaches the rim ("Go straight or right") is one deeply
+// notched blue piece, or falls apart into two or three, none of them solid enough to pass as a
+// circle: blobs that fail the shape filter are therefore tried again, alone and with nearby
+// pieces of their colour, as the convex hull of their union, and proposed when that hull is a
+// circle they fill well.
+//
 // Limits, by design: signs without a saturated colour (the white/grey "end of ..." signs,
 // GTSRB classes 6, 32, 41, 42) are not proposed.
 #pragma once
@@ -28,11 +34,18 @@ struct RegionOptions {
   int min_saturation = 70;           // HSV thresholds (OpenCV scale: H 0-180, S/V 0-255)
   int min_value = 50;
   int close_kernel = 3;              // morphological closing to join broken rims
+  bool open_blue = true;             // opening of the blue mask first (removes sky speckle)
   double min_solidity = 0.75;        // contour area / convex hull area
   double min_circularity = 0.75;     // 4 pi A / P^2 of the hull, for circles and octagons
   // The yellow of a priority-road diamond sits inside a white rim: its box is grown by this
   // factor about its centre to cover the whole sign.
   double diamond_grow = 1.3;
+  // Pieces of one sign: boxes within this fraction of their size of each other, at most
+  // max_pieces of them (0: no second try), together covering at least min_piece_fill of their
+  // hull.
+  double piece_gap = 0.15;
+  int max_pieces = 3;
+  double min_piece_fill = 0.45;
 };
 
 struct Region {

@@ -3,6 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <array>
 #include <cmath>
 #include <fstream>
 
@@ -101,6 +102,15 @@ Scene SceneGenerator::generate(uint64_t seed, uint64_t index) const {
   draw_distractors(scene.image, uniform_int(rng, 0, options_.distractors), rng);
   const int count = uniform_int(rng, options_.min_signs, options_.max_signs);
   const double log_lo = std::log(options_.min_side), log_hi = std::log(options_.max_side);
+  // Signs are placed first and composited after all the poles are drawn, so that a pole runs
+  // behind every sign rather than across one lower down.
+  struct Placed {
+    cv::Mat sign;
+    std::array<cv::Point2f, 4> quad;
+    int class_id;
+  };
+  std::vector<Placed> placed;
+  std::vector<Detection> rough_boxes;
   for (int i = 0; i < count; ++i) {
     for (int attempt = 0; attempt < 30; ++attempt) {
       const int side = static_cast<int>(std::lround(std::exp(uniform(rng, log_lo, log_hi))));
@@ -110,12 +120,12 @@ Scene SceneGenerator::generate(uint64_t seed, uint64_t index) const {
           static_cast<float>(uniform(rng, half, options_.height - half)));
       const cv::Rect rough(static_cast<int>(centre.x - half), static_cast<int>(centre.y - half),
                            static_cast<int>(2 * half), static_cast<int>(2 * half));
-      if (overlaps_any(rough, scene.signs)) continue;
+      if (overlaps_any(rough, rough_boxes)) continue;
       const int class_id =
           options_.classes[static_cast<std::size_t>(uniform_int(rng, 0, static_cast<int>(options_.classes.size()) - 1))];
       SignAppearance appearance = random_appearance(rng);
       appearance.side = std::max(side, 16);
-      const cv::Mat sign = render_sign(pictograms_[static_cast<std::size_t>(class_id)], appearance, rng);
+      cv::Mat sign = render_sign(pictograms_[static_cast<std::size_t>(class_id)], appearance, rng);
       const float slant = options_.max_slant;
       const auto quad = sign_quad(
           centre, static_cast<float>(side),
@@ -129,11 +139,15 @@ Scene SceneGenerator::generate(uint64_t seed, uint64_t index) const {
                  {static_cast<int>(centre.x), options_.height - 1}, cv::Scalar(120, 120, 125),
                  std::max(2, side / 12));
       }
-      const cv::Mat mask = composite(scene.image, sign, quad);
-      const cv::Rect box = mask_bounds(mask > 64);
-      if (box.area() > 0) scene.signs.push_back({box, class_id, 1.0f});
+      placed.push_back({std::move(sign), quad, class_id});
+      rough_boxes.push_back({rough, class_id, 1.0f});
       break;
     }
+  }
+  for (const auto& p : placed) {
+    const cv::Mat mask = composite(scene.image, p.sign, p.quad);
+    const cv::Rect box = mask_bounds(mask > 64);
+    if (box.area() > 0) scene.signs.push_back({box, p.class_id, 1.0f});
   }
   if (uniform(rng, 0, 1) < options_.blur_probability) {
     const double sigma = uniform(rng, 0.5, 1.3);
