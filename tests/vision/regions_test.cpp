@@ -98,6 +98,30 @@ TEST(Regions, BlueSignsCutByTheirArrowOrAPoleAreFound) {
   for (const auto& r : propose_regions(pair)) EXPECT_LT(r.box.width, 75) << r.box;
 }
 
+// "End of no passing": a white disc with a thin grey rim, crossed by black stripes. Proposed as
+// a white circle; the white face of a red-ringed sign is not proposed a second time.
+TEST(Regions, WhiteEndOfSignsAreProposed) {
+  cv::Mat image = grey(400, 200);
+  cv::circle(image, {100, 100}, 40, cv::Scalar(90, 90, 90), cv::FILLED, cv::LINE_AA);
+  cv::circle(image, {100, 100}, 38, kWhite, cv::FILLED, cv::LINE_AA);
+  for (int d : {-6, 0, 6}) cv::line(image, {72 + d, 128 + d}, {128 + d, 72 + d}, cv::Scalar(20, 20, 20), 2);
+  draw_red_circle_sign(image, {280, 100}, 40);
+  const auto regions = propose_regions(image);
+  ASSERT_EQ(regions.size(), 2u);
+  const Region& end_sign = regions[0].color == SignColor::kWhite ? regions[0] : regions[1];
+  EXPECT_EQ(end_sign.color, SignColor::kWhite);
+  EXPECT_EQ(end_sign.shape, SignShape::kCircle);
+  EXPECT_GT(iou(end_sign.box, cv::Rect(61, 61, 79, 79)), 0.8) << end_sign.box;
+  RegionOptions no_white;
+  no_white.white_signs = false;
+  ASSERT_EQ(propose_regions(image, no_white).size(), 1u);
+  EXPECT_EQ(propose_regions(image, no_white)[0].color, SignColor::kRed);
+  // A white rectangle (a road marking, a van) is not a sign.
+  cv::Mat marking = grey();
+  cv::rectangle(marking, cv::Rect(40, 120, 150, 30), kWhite, cv::FILLED);
+  EXPECT_TRUE(propose_regions(marking).empty());
+}
+
 TEST(Regions, RejectsRectanglesTinyBlobsAndGreyScenes) {
   EXPECT_TRUE(propose_regions(grey()).empty());
   cv::Mat image = grey();

@@ -15,6 +15,7 @@ std::string to_string(SignColor color) {
     case SignColor::kRed: return "red";
     case SignColor::kBlue: return "blue";
     case SignColor::kYellow: return "yellow";
+    case SignColor::kWhite: return "white";
   }
   return "?";
 }
@@ -46,6 +47,10 @@ cv::Mat color_mask(const cv::Mat& hsv, SignColor color, const RegionOptions& o) 
       break;
     case SignColor::kYellow:
       cv::inRange(hsv, cv::Scalar(15, s + 20, v + 40), cv::Scalar(35, 255, 255), mask);
+      break;
+    case SignColor::kWhite:
+      cv::inRange(hsv, cv::Scalar(0, 0, o.white_min_value),
+                  cv::Scalar(180, o.white_max_saturation, 255), mask);
       break;
   }
   return mask;
@@ -151,11 +156,18 @@ std::vector<Region> propose_regions(const cv::Mat& bgr, const RegionOptions& o) 
   const cv::Mat kernel =
       cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(o.close_kernel, o.close_kernel));
   std::vector<Region> regions;
-  for (SignColor color : {SignColor::kRed, SignColor::kBlue, SignColor::kYellow}) {
+  std::vector<SignColor> colors = {SignColor::kRed, SignColor::kBlue, SignColor::kYellow};
+  if (o.white_signs) colors.push_back(SignColor::kWhite);
+  std::vector<Region> white;
+  for (SignColor color : colors) {
+    std::vector<Region>& out = color == SignColor::kWhite ? white : regions;
     cv::Mat mask = color_mask(hsv, color, o);
-    // Blue signs are filled discs, and a blue sky near the threshold speckles the mask: opening
-    // first keeps the speckle from bridging to a sign (red rims are too thin to open safely).
-    if (color == SignColor::kBlue && o.open_blue) cv::morphologyEx(mask, mask, cv::MORPH_OPEN, kernel);
+    // Blue and white signs are filled discs, and a blue sky or a bright road near the threshold
+    // speckles their masks: opening first keeps the speckle from bridging to a sign (red rims
+    // are too thin to open safely).
+    if ((color == SignColor::kBlue || color == SignColor::kWhite) && o.open_speckle) {
+      cv::morphologyEx(mask, mask, cv::MORPH_OPEN, kernel);
+    }
     if (o.close_kernel > 1) cv::morphologyEx(mask, mask, cv::MORPH_CLOSE, kernel);
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
@@ -168,16 +180,24 @@ std::vector<Region> propose_regions(const cv::Mat& bgr, const RegionOptions& o) 
         if (*shape == SignShape::kDiamond && color == SignColor::kYellow) {
           box = pad_box(box, (o.diamond_grow - 1) / 2, bgr.size());
         }
-        regions.push_back({box, color, *shape});
+        if (color != SignColor::kWhite || *shape == SignShape::kCircle) out.push_back({box, color, *shape});
       }
-      if (color != SignColor::kYellow && o.max_pieces >= 1 &&
+      if (color != SignColor::kYellow && o.max_pieces >= 1 &&  // red, blue, white discs
           std::max(box.width, box.height) >= o.min_side / 2 &&
           std::max(box.width, box.height) <= max_side) {
         const double area = cv::contourArea(contour);
         pieces.push_back({std::move(contour), box, area, shape.has_value()});
       }
     }
-    propose_merged(pieces, color, max_side, o, regions);
+    propose_merged(pieces, color, max_side, o, out);
+  }
+  // White circles inside or around a coloured candidate are parts of that sign.
+  for (const Region& w : white) {
+    const bool part_of_sign = std::any_of(regions.begin(), regions.end(), [&](const Region& r) {
+      const double overlap = (w.box & r.box).area();
+      return overlap > 0.5 * std::min(w.box.area(), r.box.area());
+    });
+    if (!part_of_sign) regions.push_back(w);
   }
   return regions;
 }

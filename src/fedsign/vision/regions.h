@@ -9,8 +9,9 @@
 // pieces of their colour, as the convex hull of their union, and proposed when that hull is a
 // circle they fill well.
 //
-// Limits, by design: signs without a saturated colour (the white/grey "end of ..." signs,
-// GTSRB classes 6, 32, 41, 42) are not proposed.
+// The white "end of ..." signs (GTSRB classes 6, 32, 41, 42) have no saturated colour: bright,
+// unsaturated circles are proposed too, unless they lie inside a coloured candidate (the white
+// face of a prohibition sign, the rim of a mandatory one).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -21,7 +22,7 @@
 
 namespace fedsign::vision {
 
-enum class SignColor { kRed, kBlue, kYellow };
+enum class SignColor { kRed, kBlue, kYellow, kWhite };
 enum class SignShape { kCircle, kTriangle, kOctagon, kDiamond };
 
 std::string to_string(SignColor color);
@@ -34,7 +35,10 @@ struct RegionOptions {
   int min_saturation = 70;           // HSV thresholds (OpenCV scale: H 0-180, S/V 0-255)
   int min_value = 50;
   int close_kernel = 3;              // morphological closing to join broken rims
-  bool open_blue = true;             // opening of the blue mask first (removes sky speckle)
+  bool open_speckle = true;          // opening of the blue and white masks first (speckle)
+  bool white_signs = true;           // also propose white circles ("end of ..." signs)
+  int white_min_value = 150;         // white: V >= this and S <= white_max_saturation
+  int white_max_saturation = 45;
   double min_solidity = 0.75;        // contour area / convex hull area
   double min_circularity = 0.75;     // 4 pi A / P^2 of the hull, for circles and octagons
   // The yellow of a priority-road diamond sits inside a white rim: its box is grown by this
@@ -44,7 +48,7 @@ struct RegionOptions {
   // max_pieces of them (0: no second try), together covering at least min_piece_fill of their
   // hull.
   double piece_gap = 0.15;
-  int max_pieces = 3;
+  int max_pieces = 8;  // the stripes of an "end of" sign cut it into up to ~7
   double min_piece_fill = 0.45;
 };
 
