@@ -7,6 +7,7 @@ packages=(
   libtorch-dev libopenblas0-openmp          # LibTorch 1.13.1 (CPU) + a fast BLAS
   libopencv-dev                             # image decoding, resizing, CLAHE, drawing
   libcli11-dev nlohmann-json3-dev libspdlog-dev   # CLI parsing, JSON, logging
+  libxxhash-dev                             # XXH3: checksums and cache keys (header only)
   libmgl-dev                                # MathGL: PNG plots in-process
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libssl-dev  # RPC
   libcpp-httplib-dev                        # HTTP status endpoint

@@ -72,10 +72,10 @@ void run(const DetectCommand& o) {
     FEDSIGN_CHECK(cv::imwrite(png.string(), experiments::draw_detections(image, found.detections)),
                   "{}: cannot write", png.string());
     all.push_back({{"image", file}, {"detections", nlohmann::json::parse(json_text)},
-                   {"candidates", found.proposals}, {"seconds", found.seconds}});
+                   {"candidates", found.proposals.size()}, {"seconds", found.seconds}});
     if (!o.json) {
       std::printf("%s: %zu sign(s) from %d candidates in %.1f ms -> %s\n", file.c_str(),
-                  found.detections.size(), found.proposals, 1000 * found.seconds, png.c_str());
+                  found.detections.size(), found.proposals.size(), 1000 * found.seconds, png.c_str());
       for (const auto& d : found.detections) {
         std::printf("  [%d, %d, %d, %d] %2d %-45s %5.1f%%\n", d.box.x, d.box.y, d.box.width,
                     d.box.height, d.class_id, std::string(data::sign_name(d.class_id)).c_str(),

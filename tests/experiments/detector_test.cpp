@@ -31,7 +31,7 @@ TEST(Detector, FindsARedCircleSignOnGrey) {
   options.threshold = 0.0;  // an untrained model: keep every candidate
   SignDetector detector(random_compact(), 32, data::Contrast::kClahe, options);
   const auto out = detector.detect(red_sign_on_grey());
-  EXPECT_EQ(out.proposals, 1);
+  EXPECT_EQ(out.proposals.size(), 1u);
   ASSERT_EQ(out.detections.size(), 1u);
   EXPECT_GT(vision::iou(out.detections[0].box, cv::Rect(170, 60, 61, 61)), 0.5)
       << out.detections[0].box;
@@ -54,10 +54,10 @@ TEST(Detector, ThresholdRejectsUnsureCandidates) {
   options.threshold = 1.0;
   SignDetector detector(random_compact(), 32, data::Contrast::kNone, options);
   const auto out = detector.detect(red_sign_on_grey());
-  EXPECT_EQ(out.proposals, 1);
+  EXPECT_EQ(out.proposals.size(), 1u);
   EXPECT_TRUE(out.detections.empty());
   const cv::Mat grey(100, 100, CV_8UC3, cv::Scalar(128, 128, 128));
-  EXPECT_EQ(detector.detect(grey).proposals, 0);
+  EXPECT_TRUE(detector.detect(grey).proposals.empty());
 }
 
 TEST(Detector, PreparesCropsAtTheModelInputSize) {
@@ -90,7 +90,7 @@ TEST(Detector, BenchmarkOnGeneratedScenes) {
   ASSERT_EQ(r.per_class.size(), 1u);
   const ClassRecall& c = r.per_class.at(0);
   EXPECT_EQ(c.signs, r.signs);
-  EXPECT_EQ(c.proposed, r.proposed);
+  EXPECT_EQ(c.proposed, r.proposed());
   EXPECT_LE(c.read, c.found);
   EXPECT_LE(c.found, c.proposed);
   EXPECT_GE(c.found, r.agnostic.true_positives);

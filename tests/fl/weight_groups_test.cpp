@@ -91,26 +91,6 @@ TEST(WeightGroups, TruncatedCorruptAndForeignFilesAreRefusedByName) {
   EXPECT_NE(error_of(tmp / "missing.pt").find("missing.pt: no such file"), std::string::npos);
 }
 
-TEST(WeightGroups, ChecksumSeesEveryByteAndItsPosition) {
-  std::vector<unsigned char> data(1000);
-  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i * 7);
-  const uint64_t h = weight_payload_checksum(data.data(), data.size(), 0);
-  EXPECT_EQ(h, weight_payload_checksum(data.data(), data.size(), 0));
-  EXPECT_NE(h, weight_payload_checksum(data.data(), data.size(), 1)) << "the seed chains tensors";
-  EXPECT_NE(h, weight_payload_checksum(data.data(), data.size() - 1, 0));
-  for (std::size_t i : {0u, 8u, 31u, 32u, 500u, 999u}) {  // lanes, lane boundaries, the tail
-    for (int bit : {0, 7}) {
-      auto changed = data;
-      changed[i] ^= static_cast<unsigned char>(1 << bit);
-      EXPECT_NE(h, weight_payload_checksum(changed.data(), changed.size(), 0)) << i << "/" << bit;
-    }
-  }
-  // Two words swapped within a lane.
-  auto swapped = data;
-  std::swap_ranges(swapped.begin(), swapped.begin() + 8, swapped.begin() + 32);
-  EXPECT_NE(h, weight_payload_checksum(swapped.data(), swapped.size(), 0));
-}
-
 TEST(WeightGroups, ReadsTheEarlierPickledFormat) {
   testing::TempDir tmp;
   // Written as fedsign did before format 2: Dict{"0/0": tensor, "meta": JSON bytes}.

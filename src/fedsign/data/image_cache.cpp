@@ -6,7 +6,7 @@
 //   u64 checksum   u64 N   u32 H   u32 W   u64 skipped
 //   i32 labels[N]   i64 tracks[N]   u32 path_length[N]   path bytes (concatenated)
 //   u8  pixels[N*H*W*3]
-//   u64 FNV-1a hash of every byte above (detects truncation and corruption)
+//   u64 XXH3 hash of every byte above (detects truncation and corruption)
 #include <sys/stat.h>
 
 #include <array>

@@ -13,6 +13,7 @@
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
 #include "fedsign/data/sign_names.h"
+#include "fedsign/report/csv.h"
 #include "fedsign/train/batch.h"
 
 namespace fedsign::experiments {
@@ -40,8 +41,7 @@ DetectionOutput SignDetector::detect(const cv::Mat& bgr) {
   const auto start = std::chrono::steady_clock::now();
   DetectionOutput out;
   const auto regions = vision::propose_regions(bgr, options_.regions);
-  out.proposals = static_cast<int>(regions.size());
-  for (const auto& region : regions) out.proposal_boxes.push_back(region.box);
+  for (const auto& region : regions) out.proposals.push_back(region.box);
   std::vector<vision::Detection> candidates;
   if (!regions.empty()) {
     model_->eval();
@@ -119,14 +119,12 @@ DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGe
     const DetectionOutput found = detector.detect(scene.image);
     seconds += found.seconds;
     r.signs += static_cast<int64_t>(scene.signs.size());
-    r.proposals += found.proposals;
+    r.proposals += static_cast<int64_t>(found.proposals.size());
     for (const auto& sign : scene.signs) {
       ClassRecall& c = r.per_class[sign.class_id];
       ++c.signs;
       const auto covers = [&](const cv::Rect& box) { return vision::iou(box, sign.box) >= 0.5; };
-      const bool proposed = std::any_of(found.proposal_boxes.begin(), found.proposal_boxes.end(), covers);
-      c.proposed += proposed;
-      r.proposed += proposed;
+      c.proposed += std::any_of(found.proposals.begin(), found.proposals.end(), covers);
       for (bool right_class : {false, true}) {
         const bool hit = std::any_of(found.detections.begin(), found.detections.end(), [&](const auto& d) {
           return covers(d.box) && (!right_class || d.class_id == sign.class_id);
@@ -147,7 +145,7 @@ DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGe
         {"scenes", r.scenes},
         {"signs", r.signs},
         {"proposals", r.proposals},
-        {"proposal_recall", r.signs > 0 ? static_cast<double>(r.proposed) / r.signs : 1.0},
+        {"proposal_recall", r.proposal_recall()},
         {"threshold", detector.options().threshold},
         {"class_agnostic", {{"precision", r.agnostic.precision()}, {"recall", r.agnostic.recall()},
                             {"tp", r.agnostic.true_positives}, {"fp", r.agnostic.false_positives},
@@ -157,18 +155,19 @@ DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGe
                          {"fn", r.aware.false_negatives}}},
         {"seconds_per_image", r.seconds_per_image}};
     write_text_atomically(out_dir / "bench.json", j.dump(2) + "\n");
-    std::string csv = "class,name,signs,proposed,found,read\n";
+    report::CsvTable csv({"class", "name", "signs", "proposed", "found", "read"});
     std::string table =
         "Per class (a sign counts as proposed / found / read when some proposal / detection / "
         "detection of its class covers it at IoU >= 0.5):\n\n"
         "| class | name | signs | proposed | found | read |\n|---:|---|---:|---:|---:|---:|\n";
     for (const auto& [id, c] : r.per_class) {
       const std::string name(data::sign_name(id));
-      csv += fmt::format("{},\"{}\",{},{},{},{}\n", id, name, c.signs, c.proposed, c.found, c.read);
+      csv.add_row({std::to_string(id), name, std::to_string(c.signs), std::to_string(c.proposed),
+                   std::to_string(c.found), std::to_string(c.read)});
       table += fmt::format("| {} | {} | {} | {} | {} | {} |\n", id, name, c.signs, c.proposed,
                            c.found, c.read);
     }
-    write_text_atomically(out_dir / "per_class.csv", csv);
+    csv.save(out_dir / "per_class.csv");
     std::string md = "# Detector on synthetic street scenes\n\n" +
                      detect_bench_markdown(r, detector.options().threshold) + table + "\n";
     for (int i = 0; i < std::min(examples, scenes); ++i) {
@@ -179,6 +178,12 @@ DetectBenchResult run_detect_bench(SignDetector& detector, const vision::SceneGe
   return r;
 }
 
+int64_t DetectBenchResult::proposed() const {
+  int64_t n = 0;
+  for (const auto& [id, c] : per_class) n += c.proposed;
+  return n;
+}
+
 std::string detect_bench_markdown(const DetectBenchResult& r, double threshold) {
   return fmt::format(
       "{} scenes, {} signs, {} candidate regions covering {} of the signs ({:.1f}%); rejection "
@@ -187,8 +192,7 @@ std::string detect_bench_markdown(const DetectBenchResult& r, double threshold) 
       "| box only (class-agnostic) | {:.3f} | {:.3f} | {} | {} | {} |\n"
       "| box and class (class-aware) | {:.3f} | {:.3f} | {} | {} | {} |\n\n"
       "Time per image (proposals + classification + NMS): {:.1f} ms.\n\n",
-      r.scenes, r.signs, r.proposals, r.proposed,
-      r.signs > 0 ? 100.0 * r.proposed / r.signs : 100.0, threshold, r.agnostic.precision(), r.agnostic.recall(),
+      r.scenes, r.signs, r.proposals, r.proposed(), 100.0 * r.proposal_recall(), threshold, r.agnostic.precision(), r.agnostic.recall(),
       r.agnostic.true_positives, r.agnostic.false_positives, r.agnostic.false_negatives,
       r.aware.precision(), r.aware.recall(), r.aware.true_positives, r.aware.false_positives,
       r.aware.false_negatives, 1000 * r.seconds_per_image);

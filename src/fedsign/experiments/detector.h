@@ -33,8 +33,8 @@ struct DetectorOptions {
 
 struct DetectionOutput {
   std::vector<vision::Detection> detections;  // after rejection and NMS, by descending score
-  int proposals = 0;                          // candidates read by the classifier
-  std::vector<cv::Rect> proposal_boxes;       // their boxes (before padding for the crop)
+  std::vector<cv::Rect> proposals;            // candidates read by the classifier (before
+                                              // padding for the crop)
   double seconds = 0;                         // proposals + classification + NMS
 };
 
@@ -77,11 +77,12 @@ struct DetectBenchResult {
   int scenes = 0;
   int64_t signs = 0;
   int64_t proposals = 0;
-  int64_t proposed = 0;          // signs covered by a proposal: the proposals' recall
   vision::MatchCounts agnostic;  // box found (IoU >= 0.5), any class
   vision::MatchCounts aware;     // box found and class right
   std::map<int, ClassRecall> per_class;
   double seconds_per_image = 0;  // detection only (scene generation excluded)
+  int64_t proposed() const;      // signs some proposal covers
+  double proposal_recall() const { return signs > 0 ? static_cast<double>(proposed()) / signs : 1.0; }
 };
 
 // Detects signs in scenes 0..scenes-1 of `generator` (seeded by `seed`) and scores them at IoU

@@ -1,9 +1,8 @@
 // make_strategy(): the built-in strategies by name.
 #include <algorithm>
-#include <cmath>
-#include <numbers>
 
 #include "fedsign/core/check.h"
+#include "fedsign/train/schedule.h"
 #include "fedsign/fl/fedavg.h"
 #include "fedsign/fl/fedavgm.h"
 #include "fedsign/fl/fedopt.h"
@@ -50,16 +49,24 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyO
 }
 
 double round_learning_rate(const StrategyOptions& options, double base_lr, int64_t round) {
-  const auto r = static_cast<double>(std::max<int64_t>(1, round) - 1);
+  // The training schedules, with rounds as steps: "exponential" is a step schedule that decays
+  // every round; "cosine" samples the half cosine at 0, 1/R, ..., (R-1)/R, so the last round
+  // still learns.
+  train::ScheduleConfig schedule;
+  schedule.base_lr = base_lr;
   if (options.lr_schedule == "cosine") {
     FEDSIGN_CHECK(options.total_rounds >= 1, "cosine round schedule needs the number of rounds");
-    // Rounds 1..R sample the half cosine at 0, 1/R, ..., (R-1)/R: the last round still learns.
-    const double t = std::min(1.0, r / static_cast<double>(options.total_rounds));
-    return options.min_lr + (base_lr - options.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * t));
+    schedule.kind = train::ScheduleKind::kCosine;
+    schedule.min_lr = options.min_lr;
+    schedule.total_steps = options.total_rounds;
+  } else {
+    FEDSIGN_CHECK(options.lr_schedule == "exponential",
+                  "unknown round schedule '{}' (exponential or cosine)", options.lr_schedule);
+    schedule.kind = train::ScheduleKind::kStep;
+    schedule.step_size = 1;
+    schedule.gamma = options.lr_decay;
   }
-  FEDSIGN_CHECK(options.lr_schedule == "exponential",
-                "unknown round schedule '{}' (exponential or cosine)", options.lr_schedule);
-  return base_lr * std::pow(options.lr_decay, r);
+  return train::learning_rate_at(schedule, std::max<int64_t>(1, round) - 1);
 }
 
 AggregateFitResult Strategy::aggregate_fit(int64_t round, const Weights& global,

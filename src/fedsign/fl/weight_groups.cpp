@@ -11,6 +11,7 @@
 
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
+#include "fedsign/core/hash.h"
 
 namespace fedsign::fl {
 
@@ -107,7 +108,8 @@ std::pair<std::string, std::map<std::string, Weights>> load_current(const fs::pa
                 where, file_size - 16 - header_size - payload);
 
   std::map<std::string, Weights> groups;
-  uint64_t checksum = 0, read = 0;
+  Hasher checksum;
+  uint64_t read = 0;
   for (const auto& group : header.at("groups")) {
     Weights w;
     for (const auto& entry : group.at("tensors")) {
@@ -118,7 +120,7 @@ std::pair<std::string, std::map<std::string, Weights>> load_current(const fs::pa
       FEDSIGN_CHECK(read + n <= payload, "{}: corrupt (tensor '{}' exceeds the data)", where, name);
       in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(n));
       FEDSIGN_CHECK(in.good(), "{}: truncated (reading tensor '{}')", where, name);
-      checksum = weight_payload_checksum(t.data_ptr(), n, checksum);
+      checksum.update(t.data_ptr(), n);
       read += n;
       w.names.push_back(name);
       w.tensors.push_back(std::move(t));
@@ -127,36 +129,19 @@ std::pair<std::string, std::map<std::string, Weights>> load_current(const fs::pa
   }
   FEDSIGN_CHECK(read == payload, "{}: corrupt ({} bytes of tensors, header says {})", where, read,
                 payload);
-  FEDSIGN_CHECK(fmt::format("{:016x}", checksum) == header.at("checksum").get<std::string>(),
+  FEDSIGN_CHECK(fmt::format("{:016x}", checksum.digest()) == header.at("checksum").get<std::string>(),
                 "{}: corrupt (checksum mismatch)", where);
   return {header.at("meta").dump(), std::move(groups)};
 }
 
 }  // namespace
 
-uint64_t weight_payload_checksum(const void* data, std::size_t bytes, uint64_t seed) {
-  constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL, kP2 = 0xC2B2AE3D27D4EB4FULL;
-  uint64_t lane[4] = {seed + kP1 + kP2, seed + kP2, seed, seed - kP1};
-  const auto* p = static_cast<const unsigned char*>(data);
-  std::size_t i = 0;
-  for (; i + 32 <= bytes; i += 32) {
-    for (int k = 0; k < 4; ++k) {
-      uint64_t word;
-      std::memcpy(&word, p + i + 8 * k, 8);
-      lane[k] = std::rotl(lane[k] + word * kP2, 31) * kP1;
-    }
-  }
-  uint64_t h = bytes;
-  for (int k = 0; k < 4; ++k) h = std::rotl(h ^ (std::rotl(lane[k], 31) * kP1), 27) * kP1 + kP2;
-  for (; i < bytes; ++i) h = std::rotl(h ^ (p[i] * kP1), 11) * kP2;
-  return h ^ (h >> 33);
-}
-
 void save_weight_groups(const fs::path& file, const std::string& meta_json,
                         const std::vector<std::pair<std::string, const Weights*>>& groups) {
   std::vector<torch::Tensor> tensors;
   nlohmann::json header_groups = nlohmann::json::array();
-  uint64_t checksum = 0, payload = 0;
+  Hasher checksum;
+  uint64_t payload = 0;
   for (const auto& [key, weights] : groups) {
     nlohmann::json entries = nlohmann::json::array();
     for (std::size_t i = 0; i < weights->size(); ++i) {
@@ -165,7 +150,7 @@ void save_weight_groups(const fs::path& file, const std::string& meta_json,
       FEDSIGN_CHECK(t.device().is_cpu(), "tensor '{}' is not on the CPU", name);
       entries.push_back({{"name", name}, {"dtype", dtype_name(t.scalar_type(), name)},
                          {"shape", t.sizes().vec()}});
-      checksum = weight_payload_checksum(t.data_ptr(), tensor_bytes(t), checksum);
+      checksum.update(t.data_ptr(), tensor_bytes(t));
       payload += tensor_bytes(t);
       tensors.push_back(std::move(t));
     }
@@ -175,7 +160,7 @@ void save_weight_groups(const fs::path& file, const std::string& meta_json,
                                             {"meta", nlohmann::json::parse(meta_json)},
                                             {"groups", header_groups},
                                             {"payload_bytes", payload},
-                                            {"checksum", fmt::format("{:016x}", checksum)}}
+                                            {"checksum", fmt::format("{:016x}", checksum.digest())}}
                                  .dump();
   const uint64_t header_size = header.size();
   write_stream_atomically(file, [&](std::ostream& out) {

@@ -3,9 +3,10 @@
 //
 // Layout (format "fedsign-weight-groups-2"): the 8 magic bytes "FSWGRP02", the header's length
 // (uint64, little-endian), a JSON header {format, meta, groups: [{key, tensors: [{name, dtype,
-// shape}]}], payload_bytes, checksum}, then every tensor's raw little-endian bytes in header
-// order. A simulated SCAFFOLD client reads and writes one such file per round, so it is built
-// for speed: one pass to hash, one write per tensor, reads straight into the tensors' memory.
+// shape}]}], payload_bytes, checksum (core/hash.h over all tensor bytes)}, then every tensor's
+// raw little-endian bytes in header order. A simulated SCAFFOLD client reads and writes one such
+// file per round, so it is built for speed: one pass to hash, one write per tensor, reads
+// straight into the tensors' memory.
 // (The earlier format, a pickled Dict[str, Tensor] in PyTorch's zip container, took 6 ms to
 // save and 4 ms to load a compact-CNN state, about 40% of SCAFFOLD's simulation overhead; it is
 // still read, so runs written before can be resumed.)
@@ -28,10 +29,5 @@ void save_weight_groups(const std::filesystem::path& file, const std::string& me
 // truncated, corrupt (checksum) or of another format.
 std::pair<std::string, std::map<std::string, Weights>> load_weight_groups(
     const std::filesystem::path& file);
-
-// The payload checksum, chained through the tensors by `seed`: four interleaved 64-bit lanes with
-// xxHash64's round (multiply, rotate, multiply) over 8-byte words, so it runs at memory speed,
-// then the tail bytes. Detects corruption; not a cryptographic hash, and not xxHash64's value.
-uint64_t weight_payload_checksum(const void* data, std::size_t bytes, uint64_t seed);
 
 }  // namespace fedsign::fl

@@ -1,5 +1,5 @@
 // Weights as one byte blob for the wire and the server checkpoint: raw C-contiguous tensor data
-// one after another, described by TensorSpecs, protected by a 64-bit FNV-1a checksum, cut into
+// one after another, described by TensorSpecs, protected by a 64-bit XXH3 checksum, cut into
 // chunks of at most kMaxChunkBytes (far below gRPC's 4 MB message limit). Several weight sets
 // travel in one blob as named groups ("weights", "control"). Pure functions, no gRPC.
 #pragma once

@@ -15,6 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr int kPedestrians = 27;  // GTSRB class "Pedestrians"
+
 bool is_meta_dir(const fs::path& dir) { return fs::exists(dir / "0.png"); }
 
 // Meta.csv: Path,ClassId,ShapeId,ColorId,SignId
@@ -93,19 +95,15 @@ void remove_zebra_stripes(cv::Mat& bgra) {
 // in the detection benchmark. So the yellow of warning triangles is painted white (a yellow
 // pixel becomes grey at its own brightness, so anti-aliased edges stay smooth).
 void whiten_yellow_fill(cv::Mat& bgra) {
-  cv::Mat bgr, hsv;
+  cv::Mat bgr, hsv, yellow;
   cv::cvtColor(bgra, bgr, cv::COLOR_BGRA2BGR);
   cv::cvtColor(bgr, hsv, cv::COLOR_BGR2HSV);
-  cv::Mat yellow;
   cv::inRange(hsv, cv::Scalar(18, 80, 40), cv::Scalar(40, 255, 255), yellow);
-  for (int y = 0; y < bgra.rows; ++y) {
-    for (int x = 0; x < bgra.cols; ++x) {
-      if (!yellow.at<uchar>(y, x)) continue;
-      auto& px = bgra.at<cv::Vec4b>(y, x);
-      const uchar level = std::max(px[1], px[2]);
-      px[0] = px[1] = px[2] = level;
-    }
-  }
+  cv::Mat channels[4];
+  cv::split(bgra, channels);
+  const cv::Mat level = cv::max(channels[1], channels[2]);
+  for (int k = 0; k < 3; ++k) level.copyTo(channels[k], yellow);
+  cv::merge(channels, 4, bgra);
 }
 
 }  // namespace
@@ -147,7 +145,6 @@ std::vector<Pictogram> load_pictograms(const fs::path& meta_dir, int num_classes
       break;
     }
   }
-  constexpr int kPedestrians = 27;
   if (num_classes > kPedestrians && result[kPedestrians].shape_id == 0) {  // GTSRB's own Meta
     remove_zebra_stripes(result[kPedestrians].bgra);
   }
@@ -263,7 +260,6 @@ cv::Mat render_sign(const Pictogram& pictogram, const SignAppearance& appearance
   FEDSIGN_CHECK(!pictogram.bgra.empty(), "empty pictogram (class {})", pictogram.class_id);
   cv::Mat bgra = pictogram.bgra;
   if (appearance.alternate_design) {
-    constexpr int kPedestrians = 27;
     if (const std::string text = speed_limit_text(pictogram.class_id); !text.empty()) {
       bgra = bgra.clone();
       redraw_speed_digits(bgra, text);

@@ -120,9 +120,9 @@ void propose_merged(const std::vector<Piece>& pieces, SignColor color, double ma
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = i + 1; j < n; ++j) {
       const cv::Rect &a = pieces[i].box, &b = pieces[j].box;
-      const double gap = o.piece_gap * std::min(std::max(a.width, a.height), std::max(b.width, b.height));
-      const cv::Rect grown(a.x - static_cast<int>(gap), a.y - static_cast<int>(gap),
-                           a.width + 2 * static_cast<int>(gap), a.height + 2 * static_cast<int>(gap));
+      const int gap = static_cast<int>(
+          o.piece_gap * std::min(std::max(a.width, a.height), std::max(b.width, b.height)));
+      const cv::Rect grown(a.x - gap, a.y - gap, a.width + 2 * gap, a.height + 2 * gap);
       if ((grown & b).area() > 0) group[root(i)] = root(j);
     }
   }
@@ -155,36 +155,42 @@ std::vector<Region> propose_regions(const cv::Mat& bgr, const RegionOptions& o) 
   const double max_side = o.max_side_fraction * std::min(bgr.cols, bgr.rows);
   const cv::Mat kernel =
       cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(o.close_kernel, o.close_kernel));
-  std::vector<Region> regions;
-  std::vector<SignColor> colors = {SignColor::kRed, SignColor::kBlue, SignColor::kYellow};
-  if (o.white_signs) colors.push_back(SignColor::kWhite);
-  std::vector<Region> white;
-  for (SignColor color : colors) {
+  // What differs between the colours. Blue and white signs are filled discs, and a blue sky or
+  // a bright road near the threshold speckles their masks: opening first keeps the speckle from
+  // bridging to a sign (red rims are too thin to open safely). Red, blue and white discs get the
+  // second try from pieces; yellow diamonds never break apart. White means a sign only as a
+  // circle (the "end of" signs).
+  struct ColorRule {
+    SignColor color;
+    bool open, pieces, circles_only;
+  };
+  std::vector<ColorRule> rules = {{SignColor::kRed, false, true, false},
+                                  {SignColor::kBlue, true, true, false},
+                                  {SignColor::kYellow, false, false, false}};
+  if (o.white_signs) rules.push_back({SignColor::kWhite, true, true, true});
+  std::vector<Region> regions, white;
+  for (const ColorRule& rule : rules) {
+    const SignColor color = rule.color;
     std::vector<Region>& out = color == SignColor::kWhite ? white : regions;
     cv::Mat mask = color_mask(hsv, color, o);
-    // Blue and white signs are filled discs, and a blue sky or a bright road near the threshold
-    // speckles their masks: opening first keeps the speckle from bridging to a sign (red rims
-    // are too thin to open safely).
-    if ((color == SignColor::kBlue || color == SignColor::kWhite) && o.open_speckle) {
-      cv::morphologyEx(mask, mask, cv::MORPH_OPEN, kernel);
-    }
+    if (rule.open && o.open_speckle) cv::morphologyEx(mask, mask, cv::MORPH_OPEN, kernel);
     if (o.close_kernel > 1) cv::morphologyEx(mask, mask, cv::MORPH_CLOSE, kernel);
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-    std::vector<Piece> pieces;  // not a sign alone, maybe part of one
+    std::vector<Piece> pieces;  // maybe part of a sign
     for (auto& contour : contours) {
       cv::Rect box = cv::boundingRect(contour);
       std::optional<SignShape> shape;
       if (fits(box, max_side, o)) shape = classify_shape(contour, o);
+      if (shape && rule.circles_only && *shape != SignShape::kCircle) shape.reset();
       if (shape) {
         if (*shape == SignShape::kDiamond && color == SignColor::kYellow) {
           box = pad_box(box, (o.diamond_grow - 1) / 2, bgr.size());
         }
-        if (color != SignColor::kWhite || *shape == SignShape::kCircle) out.push_back({box, color, *shape});
+        out.push_back({box, color, *shape});
       }
-      if (color != SignColor::kYellow && o.max_pieces >= 1 &&  // red, blue, white discs
-          std::max(box.width, box.height) >= o.min_side / 2 &&
-          std::max(box.width, box.height) <= max_side) {
+      const int side = std::max(box.width, box.height);
+      if (rule.pieces && o.max_pieces >= 1 && side >= o.min_side / 2 && side <= max_side) {
         const double area = cv::contourArea(contour);
         pieces.push_back({std::move(contour), box, area, shape.has_value()});
       }

@@ -54,9 +54,9 @@ void draw_distractors(cv::Mat& image, int count, std::mt19937_64& rng) {
   }
 }
 
-bool overlaps_any(const cv::Rect& box, const std::vector<Detection>& signs) {
-  for (const auto& s : signs) {
-    const cv::Rect grown(s.box.x - 4, s.box.y - 4, s.box.width + 8, s.box.height + 8);
+bool overlaps_any(const cv::Rect& box, const std::vector<cv::Rect>& taken) {
+  for (const auto& t : taken) {
+    const cv::Rect grown(t.x - 4, t.y - 4, t.width + 8, t.height + 8);
     if ((grown & box).area() > 0) return true;
   }
   return false;
@@ -110,7 +110,7 @@ Scene SceneGenerator::generate(uint64_t seed, uint64_t index) const {
     int class_id;
   };
   std::vector<Placed> placed;
-  std::vector<Detection> rough_boxes;
+  std::vector<cv::Rect> rough_boxes;  // where signs (with room for rotation and slant) are
   for (int i = 0; i < count; ++i) {
     for (int attempt = 0; attempt < 30; ++attempt) {
       const int side = static_cast<int>(std::lround(std::exp(uniform(rng, log_lo, log_hi))));
@@ -140,7 +140,7 @@ Scene SceneGenerator::generate(uint64_t seed, uint64_t index) const {
                  std::max(2, side / 12));
       }
       placed.push_back({std::move(sign), quad, class_id});
-      rough_boxes.push_back({rough, class_id, 1.0f});
+      rough_boxes.push_back(rough);
       break;
     }
   }
