@@ -21,3 +21,5 @@ target_compile_options(fedsign_torch INTERFACE -Wno-deprecated-declarations)
 # gRPC's targets add -pthread (which defines _REENTRANT); the precompiled header must be built
 # with the same flag or GCC ignores it in every translation unit that uses gRPC.
 target_compile_options(fedsign_torch INTERFACE -pthread)
+# libxxhash-dev, used header-only by core/hash.cpp (XXH3).
+find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
