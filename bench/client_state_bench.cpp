@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "fedsign/fl/aggregate.h"
-#include "fedsign/fl/client_state.h"
+#include "fedsign/fl/strategy/aggregate.h"
+#include "fedsign/fl/client/client_state.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/models/registry.h"
 

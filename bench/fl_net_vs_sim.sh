@@ -9,32 +9,33 @@
 #
 # Setup, identical on both sides: FedAvg, CLIENTS IID clients (whole tracks), all of them every
 # round, compact CNN, LOCAL_STEPS local AdamW steps of batch 32 (lr 0.002) per round, 20% of each
-# client's tracks kept for federated evaluation, model seed 42. The simulation holds out no
-# central split (--val-fraction 0), so with the same partition seed its clients hold exactly the
-# images of the networked clients (the same seeded IID partition of the whole folder); only which
-# of its tracks a client keeps for local evaluation is drawn differently.
+# client's tracks kept for federated evaluation, model seed 42. Both hold out the same central
+# validation split (--val-fraction 0.2, --split-seed 1: the server evaluates on it with --data),
+# and network client i takes exactly the simulated client i's share (`--partition-index i
+# --clients N`, the same partition and local split): the data are identical on both sides.
 # Output: OUT/summary.md (final and mean-of-last-5 federated accuracy per run) and
 # OUT/federated_accuracy.png (all curves), from each run's metrics.csv.
 #
-# Environment: FEDSIGN (build/bin/fedsign), DATA (/work/shared/data/gtsrb), OUT
+# Environment: FEDSIGN (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT
 # (runs/fl-net-vs-sim), PORT (7180), LOCAL_STEPS (30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-15}
 CLIENTS=${2:-4}
 FEDSIGN=${FEDSIGN:-build/bin/fedsign}
-DATA=${DATA:-/work/shared/data/gtsrb}
+DATA=${DATA:-../shared/data/gtsrb}
 OUT=${OUT:-runs/fl-net-vs-sim}
 PORT=${PORT:-7180}
 LOCAL_STEPS=${LOCAL_STEPS:-30}
 [[ -x "$FEDSIGN" ]] || { echo "build first: $FEDSIGN not found" >&2; exit 1; }
 rm -rf "$OUT"; mkdir -p "$OUT/logs"
-TRAIN=(--model compact --optimizer adamw --lr 0.002 --batch-size 32 --seed 42)
+LOCAL=(--optimizer adamw --batch-size 32 --seed 42)
+FEDERATION=(--model compact --lr 0.002 --rounds "$ROUNDS" --local-steps "$LOCAL_STEPS")
 
 for pseed in 1 2; do
-  "$FEDSIGN" fl simulate --data "$DATA" "${TRAIN[@]}" --clients "$CLIENTS" \
-    --clients-per-round "$CLIENTS" --partition iid --partition-seed "$pseed" --val-fraction 0 \
-    --client-test-fraction 0.2 --rounds "$ROUNDS" --local-steps "$LOCAL_STEPS" \
+  "$FEDSIGN" fl simulate --data "$DATA" "${LOCAL[@]}" "${FEDERATION[@]}" --clients "$CLIENTS" \
+    --clients-per-round "$CLIENTS" --partition iid --partition-seed "$pseed" \
+    --client-test-fraction 0.2 \
     --name "simulation, partition seed $pseed" --out "$OUT/sim-p$pseed" > "$OUT/logs/sim-p$pseed.log" 2>&1
 done
 
@@ -43,14 +44,15 @@ cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wa
 trap cleanup EXIT INT TERM
 : > "$OUT/tokens.txt"
 for i in $(seq 0 $((CLIENTS - 1))); do echo "c$i t$i" >> "$OUT/tokens.txt"; done
-"$FEDSIGN" fl server --address "127.0.0.1:$PORT" --rounds "$ROUNDS" --min-clients "$CLIENTS" \
-  --tokens "$OUT/tokens.txt" --model compact --seed 42 --local-steps "$LOCAL_STEPS" \
+"$FEDSIGN" fl server --address "127.0.0.1:$PORT" "${FEDERATION[@]}" --seed 42 \
+  --min-available-clients "$CLIENTS" --clients-per-round "$CLIENTS" --data "$DATA" \
+  --tokens "$OUT/tokens.txt" \
   --out "$OUT/net-p1" > "$OUT/logs/server.log" 2>&1 &
 server=$!; pids+=("$server")
 for i in $(seq 0 $((CLIENTS - 1))); do
   "$FEDSIGN" fl client --server "127.0.0.1:$PORT" --name "c$i" --token "t$i" --data "$DATA" \
-    "${TRAIN[@]}" --partition-index "$i" --partition-count "$CLIENTS" --partition-seed 1 \
-    --val-fraction 0.2 --threads 1 > "$OUT/logs/c$i.log" 2>&1 &
+    "${LOCAL[@]}" --partition-index "$i" --clients "$CLIENTS" --partition-seed 1 \
+    --client-test-fraction 0.2 --threads 1 > "$OUT/logs/c$i.log" 2>&1 &
   pids+=("$!")
 done
 wait "$server" || { echo "server failed, see $OUT/logs" >&2; exit 1; }

@@ -16,7 +16,7 @@
 # Also prints the synthesizer's throughput (images/minute) from the one-time render.
 #
 # Environment: FEDSIGN (build/bin/fedsign), DATA (GTSRB folder with Meta/, for the pictograms;
-# /work/shared/data/gtsrb), OUT (runs/fl-scale-bench), PER_CLASS (300), LOCAL_STEPS (20),
+# ../shared/data/gtsrb), OUT (runs/fl-scale-bench), PER_CLASS (300), LOCAL_STEPS (20),
 # THREADS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ shift || true
 COUNTS=("$@")
 [[ ${#COUNTS[@]} -gt 0 ]] || COUNTS=(100 10000)
 FEDSIGN=${FEDSIGN:-build/bin/fedsign}
-DATA=${DATA:-/work/shared/data/gtsrb}
+DATA=${DATA:-../shared/data/gtsrb}
 OUT=${OUT:-runs/fl-scale-bench}
 PER_CLASS=${PER_CLASS:-300}
 LOCAL_STEPS=${LOCAL_STEPS:-20}

@@ -37,14 +37,14 @@ for N in "${COUNTS[@]}"; do
   rm -rf "$run"; mkdir -p "$run/logs"
   : > "$run/tokens.txt"
   for i in $(seq 0 $((N - 1))); do echo "c$i t$i" >> "$run/tokens.txt"; done
-  "$FEDSIGN" fl server --address "127.0.0.1:$PORT" --rounds "$ROUNDS" --min-clients "$N" \
+  "$FEDSIGN" fl server --address "127.0.0.1:$PORT" --rounds "$ROUNDS" --min-available-clients "$N" \
     --tokens "$run/tokens.txt" --out "$run/server" --model "$MODEL" --local-steps 1 \
     --heartbeat-ms 2000 --client-timeout 60 --start-timeout 900 --round-deadline 900 \
     --log-level warn > "$run/logs/server.log" 2>&1 &
   server=$!; pids+=("$server")
   for i in $(seq 0 $((N - 1))); do
     "$FEDSIGN" fl client --server "127.0.0.1:$PORT" --name "c$i" --token "t$i" --data "$DATA" \
-      --cache-dir "$OUT/cache" --partition-index "$i" --partition-count "$N" --threads 1 \
+      --cache-dir "$OUT/cache" --partition-index "$i" --clients "$N" --threads 1 \
       --batch-size 8 --give-up-after 120 --log-level warn > "$run/logs/c$i.log" 2>&1 &
     pids+=("$!")
   done

@@ -9,7 +9,7 @@ Measures end-to-end training images/second (loading + augmentation + training) f
 or a fixed number of steps, and prints one JSON object per run on stdout.
 
 Run with Debian's interpreter (python3-torch 1.13, python3-torchvision 0.14), e.g.
-  /usr/bin/python3 bench/python_pipeline.py --data /work/shared/data/gtsrb --workers 1
+  /usr/bin/python3 bench/python_pipeline.py --data ../shared/data/gtsrb --workers 1
   /usr/bin/python3 bench/python_pipeline.py --data ... --workers 0,1,2 --precision fp32,bf16
   /usr/bin/python3 bench/python_pipeline.py --data ... --epochs 30 --eval   # accuracy run
 """
@@ -255,7 +255,7 @@ def run(args, records, train_idx, val_idx, workers, precision):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default="/work/shared/data/gtsrb", help="GTSRB Kaggle-layout folder")
+    p.add_argument("--data", default="../shared/data/gtsrb", help="GTSRB Kaggle-layout folder")
     p.add_argument("--workers", default="1", help="DataLoader workers; comma list to try several")
     p.add_argument("--precision", default="fp32", help="fp32, bf16 (autocast), or a comma list")
     p.add_argument("--memory-format", default="auto", choices=["auto", "contiguous", "channels-last"],

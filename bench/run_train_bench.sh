@@ -17,7 +17,7 @@
 # (default: cache,train,predict). Results go to bench/results/{cache_load,train_throughput,
 # predict}.md and .csv, with the date, machine, `uptime` load and exact commands.
 #
-# Environment: DATA (GTSRB folder, default /work/shared/data/gtsrb), THREADS (2), PYTHON
+# Environment: DATA (GTSRB folder, default ../shared/data/gtsrb), THREADS (2), PYTHON
 # (/usr/bin/python3, Debian's python3-torch), PY_WORKERS (DataLoader workers to try, "0,1,2"),
 # PY_SWEEP_STEPS (30), PY_STEPS (0 = a full epoch; else stop after this many batches of 128;
 # applies to the Python runs only), MODEL (predict: a run dir; default: this run's), MAX_LOAD (1.5: wait,
@@ -27,7 +27,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$(cd "${1:-$ROOT/build-bench}" && pwd)"
 SECTIONS="${2:-cache,train,predict}"
-DATA="${DATA:-/work/shared/data/gtsrb}"
+DATA="${DATA:-../shared/data/gtsrb}"
 THREADS="${THREADS:-2}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 PY_WORKERS="${PY_WORKERS:-0,1,2}"

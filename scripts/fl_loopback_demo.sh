@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command loopback demo of networked federated learning: a `fedsign fl server` and N
 # `fedsign fl client` processes on 127.0.0.1, each client training on its own seeded,
-# track-disjoint share of one GTSRB-layout folder (--partition-index i --partition-count N).
+# track-disjoint share of one GTSRB-layout folder (--partition-index i --clients N).
 #
 #   scripts/fl_loopback_demo.sh [N_CLIENTS=4] [ROUNDS=5]
 #
@@ -36,7 +36,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 "$FEDSIGN" fl server --address "127.0.0.1:$PORT" --status-address "127.0.0.1:$STATUS_PORT" \
-  --strategy "$STRATEGY" --rounds "$ROUNDS" --min-clients "$N" --tokens "$OUT/tokens.txt" \
+  --strategy "$STRATEGY" --rounds "$ROUNDS" --min-available-clients "$N" --tokens "$OUT/tokens.txt" \
   --out "$OUT/server" --local-epochs 1 ${EXTRA_SERVER_ARGS:-} > "$OUT/logs/server.log" 2>&1 &
 server=$!
 pids+=("$server")
@@ -44,7 +44,7 @@ pids+=("$server")
 for i in $(seq 0 $((N - 1))); do
   token=$(awk -v n="client$i" '$1 == n { print $2 }' "$OUT/tokens.txt")
   "$FEDSIGN" fl client --server "127.0.0.1:$PORT" --name "client$i" --token "$token" \
-    --data "$DATA" --partition-index "$i" --partition-count "$N" --threads 1 \
+    --data "$DATA" --partition-index "$i" --clients "$N" --threads 1 \
     --batch-size 32 ${EXTRA_CLIENT_ARGS:-} > "$OUT/logs/client$i.log" 2>&1 &
   pids+=("$!")
 done

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates docs/config.md from the CLI's own option table (`--help` of every command), so the
-# documented flags/config keys can never drift from the code. Usage: scripts/gen_config_docs.sh [fedsign binary]
+# documented flags/config keys can never drift from the code (ctest "config_docs" fails when
+# docs/config.md differs from what this writes).
+# Usage: scripts/gen_config_docs.sh [fedsign binary] [output file]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/bin/fedsign}
-out=docs/config.md
+out=${2:-docs/config.md}
 {
   echo "# Options and config keys"
   echo

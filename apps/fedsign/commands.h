@@ -21,6 +21,9 @@ void register_commands(CLI::App& app);
 void use_command_config(CLI::App& root);
 void run_selected(const CLI::App& app);
 
+// The `fl` command group (created by the first caller).
+CLI::App* fl_group(CLI::App& app);
+
 // One per command file.
 void add_data_commands(CLI::App& app, Actions& actions);
 void add_train_command(CLI::App& app, Actions& actions);

@@ -7,22 +7,29 @@
 namespace fedsign::cli {
 
 void add_train_options(CLI::App& cmd, TrainOptions& o) {
+  add_model_options(cmd, o);
+  add_schedule_options(cmd, o);
+  add_local_training_options(cmd, o);
+  add_seed_option(cmd, o.config.seed, "seed for initialization, shuffling, augmentation");
+}
+
+void add_model_options(CLI::App& cmd, TrainOptions& o) {
   auto& c = o.config;
   cmd.add_option("--model", c.model, "architecture (see `fedsign models`)")
       ->check(CLI::IsMember(models::model_names()))
       ->capture_default_str();
+  cmd.add_option("--dropout", c.dropout, "dropout before the head (<0: model default)")
+      ->capture_default_str();
+}
+
+void add_seed_option(CLI::App& cmd, uint64_t& seed, const std::string& help) {
+  cmd.add_option("--seed", seed, help)->capture_default_str();
+}
+
+void add_schedule_options(CLI::App& cmd, TrainOptions& o) {
+  auto& c = o.config;
   cmd.add_option("--epochs", c.epochs, "training epochs")->capture_default_str();
-  cmd.add_option("--batch-size", c.batch_size, "images per optimizer step")->capture_default_str();
-  cmd.add_option("--eval-batch-size", c.eval_batch_size)->capture_default_str();
-  cmd.add_option("--optimizer", c.optimizer.name, "adam, adamw or sgd")
-      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
-      ->capture_default_str();
   cmd.add_option("--lr", c.optimizer.lr, "peak learning rate")->capture_default_str();
-  cmd.add_option("--weight-decay", c.optimizer.weight_decay)->capture_default_str();
-  cmd.add_option("--momentum", c.optimizer.momentum, "SGD momentum")->capture_default_str();
-  cmd.add_option("--nesterov", c.optimizer.nesterov, "SGD Nesterov momentum (true/false)")
-      ->capture_default_str();
-  cmd.add_option("--label-smoothing", c.label_smoothing)->capture_default_str();
   cmd.add_option("--schedule", o.schedule, "constant, cosine, cosine-restarts, step, onecycle")
       ->check(CLI::IsMember({"constant", "cosine", "cosine-restarts", "step", "onecycle"}))
       ->capture_default_str();
@@ -40,6 +47,20 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--gamma", c.schedule.gamma, "step schedule: decay factor")->capture_default_str();
   cmd.add_option("--pct-start", c.schedule.pct_start, "onecycle: share of rising phase")
       ->capture_default_str();
+}
+
+void add_local_training_options(CLI::App& cmd, TrainOptions& o) {
+  auto& c = o.config;
+  cmd.add_option("--batch-size", c.batch_size, "images per optimizer step")->capture_default_str();
+  cmd.add_option("--eval-batch-size", c.eval_batch_size)->capture_default_str();
+  cmd.add_option("--optimizer", c.optimizer.name, "adam, adamw or sgd")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
+      ->capture_default_str();
+  cmd.add_option("--weight-decay", c.optimizer.weight_decay)->capture_default_str();
+  cmd.add_option("--momentum", c.optimizer.momentum, "SGD momentum")->capture_default_str();
+  cmd.add_option("--nesterov", c.optimizer.nesterov, "SGD Nesterov momentum (true/false)")
+      ->capture_default_str();
+  cmd.add_option("--label-smoothing", c.label_smoothing)->capture_default_str();
   auto& a = c.augment;
   cmd.add_flag("--no-augment", o.no_augment, "train without augmentation");
   cmd.add_option("--rotate", a.rotate_degrees, "augment: max rotation (degrees)")->capture_default_str();
@@ -59,10 +80,6 @@ void add_train_options(CLI::App& cmd, TrainOptions& o) {
       ->capture_default_str();
   cmd.add_option("--memory-format", c.memory_format, "auto, contiguous or channels-last")
       ->check(CLI::IsMember({"auto", "contiguous", "channels-last"}))
-      ->capture_default_str();
-  cmd.add_option("--dropout", c.dropout, "dropout before the head (<0: model default)")
-      ->capture_default_str();
-  cmd.add_option("--seed", c.seed, "seed for initialization, shuffling, augmentation")
       ->capture_default_str();
   cmd.add_option("--sampler", c.sampler,
                  "batches: shuffle, or balanced (classes-per-batch x images-per-class)")

@@ -16,7 +16,16 @@ struct TrainOptions {
   bool no_augment = false;
 };
 
+// All of the groups below: the options of a centralized run (`train`, `rare`, `transfer`).
 void add_train_options(CLI::App& command, TrainOptions& options);
+
+// The groups, for commands that need only some: a federated client trains locally with the
+// optimizer, batch and augmentation settings but takes its epochs/steps and learning rate from
+// the round's instructions, and its model from the server.
+void add_model_options(CLI::App& command, TrainOptions& options);           // --model, --dropout
+void add_local_training_options(CLI::App& command, TrainOptions& options);  // batch, optimizer, augmentation, precision, sampler
+void add_schedule_options(CLI::App& command, TrainOptions& options);  // --epochs, --lr, --schedule ...
+void add_seed_option(CLI::App& command, uint64_t& seed, const std::string& help);
 
 struct DataOptions;
 

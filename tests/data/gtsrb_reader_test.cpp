@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "tests/data/test_util.h"
+#include "tests/testing/errors.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
 

@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "fedsign/data/image_loader.h"
-#include "tests/data/test_util.h"
+#include "tests/testing/errors.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
 

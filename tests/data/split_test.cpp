@@ -7,7 +7,7 @@
 #include <random>
 #include <set>
 
-#include "tests/data/test_util.h"
+#include "tests/testing/errors.h"
 
 namespace fedsign::data {
 namespace {

@@ -7,12 +7,12 @@
 #include <cmath>
 
 #include "fedsign/core/check.h"
-#include "fedsign/fl/aggregate.h"
+#include "fedsign/fl/strategy/aggregate.h"
 #include "fedsign/fl/client_manager.h"
-#include "fedsign/fl/fedavg.h"
-#include "fedsign/fl/fedavgm.h"
-#include "fedsign/fl/fedopt.h"
-#include "fedsign/fl/fedprox.h"
+#include "fedsign/fl/strategy/fedavg.h"
+#include "fedsign/fl/strategy/fedavgm.h"
+#include "fedsign/fl/strategy/fedopt.h"
+#include "fedsign/fl/strategy/fedprox.h"
 
 namespace fedsign::fl {
 namespace {

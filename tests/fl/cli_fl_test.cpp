@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include "fedsign/fl/run_metrics.h"
-#include "fedsign/fl/strategy.h"
+#include "fedsign/report/run_charts.h"
+#include "fedsign/fl/strategy/strategy.h"
 #include "tests/testing/cli_runner.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -96,7 +96,7 @@ TEST_F(FlCli, CosineRoundScheduleReachesTheClientsAndTheMetrics) {
                    " --batch-size 8 --optimizer sgd --lr 0.1 --min-lr 0.01 --round-schedule cosine"
                    " --precision fp32 --out " + run.string(), tmp_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const fl::RunSeries lr = fl::read_run_series(run, "lr");
+  const report::RunSeries lr = report::read_run_series(run, "lr");
   ASSERT_EQ(lr.y.size(), 4u);
   fl::StrategyOptions o;
   o.lr_schedule = "cosine";

@@ -7,7 +7,7 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/client_manager.h"
-#include "fedsign/fl/strategy.h"
+#include "fedsign/fl/strategy/strategy.h"
 
 namespace fedsign::fl {
 namespace {

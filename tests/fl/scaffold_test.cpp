@@ -6,10 +6,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "fedsign/fl/aggregate.h"
-#include "fedsign/fl/fedavg.h"
-#include "fedsign/fl/scaffold.h"
-#include "fedsign/fl/server.h"
+#include "fedsign/fl/strategy/aggregate.h"
+#include "fedsign/fl/strategy/fedavg.h"
+#include "fedsign/fl/strategy/scaffold.h"
+#include "fedsign/fl/run/server.h"
 
 namespace fedsign::fl {
 namespace {

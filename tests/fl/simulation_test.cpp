@@ -1,7 +1,7 @@
 // The simulation on tiny generated data: FedProx with mu = 0 is FedAvg, a resumed run equals an
 // uninterrupted one bit for bit (stateful strategies, FedBN, faults), dropout and stragglers,
 // FedBN keeps BatchNorm on the clients, learning happens, and run files are written.
-#include "fedsign/fl/simulation.h"
+#include "fedsign/fl/sim/simulation.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -10,8 +10,10 @@
 #include "fedsign/data/gtsrb_reader.h"
 #include "fedsign/data/image_loader.h"
 #include "fedsign/data/split.h"
-#include "fedsign/fl/partition.h"
-#include "fedsign/fl/server_checkpoint.h"
+#include "fedsign/data/partition.h"
+#include "fedsign/fl/run/central_evaluator.h"
+#include "fedsign/fl/run/server_checkpoint.h"
+#include "fedsign/report/run_charts.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
 
@@ -41,14 +43,14 @@ class SimulationTest : public ::testing::Test {
     delete dir_;
   }
 
-  static std::vector<ClientData> clients(int64_t n, PartitionKind kind = PartitionKind::kIid) {
-    PartitionConfig p;
+  static std::vector<ClientData> clients(int64_t n, data::PartitionKind kind = data::PartitionKind::kIid) {
+    data::PartitionConfig p;
     p.kind = kind;
     p.num_clients = n;
     p.alpha = 0.5;
     std::vector<ClientData> out;
-    for (const auto& part : partition(*set_, split_->train, p)) {
-      ClientSplit s = split_client_data(*set_, part, 0.2, 5);
+    for (const auto& part : data::partition(*set_, split_->train, p)) {
+      data::ClientSplit s = data::split_client_data(*set_, part, 0.2, 5);
       out.push_back({s.train, s.test});
     }
     return out;
@@ -82,7 +84,7 @@ class SimulationTest : public ::testing::Test {
 
   static SimulationConfig sim_config(const train::TrainConfig& config, int64_t rounds) {
     SimulationConfig s;
-    s.rounds = rounds;
+    s.run.rounds = rounds;
     s.local = config;
     s.seed = 3;
     return s;
@@ -120,8 +122,8 @@ TEST_F(SimulationTest, LearnsAndWritesTheRunDirectory) {
   auto config = local();
   config.optimizer.lr = 0.1;
   auto sim = sim_config(config, 8);
-  sim.run_dir = tmp / "run";
-  sim.eval_every = 2;
+  sim.run.run_dir = tmp / "run";
+  sim.run.eval_every = 2;
   auto s = make_strategy("fedavg", strategy_options(config, 3, 6));
   Simulation simulation(*set_, clients(4), *s, sim);
   std::vector<int64_t> rounds_seen;
@@ -139,13 +141,13 @@ TEST_F(SimulationTest, LearnsAndWritesTheRunDirectory) {
     EXPECT_GE(m.overhead_seconds, 0);
   }
   for (const char* f : {"metrics.csv", "accuracy.png", "loss.png", "server.ckpt"}) {
-    EXPECT_TRUE(std::filesystem::exists(sim.run_dir / f)) << f;
+    EXPECT_TRUE(std::filesystem::exists(sim.run.run_dir / f)) << f;
   }
-  simulation.save_global_model(sim.run_dir / "model.pt");
-  EXPECT_TRUE(std::filesystem::exists(sim.run_dir / "model.pt"));
-  const RunSeries acc = read_run_series(sim.run_dir, "central_accuracy");
+  simulation.save_global_model(sim.run.run_dir / "model.pt");
+  EXPECT_TRUE(std::filesystem::exists(sim.run.run_dir / "model.pt"));
+  const report::RunSeries acc = report::read_run_series(sim.run.run_dir, "central_accuracy");
   EXPECT_EQ(acc.x, (std::vector<double>{2, 4, 6, 8}));
-  save_comparison_plot(tmp / "compare.png", {sim.run_dir, sim.run_dir}, "central_accuracy", {"a", "b"});
+  report::save_comparison_plot(tmp / "compare.png", {sim.run.run_dir, sim.run.run_dir}, "central_accuracy", {"a", "b"});
   EXPECT_TRUE(std::filesystem::exists(tmp / "compare.png"));
 }
 
@@ -161,14 +163,14 @@ TEST_P(ResumeTest, ResumedRunEqualsUninterruptedRun) {
   auto sim = sim_config(config, 4);
   sim.dropout_prob = 0.2;
   sim.straggler_prob = 0.5;
-  sim.run_dir = tmp / "straight";
+  sim.run.run_dir = tmp / "straight";
   const auto straight = simulate(GetParam(), params, sim);
 
-  sim.run_dir = tmp / "resumed";
-  sim.rounds = 2;
+  sim.run.run_dir = tmp / "resumed";
+  sim.run.rounds = 2;
   simulate(GetParam(), params, sim);
-  sim.rounds = 4;
-  sim.resume = true;
+  sim.run.rounds = 4;
+  sim.run.resume = true;
   const auto resumed = simulate(GetParam(), params, sim);
   EXPECT_EQ(resumed.first_round, 3);
   ASSERT_EQ(resumed.history.size(), 4u);
@@ -185,22 +187,22 @@ TEST_F(SimulationTest, ResumeWithFedBnAndBatchNormModel) {
   const auto config = local("compact");
   auto sim = sim_config(config, 3);
   sim.bn = BnMode::kLocal;
-  sim.run_dir = tmp / "straight";
+  sim.run.run_dir = tmp / "straight";
   const auto straight = simulate("fedyogi", {}, sim, 3, 2);
   EXPECT_GT(straight.client_state_bytes, 0) << "FedBN keeps BN tensors on the clients";
 
-  sim.run_dir = tmp / "resumed";
-  sim.rounds = 1;
+  sim.run.run_dir = tmp / "resumed";
+  sim.run.rounds = 1;
   simulate("fedyogi", {}, sim, 3, 2);
-  sim.rounds = 3;
-  sim.resume = true;
+  sim.run.rounds = 3;
+  sim.run.resume = true;
   EXPECT_TRUE(equal(straight.global, simulate("fedyogi", {}, sim, 3, 2).global));
 
   // Resuming with different settings, or a missing checkpoint, is refused with a clear error.
-  sim.settings_json = R"({"lr": "0.5"})";
+  sim.run.settings_json = R"({"lr": "0.5"})";
   EXPECT_THROW(simulate("fedyogi", {}, sim, 3, 2), fedsign::Error);
-  sim.run_dir = tmp / "nothing";
-  sim.settings_json = "{}";
+  sim.run.run_dir = tmp / "nothing";
+  sim.run.settings_json = "{}";
   try {
     simulate("fedyogi", {}, sim, 3, 2);
     FAIL() << "expected an error";
@@ -218,7 +220,7 @@ TEST_F(SimulationTest, FedBnKeepsBatchNormOnTheClients) {
   Faults faults;
   FitIns ins{global, {{keys::kLocalSteps, int64_t{2}}, {keys::kRound, int64_t{1}}}, std::nullopt};
 
-  SimulatedClient fedbn(0, *set_, data[0], states, worker, BnMode::kLocal, faults);
+  LocalClient fedbn(0, *set_, data[0], states, worker, BnMode::kLocal, faults);
   const FitResult r = fedbn.fit(ins);
   const auto mask = worker.batchnorm_mask(global);
   ASSERT_TRUE(states.load(0).has_value());
@@ -229,7 +231,7 @@ TEST_F(SimulationTest, FedBnKeepsBatchNormOnTheClients) {
   // differs from a client that takes the global BN.
   EvaluateIns eval{global, {}};
   MemoryClientStateStore empty;
-  SimulatedClient plain(0, *set_, data[0], empty, worker, BnMode::kAggregate, faults);
+  LocalClient plain(0, *set_, data[0], empty, worker, BnMode::kAggregate, faults);
   EXPECT_NE(fedbn.evaluate(eval).loss, plain.evaluate(eval).loss);
   EXPECT_FALSE(empty.load(0).has_value()) << "no state for clients that need none";
 }
@@ -259,15 +261,15 @@ TEST_F(SimulationTest, DropoutAndStragglers) {
   FitIns ins{get_weights(worker.model()),
              {{keys::kLocalSteps, int64_t{8}}, {keys::kRound, int64_t{1}}}, std::nullopt};
   Faults none;
-  EXPECT_EQ(SimulatedClient(0, *set_, data[0], states, worker, BnMode::kAggregate, none)
+  EXPECT_EQ(LocalClient(0, *set_, data[0], states, worker, BnMode::kAggregate, none)
                 .fit(ins).metrics.at("steps"), 8);
   Faults slow{0.0, 1.0, 0.25, 1};
-  const double steps = SimulatedClient(0, *set_, data[0], states, worker, BnMode::kAggregate, slow)
+  const double steps = LocalClient(0, *set_, data[0], states, worker, BnMode::kAggregate, slow)
                            .fit(ins).metrics.at("steps");
   EXPECT_GE(steps, 2);
   EXPECT_LT(steps, 8);
   Faults gone{0.999, 0.0, 1.0, 1};
-  EXPECT_THROW(SimulatedClient(0, *set_, data[0], states, worker, BnMode::kAggregate, gone).fit(ins),
+  EXPECT_THROW(LocalClient(0, *set_, data[0], states, worker, BnMode::kAggregate, gone).fit(ins),
                ClientDropout);
 
   // In a run, dropped clients are failures; the rest are aggregated; runs repeat exactly.
@@ -319,10 +321,10 @@ TEST(ClientStates, DiskStoreKeepsVersionsUntilCommitted) {
 }
 
 TEST_F(SimulationTest, LocalEpochsCountSteps) {
-  EXPECT_EQ(SimulatedClient::steps_for_epochs(17, 8, 2), 2 * 2);  // 8 + 8 + 1 (skipped)
-  EXPECT_EQ(SimulatedClient::steps_for_epochs(18, 8, 1), 3);      // 8 + 8 + 2
-  EXPECT_EQ(SimulatedClient::steps_for_epochs(5, 8, 3), 3);
-  EXPECT_EQ(SimulatedClient::steps_for_epochs(0, 8, 3), 0);
+  EXPECT_EQ(LocalClient::steps_for_epochs(17, 8, 2), 2 * 2);  // 8 + 8 + 1 (skipped)
+  EXPECT_EQ(LocalClient::steps_for_epochs(18, 8, 1), 3);      // 8 + 8 + 2
+  EXPECT_EQ(LocalClient::steps_for_epochs(5, 8, 3), 3);
+  EXPECT_EQ(LocalClient::steps_for_epochs(0, 8, 3), 0);
 }
 
 }  // namespace

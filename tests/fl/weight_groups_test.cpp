@@ -4,6 +4,8 @@
 #include "fedsign/fl/weight_groups.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/testing/errors.h"
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
@@ -19,12 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string error_of(const fs::path& file) {
-  try {
-    load_weight_groups(file);
-  } catch (const fedsign::Error& e) {
-    return e.what();
-  }
-  return "";
+  return fedsign::testing::error_of([&] { load_weight_groups(file); });
 }
 
 std::string read_bytes(const fs::path& file) {

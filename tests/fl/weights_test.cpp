@@ -3,6 +3,8 @@
 #include "fedsign/fl/weights.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/testing/errors.h"
 #include <torch/torch.h>
 
 #include "fedsign/core/check.h"
@@ -11,14 +13,7 @@
 namespace fedsign::fl {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fedsign::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fedsign::testing::error_of;
 
 TEST(Weights, RoundTripThroughAModel) {
   torch::manual_seed(1);

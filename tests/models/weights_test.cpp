@@ -2,6 +2,8 @@
 #include "fedsign/models/weights.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/testing/errors.h"
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -18,14 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using fedsign::testing::TempDir;
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no fedsign::Error)";
-}
+using fedsign::testing::error_of;
 
 torch::Tensor batch() {
   torch::manual_seed(7);

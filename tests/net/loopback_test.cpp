@@ -1,6 +1,6 @@
 // Networked federated learning with real processes on 127.0.0.1: `fedsign fl server` and
 // several `fedsign fl client` processes on a tiny generated GTSRB-like folder (each client takes
-// its own seeded share with --partition-index/--partition-count). Every process is killed at the
+// its own seeded share with --partition-index/--clients). Every process is killed at the
 // end of its test (Process's destructor); every wait is bounded.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -40,7 +40,7 @@ class Loopback : public ::testing::Test {
 
   std::vector<std::string> server_args(int rounds, int min_clients) const {
     return {"fl", "server", "--address", address_, "--rounds", std::to_string(rounds),
-            "--min-clients", std::to_string(min_clients), "--tokens",
+            "--min-available-clients", std::to_string(min_clients), "--tokens",
             (tmp_ / "tokens.txt").string(), "--out", (tmp_ / "run").string(),
             "--local-epochs", "3", "--lr", "0.003", "--heartbeat-ms", "500",
             "--client-timeout", "4", "--round-deadline", "240", "--start-timeout", "120",
@@ -50,9 +50,9 @@ class Loopback : public ::testing::Test {
   std::vector<std::string> client_args(const std::string& name, int index, int count) const {
     return {"fl", "client", "--server", address_, "--name", name, "--token", "tok-" + name,
             "--data", (tmp_ / "data").string(), "--cache-dir", (tmp_ / "cache").string(),
-            "--partition-index", std::to_string(index), "--partition-count",
+            "--partition-index", std::to_string(index), "--clients",
             std::to_string(count), "--threads", "1", "--batch-size", "16",
-            "--val-fraction", "0.25", "--backoff-initial", "0.2", "--backoff-max", "1",
+            "--client-test-fraction", "0.25", "--backoff-initial", "0.2", "--backoff-max", "1",
             "--give-up-after", "90", "--poll-ms", "1000", "--log-level", "info"};
   }
 
@@ -80,8 +80,13 @@ std::vector<std::string> with(std::vector<std::string> args, const std::vector<s
 TEST_F(Loopback, ThreeClientsTrainBetterThanChance) {
   for (const char* n : {"a", "b", "c"}) add_token(n, std::string("tok-") + n);
   const int status_port = testing::free_port();
+  // Central evaluation on the data's held-out split (the clients train on the rest), and
+  // evaluation only after the last round: the same options as `fl simulate`.
   auto server = start(with(server_args(3, 3), {"--status-address",
-                                               "127.0.0.1:" + std::to_string(status_port)}),
+                                               "127.0.0.1:" + std::to_string(status_port),
+                                               "--eval-every", "0", "--data",
+                                               (tmp_ / "data").string(), "--cache-dir",
+                                               (tmp_ / "cache").string(), "--threads", "1"}),
                       "server.log");
   std::vector<std::unique_ptr<Process>> clients;
   int i = 0;
@@ -107,8 +112,13 @@ TEST_F(Loopback, ThreeClientsTrainBetterThanChance) {
   const auto rows = metrics();
   ASSERT_EQ(rows.size(), 3u) << server->log();
   for (const auto& row : rows) EXPECT_EQ(testing::number(row, "clients_trained"), 3);
+  for (const char* column : {"central_accuracy", "federated_accuracy"}) {
+    EXPECT_EQ(rows[0].at(column), "") << column << ": --eval-every 0 evaluates the last round only";
+    EXPECT_EQ(rows[1].at(column), "") << column;
+  }
   // 5 classes: chance is 20%.
   EXPECT_GT(testing::number(rows.back(), "federated_accuracy"), 0.3) << server->log();
+  EXPECT_GT(testing::number(rows.back(), "central_accuracy"), 0.3) << server->log();
   const auto net = network();
   ASSERT_EQ(net.size(), 3u);
   EXPECT_GT(testing::number(net.back(), "bytes_sent"), 0);
@@ -154,7 +164,7 @@ TEST_F(Loopback, ServerKilledWithSigkillResumesFromItsLastRound) {
 
   auto resumed = start(with(server_args(3, 2), {"--resume"}), "server2.log");
   ASSERT_EQ(resumed->wait_for(400s), 0) << resumed->log();
-  EXPECT_NE(resumed->log().find("resuming after round " + std::to_string(before.size())),
+  EXPECT_NE(resumed->log().find("after round " + std::to_string(before.size())),
             std::string::npos)
       << resumed->log();
   const auto after = metrics();

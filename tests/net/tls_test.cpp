@@ -58,7 +58,7 @@ TEST(Tls, OnlyClientsWithValidCredentialsJoin) {
   auto cert = [&](const std::string& n, const char* ext) { return (certs / (n + ext)).string(); };
 
   testing::Process server(
-      {"fl", "server", "--address", address, "--rounds", "1", "--min-clients", "1", "--tokens",
+      {"fl", "server", "--address", address, "--rounds", "1", "--min-available-clients", "1", "--tokens",
        (tmp / "tokens.txt").string(), "--out", (tmp / "run").string(), "--tls-cert",
        cert("server", ".pem"), "--tls-key", cert("server", ".key"), "--tls-client-ca",
        cert("ca", ".pem"), "--local-steps", "2", "--start-timeout", "240", "--shutdown-grace", "5"},

@@ -175,29 +175,17 @@ std::vector<TransferMode> parse_transfer_modes(const std::string& list) {
 TransferSource resolve_transfer_source(const fs::path& path, const std::string& architecture,
                                        int64_t num_classes) {
   TransferSource s;
-  fs::path info_file;
-  if (fs::is_directory(path)) {
-    s.weights = path / "model.pt";
-    info_file = path / "model.json";
-  } else {
-    s.weights = path;
-    info_file = path.parent_path() / (path.stem().string() + ".json");
-    if (!fs::exists(info_file)) info_file = path.parent_path() / "model.json";
-  }
+  const train::ModelFiles files = train::locate_model_files(path);
+  s.weights = files.weights;
   FEDSIGN_CHECK(fs::is_regular_file(s.weights), "{}: source weights not found",
                 s.weights.string());
-  if (fs::exists(info_file) && architecture.empty()) {
-    std::ifstream in(info_file);
-    try {
-      const auto j = nlohmann::json::parse(in);
-      s.architecture = j.at("architecture");
-      s.num_classes = j.at("num_classes");
-      s.input_size = j.at("input_size");
-      s.contrast = j.value("contrast", "none");
-      s.has_info = true;
-    } catch (const nlohmann::json::exception& e) {
-      FEDSIGN_FAIL("{}: invalid model description ({})", info_file.string(), e.what());
-    }
+  if (fs::exists(files.info) && architecture.empty()) {
+    const train::ModelInfo info = train::read_model_info(files.info);
+    s.architecture = info.architecture;
+    s.num_classes = info.num_classes;
+    s.input_size = info.input_size;
+    s.contrast = info.contrast;
+    s.has_info = true;
   }
   if (!architecture.empty()) s.architecture = architecture;
   if (num_classes > 0) s.num_classes = num_classes;

@@ -1,5 +1,6 @@
 // Which clients exist and how a round's clients are drawn (Flower's ClientManager). The
-// simulation numbers its clients 0..N-1; the network server will list connected ones.
+// simulation numbers its clients 0..N-1 (FixedClientManager); the network server lists the
+// connected ones (net::NetClientManager).
 // Sampling is a pure function of the seed, so a resumed run draws the same clients.
 #pragma once
 

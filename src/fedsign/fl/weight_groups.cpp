@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "fedsign/core/atomic_file.h"
@@ -37,12 +38,11 @@ constexpr std::array<std::pair<c10::ScalarType, const char*>, 8> kDtypes = {{
     {c10::ScalarType::Bool, "bool"},
 }};
 
-std::string dtype_name(c10::ScalarType type, const std::string& tensor) {
+std::string tensor_dtype_name(c10::ScalarType type, const std::string& tensor) {
   for (const auto& [t, name] : kDtypes) {
     if (t == type) return name;
   }
-  FEDSIGN_FAIL("tensor '{}': dtype {} cannot be stored in a weight group file", tensor,
-               c10::toString(type));
+  FEDSIGN_FAIL("tensor '{}': dtype {} cannot be stored", tensor, c10::toString(type));
 }
 
 c10::ScalarType dtype_from_name(const std::string& name, const std::string& where) {
@@ -136,6 +136,104 @@ std::pair<std::string, std::map<std::string, Weights>> load_current(const fs::pa
 
 }  // namespace
 
+bool supported_dtype(c10::ScalarType dtype) {
+  for (const auto& [t, name] : kDtypes) {
+    if (t == dtype) return true;
+  }
+  return false;
+}
+
+std::string dtype_name(c10::ScalarType dtype) { return tensor_dtype_name(dtype, "?"); }
+
+int64_t TensorSpec::bytes() const {
+  int64_t n = static_cast<int64_t>(c10::elementSize(dtype));
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+uint64_t payload_checksum(const std::string& payload) {
+  return hash_bytes(payload.data(), payload.size());
+}
+
+EncodedWeights encode_weight_groups(const WeightGroups& groups) {
+  EncodedWeights out;
+  std::size_t total = 0;
+  for (const auto& [group, w] : groups) {
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const torch::Tensor& t = w.tensors[i];
+      FEDSIGN_CHECK(supported_dtype(t.scalar_type()), "tensor '{}': dtype {} cannot be encoded",
+                    w.names[i], c10::toString(t.scalar_type()));
+      out.specs.push_back({group, w.names[i], t.scalar_type(), t.sizes().vec()});
+      total += tensor_bytes(t);
+    }
+  }
+  out.payload.resize(total);
+  std::size_t offset = 0;
+  for (const auto& [group, w] : groups) {
+    for (const torch::Tensor& tensor : w.tensors) {
+      const torch::Tensor t = tensor.cpu().contiguous();
+      const std::size_t n = tensor_bytes(t);
+      if (n) std::memcpy(out.payload.data() + offset, t.data_ptr(), n);
+      offset += n;
+    }
+  }
+  out.checksum = payload_checksum(out.payload);
+  return out;
+}
+
+DecodeError decode_weight_groups(const std::vector<TensorSpec>& specs, const std::string& payload,
+                                 uint64_t checksum, const DecodeLimits& limits, WeightGroups* out,
+                                 std::string* why) {
+  auto fail = [why](DecodeError e, std::string message) {
+    *why = std::move(message);
+    return e;
+  };
+  if (static_cast<int64_t>(specs.size()) > limits.max_tensors) {
+    return fail(DecodeError::kTooLarge,
+                fmt::format("{} tensors, limit {}", specs.size(), limits.max_tensors));
+  }
+  if (static_cast<int64_t>(payload.size()) > limits.max_bytes) {
+    return fail(DecodeError::kTooLarge,
+                fmt::format("{} bytes, limit {}", payload.size(), limits.max_bytes));
+  }
+  int64_t total = 0;
+  for (const auto& s : specs) {
+    if (!supported_dtype(s.dtype)) {
+      return fail(DecodeError::kInvalid, fmt::format("tensor '{}': unsupported dtype", s.name));
+    }
+    int64_t n = static_cast<int64_t>(c10::elementSize(s.dtype));
+    for (int64_t d : s.shape) {
+      if (d < 0 || (d > 0 && n > std::numeric_limits<int64_t>::max() / d)) {
+        return fail(DecodeError::kInvalid, fmt::format("tensor '{}': bad shape", s.name));
+      }
+      n *= d;
+    }
+    total += n;
+    if (total > limits.max_bytes) {
+      return fail(DecodeError::kTooLarge,
+                  fmt::format("tensors larger than {} bytes", limits.max_bytes));
+    }
+  }
+  if (total != static_cast<int64_t>(payload.size())) {
+    return fail(DecodeError::kInvalid,
+                fmt::format("payload has {} bytes, its tensors need {}", payload.size(), total));
+  }
+  if (payload_checksum(payload) != checksum) return fail(DecodeError::kInvalid, "checksum mismatch");
+  WeightGroups groups;
+  std::size_t offset = 0;
+  for (const auto& s : specs) {
+    torch::Tensor t = torch::empty(s.shape, torch::TensorOptions().dtype(s.dtype));
+    const auto n = static_cast<std::size_t>(s.bytes());
+    if (n) std::memcpy(t.data_ptr(), payload.data() + offset, n);
+    offset += n;
+    Weights& w = groups[s.group];
+    w.names.push_back(s.name);
+    w.tensors.push_back(std::move(t));
+  }
+  *out = std::move(groups);
+  return DecodeError::kNone;
+}
+
 void save_weight_groups(const fs::path& file, const std::string& meta_json,
                         const std::vector<std::pair<std::string, const Weights*>>& groups) {
   std::vector<torch::Tensor> tensors;
@@ -148,7 +246,7 @@ void save_weight_groups(const fs::path& file, const std::string& meta_json,
       const std::string& name = weights->names[i];
       torch::Tensor t = weights->tensors[i].contiguous();
       FEDSIGN_CHECK(t.device().is_cpu(), "tensor '{}' is not on the CPU", name);
-      entries.push_back({{"name", name}, {"dtype", dtype_name(t.scalar_type(), name)},
+      entries.push_back({{"name", name}, {"dtype", tensor_dtype_name(t.scalar_type(), name)},
                          {"shape", t.sizes().vec()}});
       checksum.update(t.data_ptr(), tensor_bytes(t));
       payload += tensor_bytes(t);

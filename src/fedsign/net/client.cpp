@@ -212,6 +212,8 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
     request.set_token(o.token);
     request.set_num_train_examples(static_cast<int64_t>(data.train.size()));
     request.set_num_test_examples(static_cast<int64_t>(data.test.size()));
+    request.set_partition(o.partition);
+    request.set_partition_index(o.partition_index);
     for (const char* c : {"fit", "evaluate", "fedprox", "scaffold"}) request.add_capabilities(c);
     v1::RegisterReply reply;
     Status s;
@@ -268,7 +270,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       int64_t round = header.round();
       spdlog::info("round {}: {} task {}", round, fit ? "fit" : "evaluate", header.task_id());
       heartbeat.set_state(fit ? "training" : "evaluating");
-      fl::SimulatedClient client(reply.client_id(), set, data, state, *worker, bn_mode, no_faults);
+      fl::LocalClient client(reply.client_id(), set, data, state, *worker, bn_mode, no_faults);
       v1::ResultHeader result;
       result.set_session_id(reply.session_id());
       result.set_task_id(header.task_id());

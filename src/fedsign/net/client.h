@@ -1,5 +1,5 @@
 // `fedsign fl client`: one federated device. Registers with the server, then long-polls for
-// tasks and runs them with the SAME client code as the simulation (fl::SimulatedClient over the
+// tasks and runs them with the SAME client code as the simulation (fl::LocalClient over the
 // local data, fl::Worker for the model), so a networked run matches a simulated one.
 //
 // Fault tolerance: every failed call leads to a new registration with exponential backoff
@@ -12,7 +12,7 @@
 #include <string>
 
 #include "fedsign/data/image_set.h"
-#include "fedsign/fl/simulated_client.h"
+#include "fedsign/fl/client/local_client.h"
 #include "fedsign/net/server.h"
 #include "fedsign/train/train_config.h"
 
@@ -26,6 +26,9 @@ struct ClientOptions {
   std::string tls_server_name;  // expected name in the server certificate (default: the host)
   train::TrainConfig train;     // local training settings; the model comes from the server
   std::string bn_mode = "aggregate";
+  // The partition this client's data is a share of, and its index (see net/partition_check.h).
+  std::string partition;
+  int64_t partition_index = 0;
   double backoff_initial_s = 0.5;
   double backoff_max_s = 10;
   double give_up_s = 300;

@@ -20,9 +20,9 @@
 #include <memory>
 #include <mutex>
 
-#include "fedsign/fl/client.h"
-#include "fedsign/fl/server.h"
-#include "fedsign/fl/strategy.h"
+#include "fedsign/fl/client/client.h"
+#include "fedsign/fl/run/server.h"
+#include "fedsign/fl/strategy/strategy.h"
 #include "fedsign/net/coordinator.h"
 
 namespace fedsign::net {

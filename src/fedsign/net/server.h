@@ -1,17 +1,18 @@
-// `fedsign fl server`: runs federated rounds over remote clients with the same Strategy objects
-// and the same round loop (fl::Server) as the simulation; see docs/network.md.
+// `fedsign fl server`: runs federated rounds over remote clients with the same Strategy objects,
+// the same round (fl::Server) and the same outer loop (fl::RunDriver: checkpoint, resume,
+// evaluation schedule, metrics, charts) as the simulation; see docs/network.md.
 //
-// Per round: wait until `min_clients` are connected, run fl::Server::run_round through the
-// DispatchingStrategy adapter (round_adapter.h), log one line, append metrics.csv /
-// network.csv, and checkpoint atomically (fl::save_server_checkpoint) so --resume continues
-// after a crash without losing a completed round.
+// Per round (the driver's RunHooks): wait until `min_available_clients` are connected, run the
+// round through the DispatchingStrategy adapter (round_adapter.h), checkpoint, then append
+// network.csv and log one line. With a central evaluation function (the CLI makes one from
+// --data) the server also reports central accuracy on a held-out split, like the simulation.
 #pragma once
 
 #include <filesystem>
-#include <map>
 #include <string>
 
-#include "fedsign/fl/strategy.h"
+#include "fedsign/fl/run/driver.h"
+#include "fedsign/fl/run/federation.h"
 
 namespace fedsign::net {
 
@@ -24,35 +25,32 @@ struct TlsFiles {
 };
 
 struct ServerOptions {
-  std::string address = "127.0.0.1:7070";
-  std::string strategy = "fedavg";
-  std::map<std::string, double> strategy_params;
-  fl::StrategyOptions strategy_options;  // fit_config carries local_epochs, lr, ...
+  // The federation (strategy, rounds, sampling, local instructions) and the run (rounds,
+  // evaluation schedule, directory, resume, settings), as for the simulation.
+  fl::FederationConfig federation;
+  fl::RunConfig run;
+  // The model the clients train.
   std::string model = "compact";
   int input_size = 32;
   int num_classes = 43;
   double dropout = -1.0;
   std::string contrast = "clahe";  // recorded in model.json (clients must load data alike)
-  uint64_t seed = 42;  // initial weights
-  int64_t rounds = 3;
-  int64_t min_clients = 2;   // connected clients needed to start a round
-  int64_t min_results = 1;   // updates needed to aggregate; fewer: the model is kept
-  int64_t eval_every = 1;    // federated evaluation every k rounds (and the last)
+  // The network.
+  std::string address = "127.0.0.1:7070";
   double round_deadline_s = 600;
   double client_timeout_s = 20;  // no call for this long: the client is dropped
   int heartbeat_ms = 2000;
-  double start_timeout_s = 600;  // waiting for min_clients
+  double start_timeout_s = 600;  // waiting for min_available_clients before a round
   std::string tokens_file;
   TlsFiles tls;
-  std::filesystem::path out = "runs/fl-server";
-  bool resume = false;
   std::string status_address;  // host:port of the HTTP JSON status endpoint; empty: off
   int64_t max_update_bytes = 0;
   double shutdown_grace_s = 8;  // after the last round, time for clients to hear SHUTDOWN
 };
 
-// Runs all rounds; returns the number of rounds completed. Throws fedsign::Error for bad
-// options, a missing checkpoint on --resume, or too few clients within start_timeout_s.
-int64_t run_server(const ServerOptions& options);
+// Runs all rounds; returns the number of rounds completed. `evaluate` is the central
+// evaluation (may be empty). Throws fedsign::Error for bad options, a missing checkpoint on
+// resume, or too few clients within start_timeout_s.
+int64_t run_server(const ServerOptions& options, fl::CentralEvaluateFn evaluate = {});
 
 }  // namespace fedsign::net

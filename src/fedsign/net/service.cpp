@@ -48,6 +48,10 @@ grpc::Status FederationService::Register(grpc::ServerContext* context,
   Status s = coordinator_.register_client(request->name(), request->token(), identity,
                                           request->num_train_examples(),
                                           request->num_test_examples(), &session, &id);
+  if (s.ok() && options_.partitions) {
+    s = options_.partitions->admit(request->name(), request->partition(),
+                                   request->partition_index());
+  }
   if (!s.ok()) {
     spdlog::warn("refused client '{}' from {}: {}", request->name(), context->peer(), s.to_string());
     return to_grpc(s);

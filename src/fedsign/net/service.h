@@ -6,6 +6,7 @@
 #include <semaphore>
 
 #include "fedsign/net/coordinator.h"
+#include "fedsign/net/partition_check.h"
 #include "fedsign/net/round_adapter.h"
 #include "fedsign/v1/federation.grpc.pb.h"
 
@@ -19,6 +20,7 @@ struct ServiceOptions {
   std::chrono::milliseconds max_poll{5000};
   int64_t max_update_bytes = 0;  // 0: twice the task's blob plus 1 MiB
   bool client_certificates = false;  // mTLS: the certificate's CN must equal the client name
+  PartitionCheck* partitions = nullptr;  // keeps clients on one partition (owned by the server)
 };
 
 class FederationService final : public v1::Federation::Service {

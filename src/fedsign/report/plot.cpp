@@ -167,4 +167,20 @@ void save_bar_chart(const std::filesystem::path& file, const BarChart& chart) {
   write_png(graph, file);
 }
 
+void save_count_heatmap(const std::filesystem::path& file,
+                        const std::vector<std::vector<int64_t>>& counts, const std::string& title,
+                        const std::string& x_label, const std::string& y_label,
+                        std::size_t max_rows) {
+  Heatmap heatmap;
+  const std::size_t rows = std::min(max_rows, counts.size());
+  heatmap.title = rows < counts.size()
+                      ? fmt::format("{} (first {} of {} rows)", title, rows, counts.size())
+                      : title;
+  heatmap.x_label = x_label;
+  heatmap.y_label = y_label;
+  for (std::size_t j = 0; j < rows; ++j) heatmap.values.emplace_back(counts[j].begin(), counts[j].end());
+  if (heatmap.values.empty()) return;
+  save_heatmap(file, heatmap);
+}
+
 }  // namespace fedsign::report

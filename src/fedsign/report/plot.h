@@ -33,6 +33,13 @@ struct Heatmap {
 
 void save_heatmap(const std::filesystem::path& file, const Heatmap& heatmap);
 
+// Counts (rows x columns, e.g. clients x classes) as a heatmap; only the first `max_rows` rows
+// are drawn (the title says so). Nothing is written for no rows.
+void save_count_heatmap(const std::filesystem::path& file,
+                        const std::vector<std::vector<int64_t>>& counts, const std::string& title,
+                        const std::string& x_label, const std::string& y_label,
+                        std::size_t max_rows = 500);
+
 struct BarChart {
   std::string title;
   std::string y_label;

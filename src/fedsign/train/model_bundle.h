@@ -19,6 +19,16 @@ struct ModelInfo {
 };
 
 void save_model_info(const std::filesystem::path& json_file, const ModelInfo& info);
+// Throws fedsign::Error naming the file if it is not a model description.
+ModelInfo read_model_info(const std::filesystem::path& json_file);
+
+// Where a model's files are: for a run directory its model.pt and model.json; for a weights
+// file, <stem>.json beside it, else model.json beside it. Nothing is checked for existence.
+struct ModelFiles {
+  std::filesystem::path weights;
+  std::filesystem::path info;
+};
+ModelFiles locate_model_files(const std::filesystem::path& path);
 
 struct LoadedModel {
   ModelInfo info;

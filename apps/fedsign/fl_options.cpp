@@ -1,0 +1,227 @@
+#include "fl_options.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "fedsign/data/split.h"
+#include "fedsign/fl/rng.h"
+#include "fedsign/fl/strategy/strategy.h"
+
+namespace fedsign::cli {
+
+void add_partition_options(CLI::App& cmd, PartitionOptions& o, bool with_index) {
+  const char* group = "Partition";
+  cmd.add_option("--clients", o.clients, "number of clients the training split is divided among")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--partition", o.kind, "iid, dirichlet (label skew), shards (k classes per "
+                 "client) or quantity (size skew); whole tracks per client")
+      ->check(CLI::IsMember({"iid", "dirichlet", "shards", "quantity"}))
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--alpha", o.alpha, "Dirichlet concentration (smaller: more skew)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--shards-per-client", o.shards_per_client, "shards: classes per client")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--quantity-sizes", o.quantity_sizes, "quantity: lognormal (--sigma) or "
+                 "dirichlet (--alpha) client sizes")
+      ->check(CLI::IsMember({"lognormal", "dirichlet"}))
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--sigma", o.sigma, "quantity: log-normal sigma of client sizes")
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--partition-seed", o.seed, "seed of the partition")->capture_default_str()->group(group);
+  cmd.add_option("--client-test-fraction", o.client_test_fraction,
+                 "share of each client's images (whole tracks) kept for federated evaluation")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str()
+      ->group(group);
+  if (with_index) {
+    cmd.add_option("--partition-index", o.index, "this client's share: 0 .. --clients - 1")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str()
+        ->group(group);
+  }
+}
+
+data::PartitionConfig to_partition_config(const PartitionOptions& o) {
+  data::PartitionConfig p;
+  p.kind = data::parse_partition_kind(o.kind);
+  p.num_clients = o.clients;
+  p.alpha = o.alpha;
+  p.shards_per_client = o.shards_per_client;
+  p.quantity_sizes = o.quantity_sizes;
+  p.sigma = o.sigma;
+  p.seed = o.seed;
+  return p;
+}
+
+std::string partition_title(const PartitionOptions& o) {
+  switch (data::parse_partition_kind(o.kind)) {
+    case data::PartitionKind::kIid: return fmt::format("IID, {} clients", o.clients);
+    case data::PartitionKind::kDirichlet:
+      return fmt::format("Dirichlet alpha={}, {} clients", o.alpha, o.clients);
+    case data::PartitionKind::kShards:
+      return fmt::format("shards, {} classes per client, {} clients", o.shards_per_client, o.clients);
+    case data::PartitionKind::kQuantity:
+      return fmt::format("quantity skew ({}), {} clients", o.quantity_sizes, o.clients);
+  }
+  return o.kind;
+}
+
+std::string partition_key(const PartitionOptions& o, double val_fraction, uint64_t split_seed) {
+  return fmt::format("{} clients={} alpha={} shards={} sizes={} sigma={} seed={} "
+                     "test-fraction={} val-fraction={} split-seed={}",
+                     o.kind, o.clients, o.alpha, o.shards_per_client, o.quantity_sizes, o.sigma,
+                     o.seed, o.client_test_fraction, val_fraction, split_seed);
+}
+
+fl::ClientData client_data(const data::ImageSet& set, const data::Indices& part,
+                           const PartitionOptions& o, int64_t index) {
+  data::ClientSplit s = data::split_client_data(
+      set, part, o.client_test_fraction, fl::derive_seed(o.seed, {static_cast<uint64_t>(index)}));
+  return {std::move(s.train), std::move(s.test)};
+}
+
+void add_federation_options(CLI::App& cmd, FederationOptions& options) {
+  fl::FederationConfig& o = options.config;
+  const char* strategy = "Strategy";
+  cmd.add_option("--strategy", o.strategy, "aggregation strategy")
+      ->check(CLI::IsMember(fl::strategy_names()))
+      ->capture_default_str()
+      ->group(strategy);
+  cmd.add_option("--proximal-mu", o.proximal_mu, "FedProx only: proximal term mu")
+      ->capture_default_str()
+      ->group(strategy);
+  cmd.add_option("--server-lr", o.server_lr,
+                 "server learning rate (FedAvgM, FedOpt, SCAFFOLD; < 0: algorithm default)")
+      ->capture_default_str()
+      ->group(strategy);
+  cmd.add_option("--server-momentum", o.server_momentum, "FedAvgM only: server momentum")
+      ->capture_default_str()
+      ->group(strategy);
+  cmd.add_option("--beta1", o.beta1, "FedOpt only: first-moment decay")->capture_default_str()->group(strategy);
+  cmd.add_option("--beta2", o.beta2, "FedAdam/FedYogi only: second-moment decay")
+      ->capture_default_str()
+      ->group(strategy);
+  cmd.add_option("--tau", o.tau, "FedOpt only: adaptivity (epsilon)")->capture_default_str()->group(strategy);
+
+  const char* rounds = "Rounds and sampling";
+  cmd.add_option("--rounds", o.rounds, "federated rounds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(rounds);
+  cmd.add_option("--clients-per-round", o.clients_per_round,
+                 "clients sampled per round (0: use --fraction-fit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(rounds);
+  cmd.add_option("--fraction-fit", o.fraction_fit, "share of available clients sampled per round")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(rounds);
+  cmd.add_option("--min-fit-clients", o.min_fit_clients,
+                 "never sample fewer clients per round (if available)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(rounds);
+  cmd.add_option("--min-available-clients", o.min_available_clients,
+                 "a round starts only when this many clients are available (simulation: all "
+                 "--clients are; it must not exceed them)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(rounds);
+  cmd.add_option("--min-results", o.min_results,
+                 "updates needed to aggregate a round (fewer: the round keeps the global model)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(rounds);
+  cmd.add_option("--evaluate-clients", o.evaluate_clients,
+                 "clients in federated evaluation (0: use --fraction-evaluate)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(rounds);
+  cmd.add_option("--fraction-evaluate", o.fraction_evaluate,
+                 "share of clients in federated evaluation (1: as many as train, 0: off)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(rounds);
+  cmd.add_option("--eval-every", o.eval_every,
+                 "evaluate every k rounds and after the last (0: only after the last)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(rounds);
+
+  const char* local = "Local instructions (sent with every fit)";
+  cmd.add_option("--local-epochs", o.local_epochs, "local epochs per round")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(local);
+  cmd.add_option("--local-steps", o.local_steps, "local optimizer steps (> 0: instead of epochs)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(local);
+  cmd.add_option("--lr", o.lr, "local learning rate (of round 1)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(local);
+  cmd.add_option("--round-schedule", o.round_schedule,
+                 "local learning rate across rounds: exponential (--lr-decay) or cosine "
+                 "(--lr down to --min-lr over --rounds)")
+      ->check(CLI::IsMember({"exponential", "cosine"}))
+      ->capture_default_str()
+      ->group(local);
+  cmd.add_option("--lr-decay", o.lr_decay, "exponential: local learning rate *= this every round")
+      ->capture_default_str()
+      ->group(local);
+  cmd.add_option("--min-lr", o.min_lr, "cosine: the last round's learning rate")
+      ->capture_default_str()
+      ->group(local);
+
+  const char* run = "Run output";
+  cmd.add_option("--out", options.out, "run directory (metrics.csv, charts, server.ckpt, model.pt)")
+      ->capture_default_str()
+      ->group(run);
+  cmd.add_option("--name", options.name, "run name for charts")->group(run);
+  cmd.add_flag("--resume", options.resume,
+               "continue from OUT/server.ckpt (an error when there is none)")
+      ->group(run);
+}
+
+std::string settings_json(const CLI::App& command) {
+  static const std::set<std::string> ignored = {
+      "rounds", "resume", "out", "name", "config", "log-level", "threads", "help", "cache-dir",
+      "no-cache", "eval-every", "on-bad-image", "eval-batch-size"};
+  nlohmann::json settings = nlohmann::json::object();
+  for (const CLI::Option* opt : command.get_options()) {
+    const std::string name = opt->get_single_name();
+    if (name.empty() || ignored.count(name) || opt->get_group() == kNetworkGroup) continue;
+    std::string value;
+    for (const auto& r : opt->results()) value += (value.empty() ? "" : ",") + r;
+    if (opt->results().empty()) value = opt->get_default_str();
+    settings[name] = value;
+  }
+  return settings.dump();
+}
+
+fl::RunConfig run_config(const CLI::App& command, const FederationOptions& o,
+                         const std::string& title) {
+  fl::RunConfig run;
+  run.rounds = o.config.rounds;
+  run.eval_every = o.config.eval_every;
+  run.run_dir = o.out;
+  run.resume = o.resume;
+  run.title = o.name.empty() ? title : o.name;
+  run.settings_json = settings_json(command);
+  return run;
+}
+
+}  // namespace fedsign::cli

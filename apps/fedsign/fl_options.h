@@ -1,0 +1,73 @@
+// The federation's options, declared once for `fl simulate`, `fl server` and `fl client`
+// (`fl partition` shows a partition): one flag, one config key, one meaning in every command
+// that accepts it, and a command accepts only what it uses. docs/config.md lists them per
+// command; docs/fl.md says which command takes which group.
+//
+//   group                 simulate  server  client
+//   Strategy              yes       yes     -        (the server decides)
+//   Rounds and sampling   yes       yes     -
+//   Local instructions    yes       yes     -        (sent with every fit)
+//   Partition             yes       -       yes      (+ --partition-index on the client)
+//   Run output            yes       yes     -
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "fedsign/data/partition.h"
+#include "fedsign/fl/client/local_client.h"
+#include "fedsign/fl/run/driver.h"
+#include "fedsign/fl/run/federation.h"
+
+namespace fedsign::cli {
+
+inline constexpr const char* kNetworkGroup = "Network";  // never part of a run's settings
+
+struct PartitionOptions {
+  int64_t clients = 10;
+  std::string kind = "iid";
+  double alpha = 0.5;
+  int64_t shards_per_client = 2;
+  std::string quantity_sizes = "lognormal";
+  double sigma = 1.0;
+  uint64_t seed = 1;
+  double client_test_fraction = 0.1;
+  int64_t index = 0;  // fl client: which share is this client's
+};
+
+// --clients, --partition, --alpha, --shards-per-client, --quantity-sizes, --sigma,
+// --partition-seed, --client-test-fraction; with `with_index` also --partition-index.
+void add_partition_options(CLI::App& command, PartitionOptions& options, bool with_index = false);
+data::PartitionConfig to_partition_config(const PartitionOptions& options);
+std::string partition_title(const PartitionOptions& options);
+// A canonical one-line description of the partition (all that decides who holds what), which
+// the network server compares across clients.
+std::string partition_key(const PartitionOptions& options, double val_fraction, uint64_t split_seed);
+
+// Client `index`'s local data from its part of the partition: split by track into local training
+// and local test (--client-test-fraction), seeded by the partition seed and the index, so the
+// network client `index` holds exactly the simulated client `index`'s images.
+fl::ClientData client_data(const data::ImageSet& set, const data::Indices& part,
+                           const PartitionOptions& options, int64_t index);
+
+struct FederationOptions {
+  fl::FederationConfig config;
+  std::string out = "runs/fl";
+  std::string name;
+  bool resume = false;
+};
+
+// Strategy, rounds and sampling, local instructions, evaluation and run output (--out, --name,
+// --resume). `--seed` is not among them: each command declares it once with its own help.
+void add_federation_options(CLI::App& command, FederationOptions& options);
+
+// Every option of `command` that shapes the run (for the resume check): all but where, how long,
+// how loud and how fast, and the Network group.
+std::string settings_json(const CLI::App& command);
+
+// The driver's run configuration from the options.
+fl::RunConfig run_config(const CLI::App& command, const FederationOptions& options,
+                         const std::string& title);
+
+}  // namespace fedsign::cli

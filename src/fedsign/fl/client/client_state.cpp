@@ -1,0 +1,97 @@
+#include "fedsign/fl/client/client_state.h"
+
+#include <regex>
+
+#include "fedsign/core/check.h"
+#include "fedsign/fl/weight_groups.h"
+
+namespace fedsign::fl {
+
+namespace fs = std::filesystem;
+
+int64_t ClientState::bytes() const {
+  return (control ? control->bytes() : 0) + (local_bn ? local_bn->bytes() : 0);
+}
+
+std::optional<ClientState> MemoryClientStateStore::load(ClientId id) const {
+  auto it = states_.find(id);
+  if (it == states_.end()) return std::nullopt;
+  return it->second;
+}
+
+int64_t MemoryClientStateStore::bytes() const {
+  int64_t n = 0;
+  for (const auto& [id, s] : states_) n += s.bytes();
+  return n;
+}
+
+DiskClientStateStore::DiskClientStateStore(fs::path dir) : dir_(std::move(dir)) {
+  fs::create_directories(dir_);
+}
+
+fs::path DiskClientStateStore::file(ClientId id, int64_t round) const {
+  return dir_ / fmt::format("{}.r{}.pt", id, round);
+}
+
+std::optional<ClientState> DiskClientStateStore::load(ClientId id) const {
+  auto it = index_.find(id);
+  if (it == index_.end()) return std::nullopt;
+  auto [meta, groups] = load_weight_groups(file(id, it->second));
+  ClientState state;
+  if (auto g = groups.find("control"); g != groups.end()) state.control = std::move(g->second);
+  if (auto g = groups.find("local_bn"); g != groups.end()) state.local_bn = std::move(g->second);
+  return state;
+}
+
+void DiskClientStateStore::save(ClientId id, const ClientState& state) {
+  std::vector<std::pair<std::string, const Weights*>> groups;
+  if (state.control) groups.emplace_back("control", &*state.control);
+  if (state.local_bn) groups.emplace_back("local_bn", &*state.local_bn);
+  const fs::path target = file(id, round_);
+  int64_t old_bytes = 0;
+  std::optional<fs::path> old;
+  if (auto it = index_.find(id); it != index_.end()) {
+    old = file(id, it->second);
+    std::error_code ec;
+    old_bytes = static_cast<int64_t>(fs::file_size(*old, ec));
+    if (ec) old_bytes = 0;
+  }
+  save_weight_groups(target, "{}", groups);
+  if (old && *old != target) superseded_.push_back(*old);
+  index_[id] = round_;
+  bytes_ += static_cast<int64_t>(fs::file_size(target)) - old_bytes;
+}
+
+void DiskClientStateStore::commit() {
+  for (const auto& f : superseded_) {
+    std::error_code ec;
+    fs::remove(f, ec);
+  }
+  superseded_.clear();
+}
+
+void DiskClientStateStore::restore(const std::map<ClientId, int64_t>& index) {
+  index_ = index;
+  superseded_.clear();
+  bytes_ = 0;
+  const std::regex name(R"((\d+)\.r(\d+)\.pt)");
+  std::vector<fs::path> stray;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    std::smatch m;
+    const std::string filename = entry.path().filename().string();
+    if (!std::regex_match(filename, m, name)) continue;
+    auto it = index_.find(std::stoll(m[1]));
+    if (it != index_.end() && it->second == std::stoll(m[2])) {
+      bytes_ += static_cast<int64_t>(entry.file_size());
+    } else {
+      stray.push_back(entry.path());
+    }
+  }
+  for (const auto& f : stray) fs::remove(f);
+  for (const auto& [id, round] : index_) {
+    FEDSIGN_CHECK(fs::exists(file(id, round)), "{}: client state missing (the checkpoint refers to it)",
+                  file(id, round).string());
+  }
+}
+
+}  // namespace fedsign::fl

@@ -1,0 +1,54 @@
+// The federation's settings with one meaning each, whichever front door runs it: `fl simulate`
+// (all clients in this process) and `fl server` (remote clients) both build their strategy and
+// run configuration from a FederationConfig, so the same option behaves the same in both.
+// Plain data plus two pure builders; the CLI fills it from flags and config files.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fedsign/fl/run/driver.h"
+#include "fedsign/fl/strategy/strategy.h"
+
+namespace fedsign::fl {
+
+struct FederationConfig {
+  // Strategy and its parameters; a parameter only its algorithm reads (proximal_mu: FedProx;
+  // server_momentum: FedAvgM; beta1/beta2/tau: FedAdam/FedYogi/FedAdagrad).
+  std::string strategy = "fedavg";
+  double proximal_mu = 0.01;
+  double server_lr = -1;  // < 0: the algorithm's default
+  double server_momentum = 0.9;
+  double beta1 = 0.9, beta2 = 0.99, tau = 1e-3;
+  // Rounds and client sampling (Flower's names).
+  int64_t rounds = 20;
+  int64_t clients_per_round = 0;  // > 0: exactly this many per round ...
+  double fraction_fit = 1.0;      // ... else this share of the available clients
+  int64_t min_fit_clients = 1;    // never sample fewer (if available)
+  // A round starts only when this many clients are available (the simulation's clients always
+  // are: there it must not exceed the number of clients).
+  int64_t min_available_clients = 1;
+  int64_t min_results = 1;        // fewer updates: the round keeps the old model
+  int64_t evaluate_clients = 0;   // federated evaluation: a count, or ...
+  double fraction_evaluate = 1.0; // ... a share (1: as many as train; 0: off)
+  // Local-training instructions sent with every fit.
+  int64_t local_epochs = 1;
+  int64_t local_steps = 0;  // > 0: instead of epochs
+  double lr = 2e-3;         // local learning rate of round 1
+  std::string round_schedule = "exponential";  // exponential (lr_decay) | cosine (lr -> min_lr)
+  double lr_decay = 1.0;
+  double min_lr = 0.0;
+  // Evaluation after every k-th round and after the last (0: only after the last).
+  int64_t eval_every = 1;
+  uint64_t seed = 42;  // initial global model and client sampling
+};
+
+// The strategy `config` describes, with central evaluation `evaluate` (may be empty).
+std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& config,
+                                                   CentralEvaluateFn evaluate = {});
+
+// The StrategyOptions part of it (sampling, fit config, round schedule).
+StrategyOptions federation_strategy_options(const FederationConfig& config);
+
+}  // namespace fedsign::fl

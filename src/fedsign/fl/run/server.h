@@ -1,0 +1,47 @@
+// One federated round, independent of where clients live: configure_fit -> run each sampled
+// client -> fold its result into the strategy's aggregation -> (every k rounds) central and
+// federated evaluation. The simulation drives it with in-process clients; the network server
+// can drive it with proxies of remote clients. Clients run one after another (on a small CPU,
+// LibTorch's intra-op threads already use every core); a client that throws is a Failure.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "fedsign/fl/client/client.h"
+#include "fedsign/fl/client_manager.h"
+#include "fedsign/fl/strategy/strategy.h"
+
+namespace fedsign::fl {
+
+// Returns the client to talk to for `id` (created on demand; the simulation builds a light
+// LocalClient, the network server returns a proxy).
+using ClientFactory = std::function<std::unique_ptr<Client>(ClientId)>;
+
+struct RoundRecord {
+  int64_t round = 0;
+  int64_t clients_sampled = 0;
+  std::vector<Failure> failures;
+  Metrics fit_metrics;  // aggregated clients' metrics (train_loss, train_accuracy ...)
+  std::optional<EvaluateSummary> central, federated;
+  double seconds = 0;        // wall time of the round
+  double train_seconds = 0;  // local training (sum over clients, as reported)
+  double eval_seconds = 0;   // central + federated evaluation
+  double overhead_seconds() const { return seconds - train_seconds - eval_seconds; }
+};
+
+class Server {
+ public:
+  Server(Strategy& strategy, const ClientManager& clients, ClientFactory factory);
+
+  // Runs round `round` (from 1) on `global`, which is replaced by the new global model.
+  RoundRecord run_round(int64_t round, Weights& global, bool evaluate);
+
+ private:
+  Strategy& strategy_;
+  const ClientManager& clients_;
+  ClientFactory factory_;
+};
+
+}  // namespace fedsign::fl

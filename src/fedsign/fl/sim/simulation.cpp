@@ -1,0 +1,93 @@
+#include "fedsign/fl/sim/simulation.h"
+
+#include <torch/torch.h>
+
+#include "fedsign/core/check.h"
+#include "fedsign/models/weights.h"
+#include "fedsign/train/trainer.h"
+
+namespace fedsign::fl {
+
+namespace {
+
+Worker make_worker(const SimulationConfig& config, const data::ImageSet& set) {
+  train::configure_threads(config.local.threads);
+  torch::manual_seed(config.seed);  // the initial global model
+  return Worker(config.local, set.height, config.num_classes);
+}
+
+}  // namespace
+
+Simulation::Simulation(const data::ImageSet& set, std::vector<ClientData> clients,
+                       Strategy& strategy, SimulationConfig config)
+    : set_(set),
+      clients_(std::move(clients)),
+      strategy_(strategy),
+      config_(std::move(config)),
+      manager_(static_cast<int64_t>(clients_.size())),
+      worker_(make_worker(config_, set)) {
+  FEDSIGN_CHECK(config_.dropout_prob >= 0 && config_.dropout_prob < 1,
+                "client dropout probability {} not in [0, 1)", config_.dropout_prob);
+  FEDSIGN_CHECK(config_.straggler_prob >= 0 && config_.straggler_prob <= 1,
+                "straggler probability {} not in [0, 1]", config_.straggler_prob);
+  FEDSIGN_CHECK(config_.straggler_min_fraction > 0 && config_.straggler_min_fraction <= 1,
+                "straggler minimum fraction {} not in (0, 1]", config_.straggler_min_fraction);
+  faults_ = {config_.dropout_prob, config_.straggler_prob, config_.straggler_min_fraction,
+             config_.seed};
+  if (config_.run.run_dir.empty()) {
+    states_ = std::make_unique<MemoryClientStateStore>();
+  } else {
+    auto disk = std::make_unique<DiskClientStateStore>(config_.run.run_dir / "client_states");
+    disk_states_ = disk.get();
+    states_ = std::move(disk);
+  }
+  if (auto initial = strategy_.initialize_parameters()) {
+    global_ = std::move(*initial);
+  } else {
+    global_ = get_weights(worker_.model());
+  }
+}
+
+void Simulation::restore(const ServerCheckpoint& checkpoint) {
+  if (disk_states_) disk_states_->restore(checkpoint.client_states);
+}
+
+void Simulation::start_fresh() {
+  if (disk_states_) disk_states_->restore({});  // no states from an earlier run in this directory
+}
+
+void Simulation::before_round(int64_t round) {
+  if (disk_states_) disk_states_->begin_round(round);
+}
+
+std::map<ClientId, int64_t> Simulation::client_states() const {
+  return disk_states_ ? disk_states_->index() : std::map<ClientId, int64_t>{};
+}
+
+void Simulation::checkpoint_written(int64_t /*round*/) {
+  if (disk_states_) disk_states_->commit();
+}
+
+SimulationResult Simulation::run(const RoundCallback& on_round) {
+  auto factory = [this](ClientId id) -> std::unique_ptr<Client> {
+    FEDSIGN_CHECK(id >= 0 && static_cast<std::size_t>(id) < clients_.size(), "no client {}", id);
+    return std::make_unique<LocalClient>(id, set_, clients_[static_cast<std::size_t>(id)],
+                                         *states_, worker_, config_.bn, faults_);
+  };
+  RunDriver driver(strategy_, manager_, factory, config_.run, *this);
+  RunResult run = driver.run(global_, on_round);
+  SimulationResult result;
+  result.history = std::move(run.history);
+  result.first_round = run.first_round;
+  result.global = global_;
+  result.client_states = states_->num_states();
+  result.client_state_bytes = states_->bytes();
+  return result;
+}
+
+void Simulation::save_global_model(const std::filesystem::path& file) {
+  set_weights(worker_.model(), global_);
+  models::save_weights(worker_.model(), file);
+}
+
+}  // namespace fedsign::fl

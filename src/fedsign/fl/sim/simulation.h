@@ -1,0 +1,79 @@
+// Federated-learning simulation: many clients on one machine. Owns what surrounds the shared
+// round loop (fl/driver.h): the global model's initialization, one Worker (a model instance lent
+// to each in-process client in turn), the clients' data views and persistent states, and
+// simulated faults (dropout, stragglers). Checkpoint, resume, evaluation schedule, metrics and
+// charts are the driver's, the same as the network server's.
+//
+// Memory: the data set once, one Worker model (+ one for central evaluation), the global
+// weights, the strategy's state, one aggregation accumulator and one client result at a time.
+// Clients' persistent states (SCAFFOLD's c_i, FedBN's BN tensors) live in files under
+// RUN/client_states (in RAM only without a run directory), loaded for the duration of a call.
+// Nothing in memory grows with the number of clients beyond their index vectors.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fedsign/fl/client/local_client.h"
+#include "fedsign/fl/client_manager.h"
+#include "fedsign/fl/run/driver.h"
+#include "fedsign/fl/strategy/strategy.h"
+
+namespace fedsign::fl {
+
+struct SimulationConfig {
+  RunConfig run;             // rounds, evaluation schedule, run directory, resume, settings
+  uint64_t seed = 42;        // global model initialization and faults
+  train::TrainConfig local;  // local training: model, batch size, optimizer (lr = local lr) ...
+  int64_t num_classes = 43;
+  BnMode bn = BnMode::kAggregate;
+  double dropout_prob = 0.0;
+  double straggler_prob = 0.0;
+  double straggler_min_fraction = 0.5;
+};
+
+struct SimulationResult {
+  std::vector<RoundMetrics> history;
+  Weights global;
+  int64_t first_round = 1;  // > 1 when resumed
+  int64_t client_states = 0;       // clients with persistent state
+  int64_t client_state_bytes = 0;  // their total size
+};
+
+class Simulation : private RunHooks {
+ public:
+  // `clients[i]` is client i's data; the strategy outlives the simulation.
+  Simulation(const data::ImageSet& set, std::vector<ClientData> clients, Strategy& strategy,
+             SimulationConfig config);
+
+  using RoundCallback = RunDriver::RoundCallback;
+  SimulationResult run(const RoundCallback& on_round = {});
+
+  // The current global model into `file` (fedsign weights format).
+  void save_global_model(const std::filesystem::path& file);
+  const Weights& global() const { return global_; }
+  std::filesystem::path checkpoint_file() const { return config_.run.run_dir / "server.ckpt"; }
+
+ private:
+  // RunHooks: the clients' state files follow the checkpoint.
+  void restore(const ServerCheckpoint& checkpoint) override;
+  void start_fresh() override;
+  void before_round(int64_t round) override;
+  std::map<ClientId, int64_t> client_states() const override;
+  void checkpoint_written(int64_t round) override;
+
+  const data::ImageSet& set_;
+  std::vector<ClientData> clients_;
+  Strategy& strategy_;
+  SimulationConfig config_;
+  FixedClientManager manager_;
+  Worker worker_;
+  std::unique_ptr<ClientStateStore> states_;
+  DiskClientStateStore* disk_states_ = nullptr;  // states_ when it is on disk
+  Faults faults_;
+  Weights global_;
+};
+
+}  // namespace fedsign::fl
