@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "fedsign/core/check.h"
 #include "fedsign/fl/client_manager.h"
 #include "fedsign/fl/run/driver.h"
 

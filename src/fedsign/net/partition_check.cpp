@@ -35,7 +35,8 @@ void PartitionCheck::restore(const std::string& json) {
   std::lock_guard lock(mutex_);
   key_ = j.value("key", "");
   holders_.clear();
-  for (const auto& [index, name] : j.value("holders", nlohmann::json::object()).items()) {
+  const nlohmann::json holders = j.value("holders", nlohmann::json::object());
+  for (const auto& [index, name] : holders.items()) {
     holders_[std::stoll(index)] = name.get<std::string>();
   }
 }
