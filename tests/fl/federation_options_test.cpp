@@ -94,7 +94,9 @@ TEST_F(FederationOptions, CentralEvaluationSetIsDisjointFromEveryClientsData) {
   // images; disjoint parts of the 48 fixture images add up to exactly 48 (an overlap would count
   // an image twice), and the central part is the validation side of the track split.
   const auto run = tmp_ / "disjoint";
-  auto sim = run_cli(simulate("--rounds 1 --val-fraction 0.25 --out " + run.string()), tmp_.path());
+  auto sim = run_cli(simulate("--rounds 1 --val-fraction 0.25 --client-test-fraction 0.3 --out " +
+                              run.string()),
+                     tmp_.path());
   ASSERT_EQ(sim.exit_code, 0) << sim.err;
   std::ifstream in(run / "summary.md");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
