@@ -4,8 +4,6 @@
 // client takes the partition and its local-training settings. Network options are their own.
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-
 #include "commands.h"
 #include "data_options.h"
 #include "fedsign/core/check.h"
@@ -15,6 +13,7 @@
 #include "fedsign/net/server.h"
 #include "fedsign/train/trainer.h"
 #include "fl_options.h"
+#include "net_hardening_options.h"
 #include "train_options.h"
 
 namespace fedsign::cli {
@@ -65,10 +64,7 @@ void run_client(ClientCommand& c) {
   net::ClientOptions o = c.client;
   o.train = resolve(c.train, c.data);
   train::configure_threads(o.train.threads);
-  if (!c.token_file.empty()) {
-    std::ifstream in(c.token_file);
-    FEDSIGN_CHECK(in.good() && std::getline(in, o.token), "cannot read token from {}", c.token_file);
-  }
+  o.token_file = c.token_file;
   FEDSIGN_CHECK(c.partition.index < c.partition.clients,
                 "--partition-index {} not in [0, --clients {})", c.partition.index,
                 c.partition.clients);
@@ -133,6 +129,7 @@ void add_server_network_options(CLI::App& server, ServerCommand& s) {
   server.add_option("--max-update-mb", s.max_update_mb,
                     "largest accepted update in MB (0: twice the model + 1 MiB)")
       ->capture_default_str()->group(g);
+  add_server_hardening_options(server, so);
 }
 
 void add_client_network_options(CLI::App& client, ClientCommand& c) {
@@ -141,8 +138,12 @@ void add_client_network_options(CLI::App& client, ClientCommand& c) {
   client.add_option("--server", co.server, "server host:port")->capture_default_str()->group(g);
   client.add_option("--name", co.name, "this client's name (unique; its token's name)")
       ->required()->group(g);
-  client.add_option("--token", co.token, "this client's token")->group(g);
-  client.add_option("--token-file", c.token_file, "read the token from this file's first line")
+  client.add_option("--token", co.token,
+                    "this client's token (visible in the process list: prefer --token-file or "
+                    "$FEDSIGN_TOKEN)")
+      ->group(g);
+  client.add_option("--token-file", c.token_file,
+                    "read the token from this file's first line (default: $FEDSIGN_TOKEN)")
       ->group(g);
   add_tls_options(client, co.tls, false);
   client.add_option("--tls-server-name", co.tls_server_name,
@@ -156,9 +157,11 @@ void add_client_network_options(CLI::App& client, ClientCommand& c) {
                     "stop after this many seconds without the server")
       ->capture_default_str()->group(g);
   client.add_option("--poll-ms", co.poll_ms, "long-poll time for tasks")->capture_default_str()->group(g);
-  client.add_option("--fault", co.fault, "FOR TESTS ONLY: nan, shape, stale or slow")
-      ->check(CLI::IsMember({"nan", "shape", "stale", "slow"}))
+  client.add_option("--fault", co.fault,
+                    "FOR TESTS ONLY: nan, shape, stale, slow, inflate, huge, half, replay, "
+                    "steal, flood (net/client_faults.h)")
       ->group(g);
+  add_client_hardening_options(client, co);
 }
 
 }  // namespace

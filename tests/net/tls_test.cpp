@@ -1,11 +1,12 @@
 // TLS and mutual TLS on loopback with a throwaway CA generated at test time by the openssl CLI
-// (no key is committed): only a client with a certificate from the right CA whose name matches,
+// (tests/net/certs.h; no key is committed): only a client with a certificate from the right CA whose name matches,
 // and a valid, unrevoked token, may join.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <memory>
 
+#include "tests/net/certs.h"
 #include "tests/net/process.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -16,26 +17,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-void sh(const std::string& command) {
-  ASSERT_EQ(std::system((command + " >/dev/null 2>&1").c_str()), 0) << command;
-}
-
-// CA `ca`, and a key + certificate named `name` (CN) signed by it.
-void make_ca(const fs::path& dir, const std::string& ca) {
-  sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -keyout " +
-     (dir / (ca + ".key")).string() + " -out " + (dir / (ca + ".pem")).string() + " -subj /CN=" + ca);
-}
-
-void make_cert(const fs::path& dir, const std::string& ca, const std::string& name,
-               const std::string& extensions) {
-  const auto base = (dir / name).string();
-  sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + base +
-     ".key -out " + base + ".csr -subj /CN=" + name);
-  testing::write_text(base + ".ext", extensions + "\n");
-  sh("openssl x509 -req -days 1 -in " + base + ".csr -CA " + (dir / (ca + ".pem")).string() +
-     " -CAkey " + (dir / (ca + ".key")).string() + " -CAcreateserial -out " + base +
-     ".pem -extfile " + base + ".ext");
-}
+using testing::make_ca;
+using testing::make_cert;
 
 TEST(Tls, OnlyClientsWithValidCredentialsJoin) {
   testing::TempDir tmp;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fedsign/core/atomic_file.h"
+#include "fedsign/core/durable_file.h"
 #include "fedsign/core/check.h"
 #include "fedsign/core/hash.h"
 
@@ -235,7 +236,8 @@ DecodeError decode_weight_groups(const std::vector<TensorSpec>& specs, const std
 }
 
 void save_weight_groups(const fs::path& file, const std::string& meta_json,
-                        const std::vector<std::pair<std::string, const Weights*>>& groups) {
+                        const std::vector<std::pair<std::string, const Weights*>>& groups,
+                        bool durable) {
   std::vector<torch::Tensor> tensors;
   nlohmann::json header_groups = nlohmann::json::array();
   Hasher checksum;
@@ -261,14 +263,16 @@ void save_weight_groups(const fs::path& file, const std::string& meta_json,
                                             {"checksum", fmt::format("{:016x}", checksum.digest())}}
                                  .dump();
   const uint64_t header_size = header.size();
-  write_stream_atomically(file, [&](std::ostream& out) {
+  auto write = [&](std::ostream& out) {
     out.write(kMagic, sizeof kMagic);
     out.write(reinterpret_cast<const char*>(&header_size), sizeof header_size);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     for (const auto& t : tensors) {
       out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(tensor_bytes(t)));
     }
-  });
+  };
+  if (durable) write_stream_durably(file, write);
+  else write_stream_atomically(file, write);
 }
 
 std::pair<std::string, std::map<std::string, Weights>> load_weight_groups(const fs::path& file) {

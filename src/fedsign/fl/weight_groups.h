@@ -69,7 +69,8 @@ DecodeError decode_weight_groups(const std::vector<TensorSpec>& specs, const std
 
 // The file container.
 void save_weight_groups(const std::filesystem::path& file, const std::string& meta_json,
-                        const std::vector<std::pair<std::string, const Weights*>>& groups);
+                        const std::vector<std::pair<std::string, const Weights*>>& groups,
+                        bool durable = false);  // true: fsync'ed (core/durable_file.h)
 
 // The meta JSON and the groups by key. Throws fedsign::Error naming the file if it is missing,
 // truncated, corrupt (checksum) or of another format.

@@ -36,4 +36,12 @@ uint64_t checksum(const std::string& bytes);
 Status decode(const std::vector<TensorSpec>& specs, const std::string& bytes, uint64_t checksum,
               const DecodeLimits& limits, WeightGroups* out);
 
+// Before a receiver reserves memory for an announced blob: `total_bytes` must equal what the
+// specs need, and stay within `max_bytes`. RESOURCE_EXHAUSTED / INVALID_ARGUMENT otherwise.
+Status check_announced_size(const std::vector<TensorSpec>& specs, uint64_t total_bytes,
+                            int64_t max_bytes);
+
+// Supported dtypes on the wire: float32/64, bfloat16, float16, int64, int32.
+bool supported_dtype(c10::ScalarType dtype);
+
 }  // namespace fedsign::net

@@ -15,7 +15,10 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/core/read_file.h"
+#include "fedsign/net/client_faults.h"
 #include "fedsign/net/grpc_status.h"
+#include "fedsign/net/tokens.h"
+#include "fedsign/net/validate.h"
 #include "fedsign/net/wire.h"
 #include "fedsign/v1/federation.grpc.pb.h"
 
@@ -25,25 +28,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-std::shared_ptr<grpc::Channel> make_channel(const ClientOptions& o) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  if (!o.tls.enabled()) {
-    return grpc::CreateCustomChannel(o.server, grpc::InsecureChannelCredentials(), args);
-  }
-  grpc::SslCredentialsOptions ssl;
-  if (!o.tls.ca.empty()) ssl.pem_root_certs = read_file(o.tls.ca);
-  if (!o.tls.cert.empty()) {
-    FEDSIGN_CHECK(!o.tls.key.empty(), "--tls-cert needs --tls-key");
-    ssl.pem_cert_chain = read_file(o.tls.cert);
-    ssl.pem_private_key = read_file(o.tls.key);
-  }
-  if (!o.tls_server_name.empty()) args.SetSslTargetNameOverride(o.tls_server_name);
-  return grpc::CreateCustomChannel(o.server, grpc::SslCredentials(ssl), args);
-}
 
 void set_deadline(grpc::ClientContext& context, milliseconds timeout) {
   context.set_deadline(std::chrono::system_clock::now() + timeout);
@@ -121,9 +105,21 @@ struct Received {
   WeightGroups groups;
 };
 
-// One GetTask call. *received.header.kind() tells what came.
+// The announced blob size must match its tensor list and stay within `max_bytes`, checked
+// before a byte is reserved for it.
+Status check_announced(const v1::TaskHeader& header, int64_t max_bytes) {
+  const auto kind = header.kind();
+  if (kind != v1::TASK_KIND_FIT && kind != v1::TASK_KIND_EVALUATE) return Status::Ok();
+  std::vector<TensorSpec> specs;
+  if (Status s = from_proto(header.blob(), &specs); !s.ok()) return s;
+  return check_announced_size(specs, header.blob().total_bytes(), max_bytes);
+}
+
+// *refused: the task arrived but this client will not run it (too large, inconsistent, not
+// finite); otherwise a failure is the server's or the network's.
 Status get_task(v1::Federation::Stub& stub, const std::string& session, int poll_ms,
-                Received* received) {
+                int64_t max_bytes, Received* received, bool* refused) {
+  *refused = false;
   grpc::ClientContext context;
   set_deadline(context, milliseconds(poll_ms + 120000));
   v1::GetTaskRequest request;
@@ -138,30 +134,37 @@ Status get_task(v1::Federation::Stub& stub, const std::string& session, int poll
     if (message.payload_case() == v1::TaskMessage::kHeader) {
       received->header = message.header();
       have_header = true;
+      chunk_status = check_announced(received->header, max_bytes);
+      if (!chunk_status.ok()) {
+        context.TryCancel();
+        break;
+      }
     } else if (have_header && chunk_status.ok()) {
       chunk_status = append_chunk(&bytes, message.chunk(), received->header.blob().total_bytes());
     }
   }
-  if (Status s = from_grpc(reader->Finish()); !s.ok()) return s;
-  if (!have_header) return {Code::kInternal, "empty task stream"};
+  const Status finished = from_grpc(reader->Finish());
+  *refused = true;
   if (!chunk_status.ok()) return chunk_status;
+  *refused = false;
+  if (!finished.ok()) return finished;
+  if (!have_header) return {Code::kInternal, "empty task stream"};
   const auto kind = received->header.kind();
   if (kind != v1::TASK_KIND_FIT && kind != v1::TASK_KIND_EVALUATE) return Status::Ok();
   std::vector<TensorSpec> specs;
+  *refused = true;
   if (Status s = from_proto(received->header.blob(), &specs); !s.ok()) return s;
-  return decode(specs, bytes, received->header.blob().checksum(), {}, &received->groups);
-}
-
-void apply_fault(const std::string& fault, fl::FitResult& result, int64_t* round) {
-  if (fault == "nan") {
-    result.weights.tensors[0] = torch::full_like(result.weights.tensors[0], NAN);
-  } else if (fault == "shape") {
-    auto sizes = result.weights.tensors[0].sizes().vec();
-    sizes[0] += 1;
-    result.weights.tensors[0] = torch::zeros(sizes, result.weights.tensors[0].options());
-  } else if (fault == "stale") {
-    *round -= 1;
+  DecodeLimits limits;
+  limits.max_bytes = max_bytes;
+  if (Status s = decode(specs, bytes, received->header.blob().checksum(), limits, &received->groups);
+      !s.ok()) {
+    return s;
   }
+  for (const auto& [group, weights] : received->groups) {
+    if (Status s = check_finite(weights, "task " + group); !s.ok()) return s;
+  }
+  *refused = false;
+  return Status::Ok();
 }
 
 Status submit(v1::Federation::Stub& stub, const v1::ResultHeader& header, const Blob* blob,
@@ -186,14 +189,43 @@ Status submit(v1::Federation::Stub& stub, const v1::ResultHeader& header, const 
   return s;
 }
 
+// A busy server (RESOURCE_EXHAUSTED, e.g. during a flood of anonymous streams) has not claimed
+// the task yet: try again a few times before the deadline.
+Status submit_with_retry(v1::Federation::Stub& stub, const v1::ResultHeader& header,
+                         const Blob* blob, int64_t deadline_unix_ms, std::string* reason) {
+  for (int attempt = 0;; ++attempt) {
+    Status s = submit(stub, header, blob, reason);
+    const auto now_ms = std::chrono::duration_cast<milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    if (s.code != Code::kResourceExhausted || attempt >= 20 || now_ms + 500 > deadline_unix_ms) {
+      return s;
+    }
+    spdlog::info("server busy ({}), submitting again", s.message);
+    std::this_thread::sleep_for(milliseconds(250 * (1 + std::min(attempt, 7))));
+  }
+}
+
 }  // namespace
 
 int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::ClientData& data) {
   FEDSIGN_CHECK(!o.name.empty(), "--name is required");
-  FEDSIGN_CHECK(o.fault.empty() || o.fault == "nan" || o.fault == "shape" || o.fault == "stale" ||
-                    o.fault == "slow",
-                "unknown --fault '{}'", o.fault);
+  FEDSIGN_CHECK(o.fault.empty() || known_fault(o.fault), "unknown --fault '{}'", o.fault);
   if (!o.fault.empty()) spdlog::warn("TEST FAULT '{}' enabled: this client misbehaves on purpose", o.fault);
+  if (o.fault == "flood") flood(o);
+  std::string token = o.token;
+  if (!token.empty()) {
+    spdlog::warn("a token given on the command line is visible to every local user (ps); use "
+                 "--token-file or the FEDSIGN_TOKEN environment variable");
+  } else {
+    token = read_secret(o.token_file, "FEDSIGN_TOKEN");
+  }
+  if (!o.tls.enabled()) {
+    spdlog::warn("TLS is off: the token and the model travel in clear text to {} (use --tls-ca "
+                 "beyond a trusted network)", o.server);
+  }
+  // The previous round's result, for --fault replay.
+  std::optional<std::pair<v1::ResultHeader, Blob>> last_result;
   const fl::BnMode bn_mode = fl::parse_bn_mode(o.bn_mode);
   const fl::Faults no_faults;
   fl::ClientState state;
@@ -209,7 +241,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
     v1::RegisterRequest request;
     request.set_protocol_version(v1::PROTOCOL_VERSION_1);
     request.set_name(o.name);
-    request.set_token(o.token);
+    request.set_token(token);
     request.set_num_train_examples(static_cast<int64_t>(data.train.size()));
     request.set_num_test_examples(static_cast<int64_t>(data.test.size()));
     request.set_partition(o.partition);
@@ -246,14 +278,25 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       worker = std::make_unique<fl::Worker>(config, reply.input_size(), reply.num_classes());
     }
     Heartbeat heartbeat(*stub, reply.session_id(), milliseconds(std::max<uint32_t>(200, reply.heartbeat_ms())));
+    if (o.fault == "steal") use_session_from_another_connection(o, reply.session_id());
 
     bool reregister_now = false;
     while (true) {
       Received task;
-      s = get_task(*stub, reply.session_id(), o.poll_ms, &task);
+      bool refused_task = false;
+      s = get_task(*stub, reply.session_id(), o.poll_ms, o.max_model_bytes, &task, &refused_task);
       if (!s.ok()) {
         if (s.code == Code::kPermissionDenied) {
           FEDSIGN_FAIL("server {} refused client '{}': {}", o.server, o.name, s.to_string());
+        }
+        if (refused_task) {
+          spdlog::error("refused a task: {}", s.to_string());  // and waits for the next one
+          continue;
+        }
+        if (s.code == Code::kResourceExhausted) {  // server busy: the session is still good
+          spdlog::info("server busy ({}), polling again", s.message);
+          std::this_thread::sleep_for(milliseconds(500));
+          continue;
         }
         spdlog::warn("lost the server: {}", s.to_string());
         reregister_now = s.code == Code::kNotFound;
@@ -284,7 +327,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           ins.config = from_proto(header.config());
           if (auto it = task.groups.find(kControlGroup); it != task.groups.end()) ins.control = it->second;
           fl::FitResult r = client.fit(ins);
-          if (!o.fault.empty()) apply_fault(o.fault, r, &round);
+          if (!o.fault.empty()) corrupt_update(o.fault, r, &round);
           if (o.fault == "slow") {
             spdlog::warn("TEST FAULT slow: not submitting round {}", round);
             std::this_thread::sleep_for(std::chrono::hours(1));
@@ -310,7 +353,15 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       result.set_round(round);
       heartbeat.set_state("idle");
       std::string reason;
-      s = submit(*stub, result, blob ? &*blob : nullptr, &reason);
+      if (o.fault == "half" && fit && blob) submit_half_and_hang(*stub, result, *blob);
+      if (o.fault == "replay" && fit && last_result) {
+        v1::ResultHeader old = last_result->first;
+        old.set_session_id(reply.session_id());
+        const Status r = submit(*stub, old, &last_result->second, &reason);
+        spdlog::warn("TEST FAULT replay: resent the round {} update -> {}", old.round(), r.to_string());
+      }
+      if (fit && blob) last_result.emplace(result, *blob);
+      s = submit_with_retry(*stub, result, blob ? &*blob : nullptr, header.deadline_unix_ms(), &reason);
       if (s.ok()) {
         ++tasks_done;
         spdlog::info("round {}: {} result accepted", header.round(), fit ? "fit" : "evaluate");

@@ -7,6 +7,11 @@
 // gives up after `give_up_s` without reaching the server. It stops (returns 0) when the server
 // announces the end of training, and throws fedsign::Error when refused (unknown, revoked,
 // wrong credentials) - a refusal is not retried.
+//
+// Safety: the client warns when it talks plaintext; it reads its token from a file or the
+// FEDSIGN_TOKEN environment variable (a --token on the command line is visible to every local
+// user); it refuses a task whose announced size exceeds `max_model_bytes` or disagrees with its
+// tensor list before reserving memory, and a model with non-finite values.
 #pragma once
 
 #include <string>
@@ -21,7 +26,8 @@ namespace fedsign::net {
 struct ClientOptions {
   std::string server = "127.0.0.1:7070";
   std::string name;
-  std::string token;
+  std::string token;       // prefer token_file or $FEDSIGN_TOKEN (argv is public)
+  std::string token_file;  // first line is the token
   TlsFiles tls;
   std::string tls_server_name;  // expected name in the server certificate (default: the host)
   train::TrainConfig train;     // local training settings; the model comes from the server
@@ -33,9 +39,8 @@ struct ClientOptions {
   double backoff_max_s = 10;
   double give_up_s = 300;
   int poll_ms = 5000;
-  // FOR TESTS ONLY: misbehave to exercise the server's defenses.
-  //   nan    send NaN weights          shape  send a tensor of the wrong shape
-  //   stale  claim the previous round  slow   never submit (sleep; heartbeats go on)
+  int64_t max_model_bytes = int64_t{1} << 31;  // largest task blob accepted (2 GiB)
+  // FOR TESTS ONLY: misbehave to exercise the server's defenses (net/client_faults.h).
   std::string fault;
 };
 

@@ -1,19 +1,24 @@
 #include "fedsign/net/coordinator.h"
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
-#include <random>
+#include "fedsign/core/check.h"
 
 namespace fedsign::net {
 
 std::string to_string(TaskKind kind) { return kind == TaskKind::kFit ? "fit" : "evaluate"; }
 
 namespace {
+// 256 bits from OpenSSL's CSPRNG, hex: unguessable, unlike a seeded Mersenne Twister whose
+// state can be recovered from a few outputs.
 std::string random_session() {
-  static std::mutex mutex;
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard lock(mutex);
-  return fmt::format("{:016x}{:016x}", rng(), rng());
+  unsigned char bytes[32];
+  FEDSIGN_CHECK(RAND_bytes(bytes, sizeof bytes) == 1, "OpenSSL RAND_bytes failed");
+  std::string out;
+  out.reserve(2 * sizeof bytes);
+  for (unsigned char b : bytes) out += fmt::format("{:02x}", b);
+  return out;
 }
 }  // namespace
 
@@ -24,9 +29,16 @@ bool Coordinator::alive_locked(const Slot& slot, Clock::time_point now) const {
   return !slot.session.empty() && now - slot.last_seen < options_.client_timeout;
 }
 
-Coordinator::Slot* Coordinator::find_session_locked(const std::string& session, Status* status) {
-  auto it = sessions_.find(session);
-  if (it == sessions_.end()) {
+Coordinator::Slot* Coordinator::find_session_locked(const Caller& caller, Status* status) {
+  auto it = sessions_.find(caller.session);
+  const Slot* bound = it == sessions_.end() ? nullptr : &slots_.at(it->second);
+  if (!bound || bound->identity != caller.identity ||
+      (options_.bind_session_to_peer && bound->peer != caller.peer)) {
+    if (bound) {
+      spdlog::warn("session of '{}' presented by {} (identity '{}'), bound to {}: refused",
+                   printable(bound->name), printable(caller.peer), printable(caller.identity),
+                   printable(bound->peer));
+    }
     *status = {Code::kNotFound, "unknown session: register again"};
     return nullptr;
   }
@@ -43,12 +55,19 @@ Coordinator::Slot* Coordinator::find_session_locked(const std::string& session, 
 }
 
 Status Coordinator::register_client(const std::string& name, const std::string& token,
-                                    const std::string& identity, int64_t num_train,
-                                    int64_t num_test, std::string* session, fl::ClientId* id) {
+                                    const Caller& caller, int64_t num_train, int64_t num_test,
+                                    std::string* session, fl::ClientId* id) {
+  const std::string& identity = caller.identity;
   if (name.empty() || name.size() > 128) return {Code::kInvalidArgument, "bad client name"};
   if (!identity.empty() && identity != name) {
-    return {Code::kUnauthenticated,
-            fmt::format("certificate is for '{}', not for '{}'", identity, name)};
+    return {Code::kUnauthenticated, fmt::format("certificate is for '{}', not for '{}'",
+                                                printable(identity), printable(name))};
+  }
+  if (num_train < 0 || num_test < 0 || num_train > options_.max_examples ||
+      num_test > options_.max_examples) {
+    return {Code::kInvalidArgument,
+            fmt::format("declared {} train / {} test examples: allowed 0..{}", num_train,
+                        num_test, options_.max_examples)};
   }
   if (!tokens_.enabled() && identity.empty()) {
     return {Code::kUnauthenticated, "server requires a token or a client certificate"};
@@ -75,6 +94,8 @@ Status Coordinator::register_client(const std::string& name, const std::string& 
   }
   slot.name = name;
   slot.session = random_session();
+  slot.identity = identity;
+  slot.peer = caller.peer;
   slot.last_seen = Clock::now();
   slot.num_train = num_train;
   slot.num_test = num_test;
@@ -87,18 +108,17 @@ Status Coordinator::register_client(const std::string& name, const std::string& 
   return Status::Ok();
 }
 
-Status Coordinator::heartbeat(const std::string& session, const std::string& state,
-                              int64_t* round) {
+Status Coordinator::heartbeat(const Caller& caller, const std::string& state, int64_t* round) {
   std::lock_guard lock(mutex_);
   Status status;
-  Slot* slot = find_session_locked(session, &status);
+  Slot* slot = find_session_locked(caller, &status);
   if (!slot) return status;
-  slot->state = state;
+  slot->state = printable(state, 32);
   *round = round_;
   return Status::Ok();
 }
 
-Status Coordinator::next_task(const std::string& session, std::chrono::milliseconds wait,
+Status Coordinator::next_task(const Caller& caller, std::chrono::milliseconds wait,
                               std::shared_ptr<Task>* task, bool* shutdown) {
   const auto until = Clock::now() + wait;
   std::unique_lock lock(mutex_);
@@ -106,7 +126,7 @@ Status Coordinator::next_task(const std::string& session, std::chrono::milliseco
   *shutdown = false;
   while (true) {
     Status status;
-    Slot* slot = find_session_locked(session, &status);
+    Slot* slot = find_session_locked(caller, &status);
     if (!slot) return status;
     if (slot->task && slot->task->state == Task::State::kPending) {
       slot->task->state = Task::State::kDelivered;
@@ -123,15 +143,20 @@ Status Coordinator::next_task(const std::string& session, std::chrono::milliseco
   }
 }
 
-Status Coordinator::claim(const std::string& session, const std::string& task_id, TaskKind kind,
+Status Coordinator::claim(const Caller& caller, const std::string& task_id, TaskKind kind,
                           int64_t round, int64_t model_version, std::shared_ptr<Task>* task) {
   std::lock_guard lock(mutex_);
   Status status;
-  Slot* slot = find_session_locked(session, &status);
+  Slot* slot = find_session_locked(caller, &status);
   if (!slot) return status;
   const std::shared_ptr<Task>& t = slot->task;
   if (!t || t->id != task_id || t->state != Task::State::kDelivered) {
-    return {Code::kFailedPrecondition, fmt::format("task '{}' is not open (stale or timed out)", task_id)};
+    return {Code::kFailedPrecondition,
+            fmt::format("task '{}' is not open (stale, replayed or timed out)", printable(task_id))};
+  }
+  const auto now = Clock::now();
+  if (now >= t->deadline) {
+    return {Code::kFailedPrecondition, fmt::format("task '{}': round deadline passed", t->id)};
   }
   *task = t;  // from here on a rejection fails this task
   if (t->kind != kind) return {Code::kInvalidArgument, "result kind does not match the task"};
@@ -144,11 +169,22 @@ Status Coordinator::claim(const std::string& session, const std::string& task_id
                                                    model_version, t->model_version)};
   }
   t->state = Task::State::kFolding;
+  t->declared_examples =
+      std::min(kind == TaskKind::kFit ? slot->num_train : slot->num_test, options_.max_examples);
+  t->upload_deadline = std::min(now + options_.upload_timeout, t->deadline + options_.upload_grace);
   return Status::Ok();
+}
+
+bool Coordinator::commit(const std::shared_ptr<Task>& task) {
+  std::lock_guard lock(mutex_);
+  if (task->state != Task::State::kFolding) return false;
+  task->committed = true;
+  return true;
 }
 
 void Coordinator::complete(const std::shared_ptr<Task>& task) {
   std::lock_guard lock(mutex_);
+  if (task->state == Task::State::kFailed) return;
   task->state = Task::State::kDone;
   cv_.notify_all();
 }
@@ -168,7 +204,7 @@ void Coordinator::reject(const std::shared_ptr<Task>& task, const std::string& c
     ++rejected_;
     ++rejected_by_reason_[to_string(why.code)];
   }
-  spdlog::warn("rejected update from '{}'{}: {}", client,
+  spdlog::warn("rejected update from '{}'{}: {}", printable(client),
                task ? fmt::format(" (round {})", task->round) : "", why.to_string());
   if (task) fail(task, "update rejected: " + why.message);
 }
@@ -190,6 +226,11 @@ Task::State Coordinator::wait(const std::shared_ptr<Task>& task) {
   while (true) {
     if (task->state == Task::State::kDone || task->state == Task::State::kFailed) break;
     const auto now = Clock::now();
+    if (task->state == Task::State::kFolding && !task->committed && now >= task->upload_deadline) {
+      task->state = Task::State::kFailed;
+      task->error = "upload deadline passed";
+      break;
+    }
     if (task->state != Task::State::kFolding) {
       auto it = slots_.find(task->client);
       if (now >= task->deadline) {
@@ -203,7 +244,7 @@ Task::State Coordinator::wait(const std::shared_ptr<Task>& task) {
         break;
       }
     }
-    cv_.wait_until(lock, std::min(task->deadline, now + std::chrono::milliseconds(200)));
+    cv_.wait_until(lock, now + std::chrono::milliseconds(200));
   }
   auto it = slots_.find(task->client);
   if (it != slots_.end() && it->second.task == task) it->second.task.reset();

@@ -1,7 +1,10 @@
 // The server's view of remote clients and their tasks, shared by the gRPC service (client-facing
 // calls) and the round loop (round_adapter.h). Clients are identified by name; each name gets a
 // stable ClientId (kept in the server checkpoint, so ids survive a restart) and each
-// registration a fresh session id. A client is ALIVE while it called within `client_timeout`;
+// registration a fresh session id (256 bits from OpenSSL's CSPRNG). A session is bound to what
+// the caller proved at registration: its mTLS certificate name (checked again on every call)
+// and, by default, its connection (gRPC peer address), so a session id seen on the wire or in a
+// log is useless from another connection. A client is ALIVE while it called within `client_timeout`;
 // the round loop samples only alive clients and fails a task whose client stops calling, whose
 // deadline passes, or whose update is rejected. At most one open task per client.
 // Thread-safe: one mutex, one condition variable.
@@ -47,6 +50,16 @@ struct Task {
   Clock::time_point deadline;
   int64_t deadline_unix_ms = 0;
 
+  // Set by claim() (guarded by the coordinator's mutex): the most examples this result may
+  // claim (what the client declared at registration, capped by the server's limit), and when
+  // its upload must have finished (the round loop fails the task then; the service cancels the
+  // stream).
+  int64_t declared_examples = 0;
+  Clock::time_point upload_deadline;
+  // commit() passed: the update is being added to the aggregate; the task can no longer fail
+  // by deadline, and a failed task can no longer be committed.
+  bool committed = false;
+
   // Outcome (guarded by the coordinator's mutex).
   State state = State::kPending;
   std::string error;
@@ -67,6 +80,21 @@ struct ClientInfo {  // a snapshot for the status endpoint
 struct CoordinatorOptions {
   std::chrono::milliseconds client_timeout{15000};
   std::chrono::milliseconds heartbeat{2000};
+  // An upload must end within `upload_timeout` of its header and within `upload_grace` after the
+  // round deadline, whichever comes first.
+  std::chrono::milliseconds upload_timeout{120000};
+  std::chrono::milliseconds upload_grace{10000};
+  // Largest example count a client may declare (and so claim in a result).
+  int64_t max_examples = 1000000;
+  // A session is valid only from the connection (gRPC peer) that registered it.
+  bool bind_session_to_peer = true;
+};
+
+// Who makes a session call: the session id it presents and what the transport says about it.
+struct Caller {
+  std::string session;
+  std::string identity;  // mTLS certificate name, empty without client certificates
+  std::string peer;      // grpc::ServerContext::peer(), e.g. "ipv4:127.0.0.1:50123"
 };
 
 class Coordinator {
@@ -74,21 +102,27 @@ class Coordinator {
   Coordinator(CoordinatorOptions options, TokenStore& tokens);
 
   // ---- client-facing (gRPC service)
-  // `identity`: the TLS client certificate's common name, empty without mTLS; when present it
-  // must equal `name`.
-  Status register_client(const std::string& name, const std::string& token,
-                         const std::string& identity, int64_t num_train, int64_t num_test,
-                         std::string* session, fl::ClientId* id);
-  Status heartbeat(const std::string& session, const std::string& state, int64_t* round);
+  // `caller.identity`: the TLS client certificate's common name, empty without mTLS; when
+  // present it must equal `name`. The new session is bound to caller.identity and caller.peer.
+  Status register_client(const std::string& name, const std::string& token, const Caller& caller,
+                         int64_t num_train, int64_t num_test, std::string* session,
+                         fl::ClientId* id);
+  // Session calls: NOT_FOUND for an unknown session or one presented by another identity or
+  // connection (the same answer, so a guesser learns nothing).
+  Status heartbeat(const Caller& caller, const std::string& state, int64_t* round);
   // Waits up to `wait` for an open task; *task stays null when there is none. *shutdown is set
   // once the server finished.
-  Status next_task(const std::string& session, std::chrono::milliseconds wait,
+  Status next_task(const Caller& caller, std::chrono::milliseconds wait,
                    std::shared_ptr<Task>* task, bool* shutdown);
   // Checks that `task_id` is this client's delivered, still-open task of that round and model
-  // version, and claims it for folding (kFolding): the round loop then waits for complete()
-  // or fail() even past the deadline.
-  Status claim(const std::string& session, const std::string& task_id, TaskKind kind,
-               int64_t round, int64_t model_version, std::shared_ptr<Task>* task);
+  // version, before its deadline, and claims it for folding (kFolding): the round loop then
+  // waits for complete() or fail() until the task's upload deadline.
+  Status claim(const Caller& caller, const std::string& task_id, TaskKind kind, int64_t round,
+               int64_t model_version, std::shared_ptr<Task>* task);
+  // The last step before a claimed update is added to the aggregate: false (and nothing may be
+  // added) when the task already failed, e.g. because its upload deadline passed.
+  bool commit(const std::shared_ptr<Task>& task);
+  // Marks a claimed task done (no effect on a failed one).
   void complete(const std::shared_ptr<Task>& task);
   void fail(const std::shared_ptr<Task>& task, const std::string& reason);
   // A rejected update: counted by reason, logged, task failed.
@@ -97,7 +131,8 @@ class Coordinator {
   // ---- round loop
   void post(const std::shared_ptr<Task>& task);
   // Blocks until the task is done or failed; fails it when its deadline passes or its client
-  // stops calling. Returns the final state.
+  // stops calling, and a claimed one when its upload deadline passes before commit(). Returns
+  // the final state.
   Task::State wait(const std::shared_ptr<Task>& task);
   void set_round(int64_t round);
   int64_t round() const;
@@ -121,13 +156,14 @@ class Coordinator {
   struct Slot {
     std::string name;
     std::string session;
+    std::string identity, peer;  // what the session is bound to
     Clock::time_point last_seen;
     int64_t num_train = 0, num_test = 0;
     std::string state;
     std::shared_ptr<Task> task;
     bool told_shutdown = false;
   };
-  Slot* find_session_locked(const std::string& session, Status* status);
+  Slot* find_session_locked(const Caller& caller, Status* status);
   bool alive_locked(const Slot& slot, Clock::time_point now) const;
 
   CoordinatorOptions options_;

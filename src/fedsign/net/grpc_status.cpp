@@ -12,6 +12,7 @@ grpc::Status to_grpc(const Status& s) {
     case Code::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
     case Code::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
     case Code::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case Code::kOutOfRange: code = grpc::StatusCode::OUT_OF_RANGE; break;
     case Code::kDeadlineExceeded: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
     case Code::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
     case Code::kInternal: code = grpc::StatusCode::INTERNAL; break;
@@ -29,6 +30,7 @@ Status from_grpc(const grpc::Status& s) {
     case grpc::StatusCode::NOT_FOUND: code = Code::kNotFound; break;
     case grpc::StatusCode::FAILED_PRECONDITION: code = Code::kFailedPrecondition; break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED: code = Code::kResourceExhausted; break;
+    case grpc::StatusCode::OUT_OF_RANGE: code = Code::kOutOfRange; break;
     case grpc::StatusCode::DEADLINE_EXCEEDED: code = Code::kDeadlineExceeded; break;
     case grpc::StatusCode::UNAVAILABLE: code = Code::kUnavailable; break;
     default: code = Code::kInternal; break;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "fedsign/core/check.h"
+#include "fedsign/net/validate.h"
 
 namespace fedsign::net {
 
@@ -19,6 +20,7 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
       spdlog::warn("only {} of the required {} updates arrived: keeping the global model",
                    owner_.folded_, owner_.min_results_);
       owner_.aggregation_.reset();
+      owner_.aggregating_round_ = -1;
       fl::AggregateFitResult kept;
       kept.weights = owner_.global_;
       kept.metrics["num_results"] = static_cast<double>(owner_.folded_);
@@ -27,6 +29,14 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
     }
     fl::AggregateFitResult out = owner_.aggregation_->finish(failures);
     owner_.aggregation_.reset();
+    owner_.aggregating_round_ = -1;
+    // Validated updates average to finite weights, but a strategy's own state (FedAdam moments,
+    // server momentum) could still overflow: never checkpoint or send a broken model.
+    if (Status s = check_finite(out.weights, "new global model"); !s.ok()) {
+      spdlog::error("{}: keeping the previous global model", s.message);
+      out.weights = owner_.global_;
+      out.metrics["non_finite_aggregate"] = 1;
+    }
     return out;
   }
 
@@ -66,6 +76,7 @@ std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
   {
     std::lock_guard lock(mutex_);
     aggregation_ = inner_.begin_aggregate_fit(round, global);
+    aggregating_round_ = round;
     max_train_seconds_ = 0;
     folded_ = 0;
   }
@@ -114,10 +125,19 @@ std::vector<fl::EvaluateInstruction> DispatchingStrategy::configure_evaluate(
   return instructions;
 }
 
-Status DispatchingStrategy::fold(const Task& task, fl::FitResult result) {
+Status DispatchingStrategy::fold(const std::shared_ptr<Task>& task, fl::FitResult result) {
   std::lock_guard lock(mutex_);
-  if (!aggregation_) return {Code::kFailedPrecondition, "no round is aggregating"};
-  result.client_id = task.client;
+  if (!aggregation_ || task->kind != TaskKind::kFit || task->round != aggregating_round_) {
+    return {Code::kFailedPrecondition,
+            fmt::format("round {} is not aggregating (late update)", task->round)};
+  }
+  // Under mutex_: finish() cannot run between the check and add(), and a task failed by its
+  // deadline cannot be added any more.
+  if (!coordinator_.commit(task)) {
+    return {Code::kDeadlineExceeded,
+            fmt::format("task {} already closed (upload deadline passed or failed)", task->id)};
+  }
+  result.client_id = task->client;
   auto it = result.metrics.find("train_seconds");
   if (it != result.metrics.end()) max_train_seconds_ = std::max(max_train_seconds_, it->second);
   try {

@@ -55,9 +55,11 @@ class DispatchingStrategy : public fl::Strategy {
     inner_.load_state(state);
   }
 
-  // Folds a validated FIT update of `task` into the open aggregation (any thread). Returns an
-  // error (and folds nothing) when the aggregation refuses it.
-  Status fold(const Task& task, fl::FitResult result);
+  // Folds a validated FIT update of `task` into the open aggregation (any thread). Folds
+  // nothing and returns an error when no aggregation of the task's round is open (a late update
+  // never lands in a later round), when the task already failed (Coordinator::commit), or when
+  // the aggregation refuses it.
+  Status fold(const std::shared_ptr<Task>& task, fl::FitResult result);
 
   // The open task of `client` in the current round (null if none).
   std::shared_ptr<Task> task_for(fl::ClientId client, TaskKind kind);
@@ -87,6 +89,7 @@ class DispatchingStrategy : public fl::Strategy {
   std::shared_ptr<const std::optional<fl::Weights>> control_layout_;
   mutable std::mutex mutex_;  // guards aggregation_ and max_train_seconds_
   std::unique_ptr<fl::FitAggregation> aggregation_;
+  int64_t aggregating_round_ = -1;
   double max_train_seconds_ = 0;
   int64_t folded_ = 0;
   int64_t min_results_ = 1;

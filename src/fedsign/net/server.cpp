@@ -19,6 +19,7 @@
 #include "fedsign/net/network_metrics.h"
 #include "fedsign/net/partition_check.h"
 #include "fedsign/net/round_adapter.h"
+#include "fedsign/net/server_setup.h"
 #include "fedsign/net/service.h"
 #include "fedsign/net/status_http.h"
 #include "fedsign/train/model_bundle.h"
@@ -173,8 +174,7 @@ class NetworkRun : public fl::RunHooks {
 
 std::unique_ptr<StatusEndpoint> start_status(const ServerOptions& o, Board& board,
                                              Coordinator& coordinator, const NetworkRun& run) {
-  if (o.status_address.empty()) return nullptr;
-  return std::make_unique<StatusEndpoint>(o.status_address, [&o, &board, &coordinator, &run] {
+  return start_status_endpoint(o, [&o, &board, &coordinator, &run] {
     nlohmann::json j;
     {
       std::lock_guard lock(board.mutex);
@@ -198,6 +198,7 @@ std::unique_ptr<StatusEndpoint> start_status(const ServerOptions& o, Board& boar
     j["rejected_updates"] = run.rejected_before() + coordinator.rejected_total();
     j["bytes_sent"] = coordinator.bytes_sent.load();
     j["bytes_received"] = coordinator.bytes_received.load();
+    j["rejected_by_cause"] = coordinator.rejected_by_reason();
     return j.dump();
   });
 }
@@ -208,11 +209,8 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   FEDSIGN_CHECK(!o.tokens_file.empty() || !o.tls.ca.empty(),
                 "refusing to run without client authentication: give --tokens FILE and/or "
                 "--tls-client-ca (mutual TLS)");
+  check_listen_security(o);
   FEDSIGN_CHECK(!o.run.run_dir.empty(), "the server needs a run directory (--out)");
-  if (o.tls.cert.empty()) {
-    spdlog::warn("TLS is off: tokens and weights travel in clear text (use --tls-cert/--tls-key "
-                 "beyond a trusted network)");
-  }
   fs::create_directories(o.run.run_dir);
   // Every gRPC thread would otherwise get its own malloc arena that keeps freed chunk buffers:
   // memory would grow with the number of concurrent clients instead of the model size. A fixed
@@ -232,20 +230,11 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   fl::Weights global = strategy->initialize_parameters().value_or(fl::get_weights(*model));
 
   TokenStore tokens(o.tokens_file);
-  CoordinatorOptions coordinator_options;
-  coordinator_options.client_timeout = millis(o.client_timeout_s);
-  coordinator_options.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);
-  Coordinator coordinator(coordinator_options, tokens);
+  Coordinator coordinator(make_coordinator_options(o), tokens);
   DispatchingStrategy dispatch(*strategy, coordinator, millis(o.round_deadline_s));
   dispatch.set_min_results(o.federation.min_results);
   PartitionCheck partitions;
-  ServiceOptions service_options;
-  service_options.model = o.model;
-  service_options.input_size = o.input_size;
-  service_options.num_classes = o.num_classes;
-  service_options.heartbeat = coordinator_options.heartbeat;
-  service_options.max_update_bytes = o.max_update_bytes;
-  service_options.client_certificates = !o.tls.ca.empty();
+  ServiceOptions service_options = make_service_options(o);
   service_options.partitions = &partitions;
   FederationService service(coordinator, dispatch, service_options);
 
@@ -258,7 +247,7 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   int port = 0;
   builder.AddListeningPort(o.address, server_credentials(o), &port);
   builder.RegisterService(&service);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // keep per-stream windows small
+  configure_builder(builder, o);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   FEDSIGN_CHECK(grpc_server && port > 0, "cannot listen on {}", o.address);
   std::unique_ptr<StatusEndpoint> status = start_status(o, board, coordinator, hooks);

@@ -20,12 +20,30 @@ std::string certificate_name(grpc::ServerContext* context) {
   return {};
 }
 
-struct SemaphoreGuard {
-  explicit SemaphoreGuard(std::counting_semaphore<64>& s) : s_(s) { s_.acquire(); }
-  ~SemaphoreGuard() { s_.release(); }
+// A semaphore slot taken until `until` at the latest (acquired() says whether it was).
+class SemaphoreSlot {
+ public:
+  SemaphoreSlot(std::counting_semaphore<64>& s, Clock::time_point until)
+      : s_(s), acquired_(s.try_acquire_until(until)) {}
+  ~SemaphoreSlot() {
+    if (acquired_) s_.release();
+  }
+  bool acquired() const { return acquired_; }
+
+ private:
   std::counting_semaphore<64>& s_;
+  bool acquired_;
 };
+
+std::function<void()> canceller(grpc::ServerContext* context) {
+  return [context] { context->TryCancel(); };
+}
 }  // namespace
+
+Caller FederationService::caller(grpc::ServerContext* context, const std::string& session) const {
+  return {session, options_.client_certificates ? certificate_name(context) : std::string(),
+          context->peer()};
+}
 
 FederationService::FederationService(Coordinator& coordinator, DispatchingStrategy& strategy,
                                      ServiceOptions options)
@@ -39,13 +57,13 @@ grpc::Status FederationService::Register(grpc::ServerContext* context,
                     fmt::format("protocol version {} not supported (server speaks 1)",
                                 request->protocol_version())});
   }
-  const std::string identity = options_.client_certificates ? certificate_name(context) : "";
-  if (options_.client_certificates && identity.empty()) {
+  const Caller who = caller(context, "");
+  if (options_.client_certificates && who.identity.empty()) {
     return to_grpc({Code::kUnauthenticated, "a client certificate is required"});
   }
   std::string session;
   fl::ClientId id = 0;
-  Status s = coordinator_.register_client(request->name(), request->token(), identity,
+  Status s = coordinator_.register_client(request->name(), request->token(), who,
                                           request->num_train_examples(),
                                           request->num_test_examples(), &session, &id);
   if (s.ok() && options_.partitions) {
@@ -53,11 +71,13 @@ grpc::Status FederationService::Register(grpc::ServerContext* context,
                                    request->partition_index());
   }
   if (!s.ok()) {
-    spdlog::warn("refused client '{}' from {}: {}", request->name(), context->peer(), s.to_string());
+    spdlog::warn("refused client '{}' from {}: {}", printable(request->name()),
+                 printable(context->peer()), s.to_string());
     return to_grpc(s);
   }
-  spdlog::info("client '{}' registered as {} ({} train / {} test images) from {}", request->name(),
-               id, request->num_train_examples(), request->num_test_examples(), context->peer());
+  spdlog::info("client '{}' registered as {} ({} train / {} test images) from {}",
+               printable(request->name()), id, request->num_train_examples(),
+               request->num_test_examples(), printable(context->peer()));
   reply->set_session_id(session);
   reply->set_client_id(id);
   reply->set_model(options_.model);
@@ -68,10 +88,11 @@ grpc::Status FederationService::Register(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status FederationService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+grpc::Status FederationService::Heartbeat(grpc::ServerContext* context,
+                                          const v1::HeartbeatRequest* request,
                                           v1::HeartbeatReply* reply) {
   int64_t round = 0;
-  Status s = coordinator_.heartbeat(request->session_id(), request->state(), &round);
+  Status s = coordinator_.heartbeat(caller(context, request->session_id()), request->state(), &round);
   reply->set_round(round);
   return to_grpc(s);
 }
@@ -82,7 +103,7 @@ grpc::Status FederationService::GetTask(grpc::ServerContext* context,
   const auto wait = std::min(options_.max_poll, std::chrono::milliseconds(request->wait_ms()));
   std::shared_ptr<Task> task;
   bool shutdown = false;
-  Status s = coordinator_.next_task(request->session_id(), wait, &task, &shutdown);
+  Status s = coordinator_.next_task(caller(context, request->session_id()), wait, &task, &shutdown);
   if (!s.ok()) return to_grpc(s);
   v1::TaskMessage message;
   v1::TaskHeader* header = message.mutable_header();
@@ -98,9 +119,12 @@ grpc::Status FederationService::GetTask(grpc::ServerContext* context,
   header->set_deadline_unix_ms(task->deadline_unix_ms);
   to_proto(task->config, header->mutable_config());
   to_proto(*task->blob, header->mutable_blob());
-  SemaphoreGuard guard(downloads_);
+  // A client that stops reading would block Write (flow control) and keep its download slot:
+  // the download must end by the task's deadline.
+  Watchdog::Ticket ticket = watchdog_.arm(task->deadline, canceller(context));
+  SemaphoreSlot slot(downloads_, task->deadline);
   int64_t sent = static_cast<int64_t>(message.ByteSizeLong());
-  bool ok = writer->Write(message);
+  bool ok = slot.acquired() && writer->Write(message);
   ok = ok && for_each_chunk(task->blob->bytes, [&](const std::string& chunk) {
          if (context->IsCancelled()) return false;
          v1::TaskMessage m;
@@ -118,7 +142,8 @@ grpc::Status FederationService::GetTask(grpc::ServerContext* context,
 
 Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* reader,
                                       const v1::ResultHeader& header,
-                                      const std::shared_ptr<Task>& task) {
+                                      const std::shared_ptr<Task>& task,
+                                      const Watchdog::Ticket& ticket) {
   const int64_t limit = options_.max_update_bytes > 0
                             ? options_.max_update_bytes
                             : 2 * static_cast<int64_t>(task->blob->bytes.size()) + (1 << 20);
@@ -128,7 +153,10 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
   }
   std::vector<TensorSpec> specs;
   if (Status s = from_proto(header.blob(), &specs); !s.ok()) return s;
-  SemaphoreGuard guard(uploads_);
+  SemaphoreSlot slot(uploads_, task->upload_deadline);
+  if (!slot.acquired()) {
+    return {Code::kDeadlineExceeded, "upload deadline passed while waiting for an upload slot"};
+  }
   std::string bytes;
   v1::ResultMessage message;
   while (reader->Read(&message)) {
@@ -137,6 +165,11 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
     }
     coordinator_.bytes_received += static_cast<int64_t>(message.chunk().size());
     if (Status s = append_chunk(&bytes, message.chunk(), header.blob().total_bytes()); !s.ok()) return s;
+  }
+  if (ticket.fired()) {
+    return {Code::kDeadlineExceeded,
+            fmt::format("upload deadline passed after {} of {} bytes: stream cancelled",
+                        bytes.size(), header.blob().total_bytes())};
   }
   if (bytes.size() != header.blob().total_bytes()) {
     return {Code::kInvalidArgument, fmt::format("update truncated: {} of {} bytes", bytes.size(),
@@ -157,43 +190,90 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
     else if (group == kControlGroup) result.control_delta = std::move(w);
     else return {Code::kInvalidArgument, fmt::format("unknown weight group '{}'", group)};
   }
-  if (Status s = validate_fit_update(*task->layout, *task->control_layout, result); !s.ok()) return s;
-  task->num_examples = result.num_examples;
-  task->metrics = result.metrics;
-  return strategy_.fold(*task, std::move(result));
+  UpdateLimits limits = options_.update_limits;
+  limits.max_examples = std::min(limits.max_examples, task->declared_examples);
+  double norm = 0;
+  if (Status s = validate_fit_update(*task->layout, *task->control_layout, result, limits, &norm);
+      !s.ok()) {
+    return s;
+  }
+  if (limits.clip && norm > update_norm_bound(*task->layout, limits)) {
+    spdlog::info("clipped the update of '{}' (round {}): norm {:.4g} down to {:.4g}",
+                 coordinator_.name_of(task->client), task->round, norm,
+                 update_norm_bound(*task->layout, limits));
+  }
+  const int64_t num_examples = result.num_examples;
+  fl::Metrics metrics = result.metrics;
+  if (Status s = strategy_.fold(task, std::move(result)); !s.ok()) return s;
+  task->num_examples = num_examples;
+  task->metrics = std::move(metrics);
+  return Status::Ok();
+}
+
+Status FederationService::receive_evaluate(const v1::ResultHeader& header,
+                                           const std::shared_ptr<Task>& task) {
+  fl::Metrics metrics;
+  for (const auto& [key, value] : header.metrics()) metrics[key] = value;
+  if (Status s = validate_evaluate_result(header.num_examples(), header.loss(), metrics,
+                                          task->declared_examples);
+      !s.ok()) {
+    return s;
+  }
+  if (!coordinator_.commit(task)) return {Code::kDeadlineExceeded, "upload deadline passed"};
+  task->num_examples = header.num_examples();
+  task->loss = header.loss();
+  task->metrics = std::move(metrics);
+  return Status::Ok();
 }
 
 grpc::Status FederationService::SubmitResult(grpc::ServerContext* context,
                                              grpc::ServerReader<v1::ResultMessage>* reader,
                                              v1::SubmitReply* reply) {
+  // Until it is claimed, a stream is anonymous: it gets `header_timeout` to say who it is, and
+  // only so many anonymous streams may wait at once.
+  struct Pending {
+    std::atomic<int>& count;
+    bool counted = true;
+    void done() {
+      if (counted) --count;
+      counted = false;
+    }
+    ~Pending() { done(); }
+  } pending{pending_headers_};
+  if (++pending_headers_ > options_.max_pending_headers) {
+    return to_grpc({Code::kResourceExhausted, "too many result streams waiting for their header"});
+  }
+  Watchdog::Ticket ticket =
+      watchdog_.arm(Clock::now() + options_.header_timeout, canceller(context));
   v1::ResultMessage first;
-  if (!reader->Read(&first) || first.payload_case() != v1::ResultMessage::kHeader) {
+  const bool have_first = reader->Read(&first);
+  pending.done();
+  if (!have_first || first.payload_case() != v1::ResultMessage::kHeader) {
+    if (ticket.fired()) {
+      return to_grpc({Code::kDeadlineExceeded,
+                      fmt::format("no result header within {} ms", options_.header_timeout.count())});
+    }
     return to_grpc({Code::kInvalidArgument, "a result starts with its header"});
   }
   const v1::ResultHeader& header = first.header();
   coordinator_.bytes_received += static_cast<int64_t>(first.ByteSizeLong());
   const TaskKind kind = header.kind() == v1::TASK_KIND_EVALUATE ? TaskKind::kEvaluate : TaskKind::kFit;
   std::shared_ptr<Task> task;
-  Status s = coordinator_.claim(header.session_id(), header.task_id(), kind, header.round(),
-                                header.model_version(), &task);
+  Status s = coordinator_.claim(caller(context, header.session_id()), header.task_id(), kind,
+                                header.round(), header.model_version(), &task);
   if (s.code == Code::kNotFound || s.code == Code::kPermissionDenied) return to_grpc(s);
-  const std::string client = task ? coordinator_.name_of(task->client) : context->peer();
+  if (s.ok()) ticket.set_deadline(task->upload_deadline);
+  const std::string client =
+      task ? coordinator_.name_of(task->client) : printable(context->peer());
   if (s.ok() && !header.error().empty()) {
-    coordinator_.fail(task, "client error: " + header.error());
+    coordinator_.fail(task, "client error: " + printable(header.error(), 200));
     reply->set_accepted(false);
-    reply->set_reason(header.error());
+    reply->set_reason("error noted");
     return grpc::Status::OK;
   }
   if (s.ok()) {
-    if (kind == TaskKind::kFit) {
-      s = receive_fit(reader, header, task);
-    } else if (!std::isfinite(header.loss()) || header.num_examples() < 0) {
-      s = {Code::kInvalidArgument, "evaluation loss not finite or negative example count"};
-    } else {
-      task->num_examples = header.num_examples();
-      task->loss = header.loss();
-      for (const auto& [key, value] : header.metrics()) task->metrics[key] = value;
-    }
+    s = kind == TaskKind::kFit ? receive_fit(reader, header, task, ticket)
+                               : receive_evaluate(header, task);
   }
   if (!s.ok()) {
     coordinator_.reject(task, client, s);

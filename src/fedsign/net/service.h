@@ -1,6 +1,10 @@
 // The gRPC service (internal header: includes generated code). Translates the four RPCs of
 // proto/fedsign/v1/federation.proto into Coordinator / DispatchingStrategy calls; every update
 // is checksummed, size-limited, decoded and validated here before it can be folded.
+// Every call that waits on the peer has a hard deadline (watchdog.h): a result stream must send
+// its header within `header_timeout` and finish its upload by the task's upload deadline; a
+// task download must finish by the task's deadline. Session calls are checked against the
+// caller's certificate name and connection (coordinator.h).
 #pragma once
 
 #include <semaphore>
@@ -8,6 +12,8 @@
 #include "fedsign/net/coordinator.h"
 #include "fedsign/net/partition_check.h"
 #include "fedsign/net/round_adapter.h"
+#include "fedsign/net/validate.h"
+#include "fedsign/net/watchdog.h"
 #include "fedsign/v1/federation.grpc.pb.h"
 
 namespace fedsign::net {
@@ -21,6 +27,13 @@ struct ServiceOptions {
   int64_t max_update_bytes = 0;  // 0: twice the task's blob plus 1 MiB
   bool client_certificates = false;  // mTLS: the certificate's CN must equal the client name
   PartitionCheck* partitions = nullptr;  // keeps clients on one partition (owned by the server)
+  // A result stream that has not sent its header by then is cancelled (it holds a thread).
+  std::chrono::milliseconds header_timeout{10000};
+  // Result streams that have not sent their header yet, at most (more: RESOURCE_EXHAUSTED at
+  // once, so anonymous streams cannot take every server thread).
+  int max_pending_headers = 32;
+  // Example-count cap (the client's declaration caps it further) and update-norm bound.
+  UpdateLimits update_limits;
 };
 
 class FederationService final : public v1::Federation::Service {
@@ -39,13 +52,17 @@ class FederationService final : public v1::Federation::Service {
 
  private:
   Status receive_fit(grpc::ServerReader<v1::ResultMessage>* reader, const v1::ResultHeader& header,
-                     const std::shared_ptr<Task>& task);
+                     const std::shared_ptr<Task>& task, const Watchdog::Ticket& ticket);
+  Status receive_evaluate(const v1::ResultHeader& header, const std::shared_ptr<Task>& task);
+  Caller caller(grpc::ServerContext* context, const std::string& session) const;
 
   Coordinator& coordinator_;
   DispatchingStrategy& strategy_;
   ServiceOptions options_;
   std::counting_semaphore<64> uploads_{2};  // updates decoded at once: bounds server memory
   std::counting_semaphore<64> downloads_{4};  // tasks streamed at once: bounds send buffers
+  std::atomic<int> pending_headers_{0};
+  Watchdog watchdog_;
 };
 
 }  // namespace fedsign::net

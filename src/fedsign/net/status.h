@@ -3,7 +3,9 @@
 // to/from grpc::Status in exactly one place. Plain value type, thread-compatible.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace fedsign::net {
@@ -15,7 +17,8 @@ enum class Code {
   kPermissionDenied,    // revoked client
   kNotFound,            // unknown session: register again
   kFailedPrecondition,  // stale round, task or model version
-  kResourceExhausted,   // size limit exceeded
+  kResourceExhausted,   // size limit exceeded, server busy
+  kOutOfRange,          // an update beyond a bound (example count, update norm)
   kDeadlineExceeded,
   kUnavailable,         // server going away / not reachable
   kInternal,
@@ -32,5 +35,11 @@ struct Status {
   static Status Error(Code code, std::string message) { return {code, std::move(message)}; }
   std::string to_string() const;
 };
+
+// A client-supplied string made safe for a log line or an error message: printable ASCII is
+// kept, every other byte (newlines, escape sequences, UTF-8) becomes \xNN, a backslash becomes
+// \\, and more than `max_chars` input bytes are cut with "...". Names and peers that come from
+// the network go through this before they are logged, so a client cannot forge log lines.
+std::string printable(std::string_view text, std::size_t max_chars = 64);
 
 }  // namespace fedsign::net

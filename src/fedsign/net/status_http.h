@@ -1,6 +1,8 @@
 // The server's HTTP JSON status endpoint (cpp-httplib): GET /status returns
 // {"round", "rounds", "phase", "clients": [...], "last_round": {...}, "rejected", "bytes_sent",
-// "bytes_received"}; GET /healthz returns "ok". Runs on its own thread. Thread-safe.
+// "bytes_received"}; GET /healthz returns "ok". With a token, /status answers 401 unless the
+// request carries "Authorization: Bearer <token>" (compared in constant time). Runs on its own
+// thread. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -17,7 +19,8 @@ namespace fedsign::net {
 class StatusEndpoint {
  public:
   // `render` builds the JSON document on every request.
-  StatusEndpoint(const std::string& address, std::function<std::string()> render);
+  StatusEndpoint(const std::string& address, std::function<std::string()> render,
+                 std::string token = {});
   ~StatusEndpoint();
   int port() const { return port_; }
 

@@ -18,16 +18,16 @@ Status check_layout(const fl::Weights& expected, const fl::Weights& got, const s
     const auto& g = got.tensors[i];
     if (expected.names[i] != got.names[i]) {
       return {Code::kInvalidArgument, fmt::format("{}: tensor {} is '{}', expected '{}'", what, i,
-                                                  got.names[i], expected.names[i])};
+                                                  printable(got.names[i]), expected.names[i])};
     }
     if (e.sizes() != g.sizes()) {
       return {Code::kInvalidArgument,
-              fmt::format("{}: tensor '{}' has shape {}, expected {}", what, got.names[i],
+              fmt::format("{}: tensor '{}' has shape {}, expected {}", what, expected.names[i],
                           fmt::join(g.sizes().vec(), "x"), fmt::join(e.sizes().vec(), "x"))};
     }
     if (e.scalar_type() != g.scalar_type()) {
       return {Code::kInvalidArgument,
-              fmt::format("{}: tensor '{}' has dtype {}, expected {}", what, got.names[i],
+              fmt::format("{}: tensor '{}' has dtype {}, expected {}", what, expected.names[i],
                           c10::toString(g.scalar_type()), c10::toString(e.scalar_type()))};
     }
   }
@@ -46,19 +46,85 @@ Status check_finite(const fl::Weights& w, const std::string& what) {
   return Status::Ok();
 }
 
+namespace {
+double norm_of(const fl::Weights& w) {
+  double sum = 0;
+  for (const auto& t : w.tensors) {
+    if (t.is_floating_point() && t.numel() > 0) sum += t.to(torch::kFloat64).pow(2).sum().item<double>();
+  }
+  return std::sqrt(sum);
+}
+}  // namespace
+
+double update_norm_bound(const fl::Weights& global, const UpdateLimits& limits) {
+  if (limits.max_update_norm > 0) return limits.max_update_norm;
+  if (limits.max_update_norm == 0) return INFINITY;
+  return std::max(10.0, 10.0 * norm_of(global));
+}
+
+double update_norm(const fl::Weights& global, const fl::Weights& update) {
+  double sum = 0;
+  for (std::size_t i = 0; i < global.size() && i < update.size(); ++i) {
+    const auto& g = global.tensors[i];
+    if (!g.is_floating_point() || g.numel() == 0) continue;
+    sum += (update.tensors[i].to(torch::kFloat64) - g.to(torch::kFloat64)).pow(2).sum().item<double>();
+  }
+  return std::sqrt(sum);
+}
+
+Status validate_evaluate_result(int64_t num_examples, double loss, const fl::Metrics& metrics,
+                                int64_t max_examples) {
+  if (num_examples < 0 || num_examples > max_examples) {
+    return {Code::kOutOfRange,
+            fmt::format("num_examples {} out of range 0..{}", num_examples, max_examples)};
+  }
+  if (!std::isfinite(loss) || loss < 0) {
+    return {Code::kInvalidArgument, fmt::format("evaluation loss {} not finite or negative", loss)};
+  }
+  for (const auto& [key, value] : metrics) {
+    if (!std::isfinite(value)) {
+      return {Code::kInvalidArgument, fmt::format("metric '{}' is not finite", printable(key))};
+    }
+    if (key.find("accuracy") != std::string::npos && (value < 0 || value > 1)) {
+      return {Code::kInvalidArgument,
+              fmt::format("metric '{}' = {} outside [0, 1]", printable(key), value)};
+    }
+  }
+  return Status::Ok();
+}
+
 Status validate_fit_update(const fl::Weights& global,
                            const std::optional<fl::Weights>& control_layout,
-                           const fl::FitResult& update, const UpdateLimits& limits) {
+                           fl::FitResult& update, const UpdateLimits& limits, double* norm) {
   if (update.num_examples < 0 || update.num_examples > limits.max_examples) {
-    return {Code::kInvalidArgument, fmt::format("num_examples {} out of range", update.num_examples)};
+    return {Code::kOutOfRange, fmt::format("num_examples {} out of range 0..{}",
+                                           update.num_examples, limits.max_examples)};
   }
   for (const auto& [key, value] : update.metrics) {
     if (!std::isfinite(value)) {
-      return {Code::kInvalidArgument, fmt::format("metric '{}' is not finite", key)};
+      return {Code::kInvalidArgument, fmt::format("metric '{}' is not finite", printable(key))};
     }
   }
   if (Status s = check_layout(global, update.weights, "weights"); !s.ok()) return s;
   if (Status s = check_finite(update.weights, "weights"); !s.ok()) return s;
+  const double bound = update_norm_bound(global, limits);
+  const double change = update_norm(global, update.weights);
+  if (norm) *norm = change;
+  if (!std::isfinite(change) || change > bound) {
+    if (!limits.clip || !std::isfinite(change)) {
+      return {Code::kOutOfRange,
+              fmt::format("update norm {:.4g} exceeds the bound {:.4g}", change, bound)};
+    }
+    // Clip: global + (update - global) * bound / change, in the tensors' own dtype.
+    const double scale = bound / change;
+    for (std::size_t i = 0; i < global.size(); ++i) {
+      const auto& g = global.tensors[i];
+      if (!g.is_floating_point() || g.numel() == 0) continue;
+      auto& u = update.weights.tensors[i];
+      u = (g.to(torch::kFloat64) + (u.to(torch::kFloat64) - g.to(torch::kFloat64)) * scale)
+              .to(u.scalar_type());
+    }
+  }
   if (control_layout.has_value() != update.control_delta.has_value()) {
     return {Code::kInvalidArgument, control_layout ? "control variate missing" : "unexpected control variate"};
   }

@@ -1,15 +1,32 @@
 #include "fedsign/fl/run/server_checkpoint.h"
 
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 
 #include "fedsign/core/check.h"
+#include "fedsign/core/durable_file.h"
 #include "fedsign/fl/weight_groups.h"
 
 namespace fedsign::fl {
 
+namespace fs = std::filesystem;
+
 namespace {
 constexpr const char* kFormat = "fedsign-fl-checkpoint-1";
+
+ServerCheckpoint load_one(const fs::path& file);
 }  // namespace
+
+fs::path previous_checkpoint(const fs::path& file) {
+  fs::path prev = file;
+  prev += ".prev";
+  return prev;
+}
+
+bool server_checkpoint_exists(const fs::path& file) {
+  return fs::exists(file) || fs::exists(previous_checkpoint(file));
+}
 
 void save_server_checkpoint(const std::filesystem::path& file, const ServerCheckpoint& cp) {
   std::vector<std::pair<std::string, const Weights*>> groups = {{"global", &cp.global}};
@@ -23,11 +40,43 @@ void save_server_checkpoint(const std::filesystem::path& file, const ServerCheck
                                {"history", nlohmann::json::parse(cp.history_json)},
                                {"settings", nlohmann::json::parse(cp.settings_json)},
                                {"extra", nlohmann::json::parse(cp.extra_json)}};
-  save_weight_groups(file, meta.dump(), groups);
+  // The new generation is durable on disk before the old one is touched: a crash at any point
+  // leaves FILE or FILE.prev (or both) complete.
+  fs::path next = file;
+  next += ".next";
+  save_weight_groups(next, meta.dump(), groups, /*durable=*/true);
+  if (fs::exists(file)) fs::rename(file, previous_checkpoint(file));
+  fs::rename(next, file);
+  fsync_path(file.has_parent_path() ? file.parent_path() : fs::path("."));
 }
 
-ServerCheckpoint load_server_checkpoint(const std::filesystem::path& file) {
-  FEDSIGN_CHECK(std::filesystem::exists(file), "{}: no checkpoint to resume from", file.string());
+ServerCheckpoint load_server_checkpoint(const fs::path& file) {
+  const fs::path prev = previous_checkpoint(file);
+  FEDSIGN_CHECK(server_checkpoint_exists(file), "{}: no checkpoint to resume from", file.string());
+  std::string why;
+  if (fs::exists(file)) {
+    try {
+      return load_one(file);
+    } catch (const fedsign::Error& e) {
+      why = e.what();
+      FEDSIGN_CHECK(fs::exists(prev), "{} (and no previous generation {})", why, prev.string());
+    }
+  } else {
+    why = fmt::format("{}: missing", file.string());
+  }
+  ServerCheckpoint cp;
+  try {
+    cp = load_one(prev);
+  } catch (const fedsign::Error& e) {
+    FEDSIGN_FAIL("no usable checkpoint: {}; previous generation: {}", why, e.what());
+  }
+  spdlog::warn("latest checkpoint unusable ({}); falling back to the previous generation {} "
+               "(round {})", why, prev.string(), cp.round);
+  return cp;
+}
+
+namespace {
+ServerCheckpoint load_one(const fs::path& file) {
   auto [meta_json, groups] = load_weight_groups(file);
   const auto meta = nlohmann::json::parse(meta_json);
   FEDSIGN_CHECK(meta.is_object() && meta.value("format", "") == kFormat,
@@ -52,5 +101,6 @@ ServerCheckpoint load_server_checkpoint(const std::filesystem::path& file) {
   FEDSIGN_CHECK(!cp.global.empty(), "{}: no global weights", file.string());
   return cp;
 }
+}  // namespace
 
 }  // namespace fedsign::fl

@@ -1,5 +1,8 @@
-// The federated server's checkpoint, written atomically after every round so that `--resume`
-// continues a run exactly: global weights, strategy state (momentum, Adam moments, SCAFFOLD's
+// The federated server's checkpoint, written atomically and durably (fsync of the file and of
+// its directory) after every round so that `--resume` continues a run exactly. Two generations
+// are kept: FILE (the latest) and FILE.prev (the one before); a latest that is missing or
+// corrupt (torn disk, bad sector, a crash between the two renames) falls back to the previous
+// one with a warning that says so, losing one round instead of the run. Contents: global weights, strategy state (momentum, Adam moments, SCAFFOLD's
 // c), the index of the clients' state files (client_state.h), the round, the metrics history
 // and the run's settings (checked on resume). Format: save_weight_groups (weight_groups.h).
 #pragma once
@@ -23,9 +26,16 @@ struct ServerCheckpoint {
   std::string extra_json = "{}";     // the front door's own state (the network's client ids ...)
 };
 
+// Writes FILE (fsync'ed); the FILE it replaces becomes FILE.prev.
 void save_server_checkpoint(const std::filesystem::path& file, const ServerCheckpoint& checkpoint);
 
-// Throws fedsign::Error naming the file if it is missing, truncated or not a checkpoint.
+// FILE.prev: the previous generation.
+std::filesystem::path previous_checkpoint(const std::filesystem::path& file);
+// True when FILE or FILE.prev exists (what --resume can continue from).
+bool server_checkpoint_exists(const std::filesystem::path& file);
+
+// Loads FILE; when it is missing or corrupt, loads FILE.prev instead and logs which file was
+// bad and why. Throws fedsign::Error naming both files if neither loads.
 ServerCheckpoint load_server_checkpoint(const std::filesystem::path& file);
 
 }  // namespace fedsign::fl

@@ -1,0 +1,162 @@
+// The coordinator's security and timing rules without processes: sessions (CSPRNG, bound to
+// the caller's identity and connection), claims (declared example counts, deadlines), the
+// upload deadline of a claimed task, and that a late update cannot land in a later round.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <future>
+
+#include "fedsign/fl/strategy.h"
+#include "fedsign/fl/weights.h"
+#include "fedsign/net/coordinator.h"
+#include "fedsign/net/round_adapter.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fedsign::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Fixture {
+  explicit Fixture(CoordinatorOptions options = {}) : coordinator(options, tokens) {}
+  TokenStore tokens;  // disabled: callers present a certificate identity instead
+  Coordinator coordinator;
+
+  std::string join(const std::string& name, const std::string& peer, int64_t train = 100,
+                   int64_t test = 20, Status* status = nullptr) {
+    std::string session;
+    fl::ClientId id = 0;
+    Status s = coordinator.register_client(name, "", {"", name, peer}, train, test, &session, &id);
+    if (status) *status = s;
+    return session;
+  }
+};
+
+std::shared_ptr<Task> make_task(fl::ClientId client, int64_t round, std::chrono::milliseconds in) {
+  auto task = std::make_shared<Task>();
+  task->id = "t" + std::to_string(round);
+  task->client = client;
+  task->round = round;
+  task->model_version = round - 1;
+  task->deadline = Clock::now() + in;
+  return task;
+}
+
+TEST(Sessions, AreLongRandomAndBoundToIdentityAndConnection) {
+  Fixture f;
+  const std::string a = f.join("alice", "ipv4:127.0.0.1:5000");
+  const std::string b = f.join("bob", "ipv4:127.0.0.1:5001");
+  EXPECT_EQ(a.size(), 64u);  // 256 bits, hex
+  EXPECT_NE(a, b);
+  int64_t round = 0;
+  EXPECT_TRUE(f.coordinator.heartbeat({a, "alice", "ipv4:127.0.0.1:5000"}, "idle", &round).ok());
+  // The same session id from another connection, or with another certificate: as unknown.
+  EXPECT_EQ(f.coordinator.heartbeat({a, "alice", "ipv4:127.0.0.1:6666"}, "idle", &round).code,
+            Code::kNotFound);
+  EXPECT_EQ(f.coordinator.heartbeat({a, "bob", "ipv4:127.0.0.1:5000"}, "idle", &round).code,
+            Code::kNotFound);
+  std::shared_ptr<Task> task;
+  bool shutdown = false;
+  EXPECT_EQ(f.coordinator.next_task({a, "bob", "ipv4:127.0.0.1:5001"}, 0ms, &task, &shutdown).code,
+            Code::kNotFound);
+  // The rightful owner is not disturbed by the attempts.
+  EXPECT_TRUE(f.coordinator.heartbeat({a, "alice", "ipv4:127.0.0.1:5000"}, "idle", &round).ok());
+}
+
+TEST(Sessions, DeclaredExampleCountsAreBounded) {
+  CoordinatorOptions options;
+  options.max_examples = 1000;
+  Fixture f(options);
+  Status s;
+  f.join("greedy", "p", 1001, 0, &s);
+  EXPECT_EQ(s.code, Code::kInvalidArgument) << s.to_string();
+  f.join("liar", "p", -1, 0, &s);
+  EXPECT_EQ(s.code, Code::kInvalidArgument);
+  f.join("honest", "p", 1000, 10, &s);
+  EXPECT_TRUE(s.ok());
+}
+
+TEST(Claims, CarryTheDeclaredCountAndAnUploadDeadline) {
+  CoordinatorOptions options;
+  options.upload_timeout = 300ms;
+  Fixture f(options);
+  const std::string s = f.join("alice", "p", 77, 5);
+  auto task = make_task(0, 1, 60s);
+  f.coordinator.post(task);
+  std::shared_ptr<Task> got;
+  bool shutdown = false;
+  ASSERT_TRUE(f.coordinator.next_task({s, "alice", "p"}, 0ms, &got, &shutdown).ok());
+  ASSERT_EQ(got, task);
+  std::shared_ptr<Task> claimed;
+  ASSERT_TRUE(f.coordinator.claim({s, "alice", "p"}, task->id, TaskKind::kFit, 1, 0, &claimed).ok());
+  EXPECT_EQ(claimed->declared_examples, 77);
+  // The upload never finishes: the round loop's wait ends at the upload deadline, long before
+  // the 60 s round deadline.
+  const auto start = Clock::now();
+  auto waited = std::async(std::launch::async, [&] { return f.coordinator.wait(task); });
+  ASSERT_EQ(waited.wait_for(5s), std::future_status::ready) << "wait() ignores the upload deadline";
+  EXPECT_EQ(waited.get(), Task::State::kFailed);
+  EXPECT_LT(Clock::now() - start, 2s);
+  EXPECT_EQ(task->error, "upload deadline passed");
+  // ... and the late update can no longer be committed.
+  EXPECT_FALSE(f.coordinator.commit(task));
+  f.coordinator.complete(task);  // the service finishing late changes nothing
+  EXPECT_EQ(task->state, Task::State::kFailed);
+}
+
+TEST(Claims, AfterTheRoundDeadlineAreRefused) {
+  Fixture f;
+  const std::string s = f.join("alice", "p");
+  auto task = make_task(0, 1, 50ms);
+  f.coordinator.post(task);
+  std::shared_ptr<Task> got;
+  bool shutdown = false;
+  ASSERT_TRUE(f.coordinator.next_task({s, "alice", "p"}, 0ms, &got, &shutdown).ok());
+  std::this_thread::sleep_for(100ms);
+  std::shared_ptr<Task> claimed;
+  EXPECT_EQ(f.coordinator.claim({s, "alice", "p"}, task->id, TaskKind::kFit, 1, 0, &claimed).code,
+            Code::kFailedPrecondition);
+}
+
+fl::Weights tiny_model() {
+  fl::Weights w;
+  w.names = {"w"};
+  w.tensors = {torch::zeros({3})};
+  return w;
+}
+
+// A late update of round 1 must not be added to round 2's aggregate.
+TEST(Fold, RefusesAnUpdateOfAnotherRound) {
+  Fixture f;
+  const std::string s = f.join("alice", "p");
+  fl::StrategyOptions options;
+  auto fedavg = fl::make_strategy("fedavg", options);
+  DispatchingStrategy dispatch(*fedavg, f.coordinator, 60s);
+  NetClientManager manager(f.coordinator);
+  const fl::Weights global = tiny_model();
+
+  dispatch.configure_fit(1, global, manager);
+  auto round1 = dispatch.task_for(0, TaskKind::kFit);
+  ASSERT_NE(round1, nullptr);
+  std::shared_ptr<Task> got;
+  bool shutdown = false;
+  ASSERT_TRUE(f.coordinator.next_task({s, "alice", "p"}, 0ms, &got, &shutdown).ok());
+  std::shared_ptr<Task> claimed;
+  ASSERT_TRUE(f.coordinator.claim({s, "alice", "p"}, round1->id, TaskKind::kFit, 1, 0, &claimed).ok());
+  // Round 1 closes without the update; round 2 opens.
+  dispatch.begin_aggregate_fit(1, global)->finish({});
+  dispatch.configure_fit(2, global, manager);
+
+  fl::FitResult late;
+  late.weights = global;
+  late.weights.tensors[0] = torch::full({3}, 1000.0f);
+  late.num_examples = 10;
+  const Status st = dispatch.fold(round1, late);
+  EXPECT_EQ(st.code, Code::kFailedPrecondition) << st.to_string();
+  // Round 2's aggregate holds nothing of it.
+  fl::AggregateFitResult out = dispatch.begin_aggregate_fit(2, global)->finish({});
+  EXPECT_TRUE(torch::equal(out.weights.tensors[0], global.tensors[0]));
+}
+
+}  // namespace
+}  // namespace fedsign::net
