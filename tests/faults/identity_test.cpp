@@ -13,6 +13,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Plaintext on a reachable address is refused (naming TLS) unless --insecure; on loopback the
+// client warns that it talks plaintext.
+TEST_F(FaultSuite, PlaintextOnAReachableAddressIsRefused) {
+  auto args = server_args(1, 1);
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--address") args[i + 1] = "0.0.0.0:" + std::to_string(free_port());
+  }
+  auto server = start(args, "server.log");
+  const auto code = server->wait_for(30s);
+  ASSERT_TRUE(code.has_value()) << "the server started listening";
+  EXPECT_NE(*code, 0);
+  EXPECT_TRUE(contains(server->log(), "without TLS")) << server->log();
+  EXPECT_TRUE(contains(server->log(), "--insecure")) << server->log();
+}
+
 // The thief presents its own (valid) session id from a second connection: refused as unknown,
 // while the session keeps working on the connection that registered it.
 TEST_F(FaultSuite, StolenSessionIdFromAnotherConnectionIsRefused) {
@@ -26,6 +41,7 @@ TEST_F(FaultSuite, StolenSessionIdFromAnotherConnectionIsRefused) {
   EXPECT_TRUE(contains(log, "heartbeat with the session from another connection -> NOT_FOUND")) << log;
   EXPECT_TRUE(contains(log, "get_task with the session from another connection -> NOT_FOUND")) << log;
   EXPECT_TRUE(contains(server->log(), "presented by")) << server->log();
+  EXPECT_TRUE(contains(a->log(), "TLS is off")) << a->log();
   const auto rows = metrics();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(number(rows[0], "clients_trained"), 2);

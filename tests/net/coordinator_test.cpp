@@ -90,9 +90,12 @@ TEST(Claims, CarryTheDeclaredCountAndAnUploadDeadline) {
   std::shared_ptr<Task> claimed;
   ASSERT_TRUE(f.coordinator.claim({s, "alice", "p"}, task->id, TaskKind::kFit, 1, 0, &claimed).ok());
   EXPECT_EQ(claimed->declared_examples, 77);
+  // Until it gets an upload slot, the round deadline (+ grace) bounds it; then the upload timeout.
+  EXPECT_GT(claimed->upload_deadline, task->deadline);
+  const auto start = Clock::now();
+  EXPECT_LT(f.coordinator.begin_upload(task), start + 1s);
   // The upload never finishes: the round loop's wait ends at the upload deadline, long before
   // the 60 s round deadline.
-  const auto start = Clock::now();
   auto waited = std::async(std::launch::async, [&] { return f.coordinator.wait(task); });
   ASSERT_EQ(waited.wait_for(5s), std::future_status::ready) << "wait() ignores the upload deadline";
   EXPECT_EQ(waited.get(), Task::State::kFailed);

@@ -360,7 +360,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
         const Status r = submit(*stub, old, &last_result->second, &reason);
         spdlog::warn("TEST FAULT replay: resent the round {} update -> {}", old.round(), r.to_string());
       }
-      if (fit && blob) last_result.emplace(result, *blob);
+      if (o.fault == "replay" && fit && blob) last_result.emplace(result, *blob);
       s = submit_with_retry(*stub, result, blob ? &*blob : nullptr, header.deadline_unix_ms(), &reason);
       if (s.ok()) {
         ++tasks_done;

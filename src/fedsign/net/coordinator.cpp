@@ -171,8 +171,15 @@ Status Coordinator::claim(const Caller& caller, const std::string& task_id, Task
   t->state = Task::State::kFolding;
   t->declared_examples =
       std::min(kind == TaskKind::kFit ? slot->num_train : slot->num_test, options_.max_examples);
-  t->upload_deadline = std::min(now + options_.upload_timeout, t->deadline + options_.upload_grace);
+  t->upload_deadline = t->deadline + options_.upload_grace;
   return Status::Ok();
+}
+
+Clock::time_point Coordinator::begin_upload(const std::shared_ptr<Task>& task) {
+  std::lock_guard lock(mutex_);
+  task->upload_deadline = std::min(Clock::now() + options_.upload_timeout,
+                                   task->deadline + options_.upload_grace);
+  return task->upload_deadline;
 }
 
 bool Coordinator::commit(const std::shared_ptr<Task>& task) {
@@ -324,6 +331,12 @@ std::string Coordinator::name_of(fl::ClientId id) const {
   std::lock_guard lock(mutex_);
   auto it = slots_.find(id);
   return it == slots_.end() ? std::to_string(id) : it->second.name;
+}
+
+std::string Coordinator::name_of_session(const std::string& session) const {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(session);
+  return it == sessions_.end() ? std::string() : slots_.at(it->second).name;
 }
 
 int64_t Coordinator::rejected_total() const {

@@ -53,7 +53,7 @@ struct Task {
   // Set by claim() (guarded by the coordinator's mutex): the most examples this result may
   // claim (what the client declared at registration, capped by the server's limit), and when
   // its upload must have finished (the round loop fails the task then; the service cancels the
-  // stream).
+  // stream): round deadline + upload_grace, brought forward by begin_upload().
   int64_t declared_examples = 0;
   Clock::time_point upload_deadline;
   // commit() passed: the update is being added to the aggregate; the task can no longer fail
@@ -80,8 +80,8 @@ struct ClientInfo {  // a snapshot for the status endpoint
 struct CoordinatorOptions {
   std::chrono::milliseconds client_timeout{15000};
   std::chrono::milliseconds heartbeat{2000};
-  // An upload must end within `upload_timeout` of its header and within `upload_grace` after the
-  // round deadline, whichever comes first.
+  // An upload must end within `upload_timeout` of getting its upload slot and within
+  // `upload_grace` after the round deadline, whichever comes first.
   std::chrono::milliseconds upload_timeout{120000};
   std::chrono::milliseconds upload_grace{10000};
   // Largest example count a client may declare (and so claim in a result).
@@ -119,6 +119,9 @@ class Coordinator {
   // waits for complete() or fail() until the task's upload deadline.
   Status claim(const Caller& caller, const std::string& task_id, TaskKind kind, int64_t round,
                int64_t model_version, std::shared_ptr<Task>* task);
+  // The claimed task's upload starts now (it got an upload slot): its upload deadline becomes
+  // min(now + upload_timeout, round deadline + upload_grace). Returns it.
+  Clock::time_point begin_upload(const std::shared_ptr<Task>& task);
   // The last step before a claimed update is added to the aggregate: false (and nothing may be
   // added) when the task already failed, e.g. because its upload deadline passed.
   bool commit(const std::shared_ptr<Task>& task);
@@ -148,6 +151,8 @@ class Coordinator {
   void restore_ids(const std::map<std::string, fl::ClientId>& ids);
   std::vector<ClientInfo> clients() const;
   std::string name_of(fl::ClientId id) const;
+  // The client name behind a session id (empty if none): for log lines only.
+  std::string name_of_session(const std::string& session) const;
   int64_t rejected_total() const;
   std::map<std::string, int64_t> rejected_by_reason() const;
   std::atomic<int64_t> bytes_sent{0}, bytes_received{0};

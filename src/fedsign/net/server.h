@@ -53,12 +53,12 @@ struct ServerOptions {
   std::string status_token_file;    // /status needs "Authorization: Bearer <token>" (or
                                     // $FEDSIGN_STATUS_TOKEN); empty and no env: open
   double header_timeout_s = 10;     // a result stream must send its header within this
-  double upload_timeout_s = 120;    // an upload must finish within this of its header ...
+  double upload_timeout_s = 120;    // an upload must finish within this of its start ...
   double upload_grace_s = 10;       // ... and within this after the round deadline
   int64_t max_examples = 1000000;   // largest example count a client may declare/claim
   double max_update_norm = -1;      // L2 bound on update - global; < 0 auto (10x), 0 off
   bool clip_updates = false;        // beyond the bound: clip instead of reject
-  int max_threads = 64;             // gRPC server threads (ResourceQuota)
+  int max_threads = 256;            // gRPC server threads (ResourceQuota)
   int max_streams_per_connection = 8;  // HTTP/2 concurrent streams per client connection
   int max_pending_headers = 32;     // result streams waiting for their header, at once
   int keepalive_ms = 20000;         // server pings an idle connection this often ...

@@ -143,7 +143,7 @@ grpc::Status FederationService::GetTask(grpc::ServerContext* context,
 Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* reader,
                                       const v1::ResultHeader& header,
                                       const std::shared_ptr<Task>& task,
-                                      const Watchdog::Ticket& ticket) {
+                                      Watchdog::Ticket& ticket) {
   const int64_t limit = options_.max_update_bytes > 0
                             ? options_.max_update_bytes
                             : 2 * static_cast<int64_t>(task->blob->bytes.size()) + (1 << 20);
@@ -157,6 +157,8 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
   if (!slot.acquired()) {
     return {Code::kDeadlineExceeded, "upload deadline passed while waiting for an upload slot"};
   }
+  // The upload timeout counts from here: waiting behind a stalled upload does not eat it.
+  ticket.set_deadline(coordinator_.begin_upload(task));
   std::string bytes;
   v1::ResultMessage message;
   while (reader->Read(&message)) {
@@ -263,8 +265,9 @@ grpc::Status FederationService::SubmitResult(grpc::ServerContext* context,
                                 header.round(), header.model_version(), &task);
   if (s.code == Code::kNotFound || s.code == Code::kPermissionDenied) return to_grpc(s);
   if (s.ok()) ticket.set_deadline(task->upload_deadline);
-  const std::string client =
-      task ? coordinator_.name_of(task->client) : printable(context->peer());
+  std::string client = task ? coordinator_.name_of(task->client)
+                            : coordinator_.name_of_session(header.session_id());
+  if (client.empty()) client = context->peer();
   if (s.ok() && !header.error().empty()) {
     coordinator_.fail(task, "client error: " + printable(header.error(), 200));
     reply->set_accepted(false);

@@ -52,7 +52,7 @@ class FederationService final : public v1::Federation::Service {
 
  private:
   Status receive_fit(grpc::ServerReader<v1::ResultMessage>* reader, const v1::ResultHeader& header,
-                     const std::shared_ptr<Task>& task, const Watchdog::Ticket& ticket);
+                     const std::shared_ptr<Task>& task, Watchdog::Ticket& ticket);
   Status receive_evaluate(const v1::ResultHeader& header, const std::shared_ptr<Task>& task);
   Caller caller(grpc::ServerContext* context, const std::string& session) const;
 
