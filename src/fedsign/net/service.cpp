@@ -190,19 +190,19 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
   for (auto& [group, w] : groups) {
     if (group == kWeightsGroup) result.weights = std::move(w);
     else if (group == kControlGroup) result.control_delta = std::move(w);
-    else return {Code::kInvalidArgument, fmt::format("unknown weight group '{}'", group)};
+    else return {Code::kInvalidArgument, fmt::format("unknown weight group '{}'", printable(group))};
   }
-  UpdateLimits limits = options_.update_limits;
-  limits.max_examples = std::min(limits.max_examples, task->declared_examples);
+  UpdateLimits bounds = options_.update_limits;
+  bounds.max_examples = std::min(bounds.max_examples, task->declared_examples);
   double norm = 0;
-  if (Status s = validate_fit_update(*task->layout, *task->control_layout, result, limits, &norm);
+  if (Status s = validate_fit_update(*task->layout, *task->control_layout, result, bounds, &norm);
       !s.ok()) {
     return s;
   }
-  if (limits.clip && norm > update_norm_bound(*task->layout, limits)) {
+  if (bounds.clip && norm > update_norm_bound(*task->layout, bounds)) {
     spdlog::info("clipped the update of '{}' (round {}): norm {:.4g} down to {:.4g}",
                  coordinator_.name_of(task->client), task->round, norm,
-                 update_norm_bound(*task->layout, limits));
+                 update_norm_bound(*task->layout, bounds));
   }
   const int64_t num_examples = result.num_examples;
   fl::Metrics metrics = result.metrics;

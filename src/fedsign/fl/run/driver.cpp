@@ -54,7 +54,7 @@ RunResult RunDriver::run(Weights& global, const RoundCallback& on_round) {
   if (write) std::filesystem::create_directories(config_.run_dir);
   if (config_.resume) {
     FEDSIGN_CHECK(write, "resume needs a run directory");
-    FEDSIGN_CHECK(std::filesystem::exists(checkpoint_file()),
+    FEDSIGN_CHECK(server_checkpoint_exists(checkpoint_file()),
                   "{}: no checkpoint to resume from (drop --resume to start a new run)",
                   checkpoint_file().string());
     ServerCheckpoint cp = load_server_checkpoint(checkpoint_file());
