@@ -41,8 +41,8 @@ MARGIN=${MARGIN:-15}
 [[ -d "$DATA" ]] || { echo "no data at $DATA (set DATA)" >&2; exit 1; }
 rm -rf "$OUT"; mkdir -p "$OUT"
 SHARES=$((CLIENTS + 10))  # honest clients + chaos identities, each its own share
-TRAIN=(--model compact --optimizer adamw --lr 0.002 --batch-size 32 --seed 42 --threads 1
-       --val-fraction 0.2 --cache-dir "$OUT/cache" --partition-count "$SHARES" --partition-seed 1
+TRAIN=(--optimizer adamw --batch-size 32 --seed 42 --threads 1
+       --val-fraction 0.2 --cache-dir "$OUT/cache" --clients "$SHARES" --partition-seed 1
        --backoff-initial 0.3 --backoff-max 2 --give-up-after 120 --poll-ms 1000)
 
 pids=()
@@ -56,7 +56,7 @@ run() {
   : > "$dir/tokens.txt"
   for n in $(seq 0 $((CLIENTS - 1))) ; do echo "c$n t-c$n" >> "$dir/tokens.txt"; echo "t-c$n" > "$dir/tokens/c$n"; done
   for n in $(seq 0 9); do echo "x$n t-x$n" >> "$dir/tokens.txt"; echo "t-x$n" > "$dir/tokens/x$n"; done
-  "$FEDSIGN" fl server --address "127.0.0.1:$PORT" --rounds "$ROUNDS" --min-clients "$((CLIENTS / 2))" \
+  "$FEDSIGN" fl server --address "127.0.0.1:$PORT" --rounds "$ROUNDS" --min-available-clients "$((CLIENTS / 2))" \
     --tokens "$dir/tokens.txt" --model compact --seed 42 --local-steps "$LOCAL_STEPS" --lr 0.002 \
     --round-deadline "$DEADLINE" --client-timeout 6 --heartbeat-ms 1000 --upload-timeout 10 \
     --header-timeout 3 --start-timeout 300 --eval-every 5 --out "$dir/run" > "$dir/logs/server.log" 2>&1 &

@@ -50,7 +50,7 @@ class FaultSuite : public ::testing::Test {
   std::vector<std::string> server_args(int rounds, int min_clients) const {
     auto s = [](double v) { return std::to_string(v); };
     return {"fl", "server", "--address", address_, "--rounds", std::to_string(rounds),
-            "--min-clients", std::to_string(min_clients), "--tokens",
+            "--min-available-clients", std::to_string(min_clients), "--tokens",
             (tmp_ / "tokens.txt").string(), "--out", (tmp_ / "run").string(),
             "--local-steps", "2", "--lr", "0.01", "--heartbeat-ms", "300",
             "--client-timeout", s(kClientTimeout), "--round-deadline", s(kRoundDeadline),
@@ -64,8 +64,8 @@ class FaultSuite : public ::testing::Test {
         "fl", "client", "--server", address_, "--name", name, "--token-file",
         (tmp_ / (name + ".token")).string(), "--data", (tmp_ / "data").string(), "--cache-dir",
         (tmp_ / "cache").string(), "--partition-index", std::to_string(index),
-        "--partition-count", std::to_string(count), "--threads", "1", "--batch-size", "8",
-        "--val-fraction", "0.25", "--backoff-initial", "0.2", "--backoff-max", "1",
+        "--clients", std::to_string(count), "--threads", "1", "--batch-size", "8",
+        "--client-test-fraction", "0.25", "--backoff-initial", "0.2", "--backoff-max", "1",
         "--give-up-after", "60", "--poll-ms", "500", "--log-level", "info"};
     if (!fault.empty()) {
       args.push_back("--fault");
