@@ -59,7 +59,8 @@ run() {
   "$FEDSIGN" fl server --address "127.0.0.1:$PORT" --rounds "$ROUNDS" --min-available-clients "$((CLIENTS / 2))" \
     --tokens "$dir/tokens.txt" --model compact --seed 42 --local-steps "$LOCAL_STEPS" --lr 0.002 \
     --round-deadline "$DEADLINE" --client-timeout 6 --heartbeat-ms 1000 --upload-timeout 10 \
-    --header-timeout 3 --start-timeout 300 --eval-every 5 --out "$dir/run" > "$dir/logs/server.log" 2>&1 &
+    --header-timeout 3 --start-timeout 300 --eval-every 5 --out "$dir/run" \
+    --data "$DATA" --val-fraction 0.2 --cache-dir "$OUT/cache" --threads 1 > "$dir/logs/server.log" 2>&1 &
   local server=$!; pids+=("$server")
   declare -A honest
   start_client() {  # NAME INDEX [FAULT]
@@ -114,8 +115,8 @@ run() {
 run clean 0
 run chaos 1
 
-final_acc() { awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) c[$i] = i; next }
-  $c["federated_accuracy"] != "" { a = $c["federated_accuracy"] } END { printf "%.2f%%", 100 * a }' "$1"; }
+final_acc() { awk -F, -v col="$2" 'NR == 1 { for (i = 1; i <= NF; ++i) c[$i] = i; next }
+  $c[col] != "" && $c[col] != "nan" { a = $c[col] } END { printf "%.2f%%", 100 * a }' "$1"; }
 on_time() { awk -F, -v limit="$((DEADLINE + MARGIN))" 'NR == 1 { for (i = 1; i <= NF; ++i) c[$i] = i; next }
   { n++; if ($c["seconds"] <= limit) ok++ } END { printf "%d of %d", ok, n }' "$1"; }
 bad_accepted=0
@@ -138,5 +139,6 @@ fi
   echo "| faults survived (server kept running) | - | $([[ $(cat "$OUT/chaos/server_exit") == 0 ]] && wc -l < "$OUT/chaos/faults.txt" || echo 0) |"
   echo "| updates rejected, by cause | $(grep -c "rejected update" "$OUT/clean/logs/server.log" || true) | $(grep "rejected update from" "$OUT/chaos/logs/server.log" | grep -oE ": [A-Z_]{6,}: " | tr -d ': ' | sort | uniq -c | awk '{printf "%s%s %s", sep, $1, $2; sep=", "}') |"
   echo "| bad updates aggregated | 0 | $bad_accepted |"
-  echo "| final federated accuracy | $(final_acc "$OUT/clean/run/metrics.csv") | $(final_acc "$OUT/chaos/run/metrics.csv") |"
+  echo "| final central accuracy (server's held-out tracks) | $(final_acc "$OUT/clean/run/metrics.csv" central_accuracy) | $(final_acc "$OUT/chaos/run/metrics.csv" central_accuracy) |"
+  echo "| final federated accuracy (clients' test shares) | $(final_acc "$OUT/clean/run/metrics.csv" federated_accuracy) | $(final_acc "$OUT/chaos/run/metrics.csv" federated_accuracy) |"
 } | tee "$OUT/summary.md"

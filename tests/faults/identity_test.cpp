@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "fedsign/fl/server_checkpoint.h"
+#include "fedsign/fl/run/server_checkpoint.h"
 #include "tests/faults/faults.h"
 #include "tests/net/certs.h"
 

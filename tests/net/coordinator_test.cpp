@@ -6,7 +6,7 @@
 
 #include <future>
 
-#include "fedsign/fl/strategy.h"
+#include "fedsign/fl/strategy/strategy.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/net/coordinator.h"
 #include "fedsign/net/round_adapter.h"

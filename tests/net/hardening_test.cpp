@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "fedsign/core/check.h"
-#include "fedsign/fl/server_checkpoint.h"
+#include "fedsign/fl/run/server_checkpoint.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/net/blob.h"
 #include "fedsign/net/server_setup.h"

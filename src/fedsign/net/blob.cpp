@@ -1,5 +1,7 @@
 #include "fedsign/net/blob.h"
 
+#include <fmt/format.h>
+
 namespace fedsign::net {
 
 Blob encode(const WeightGroups& groups) {

@@ -41,7 +41,4 @@ Status decode(const std::vector<TensorSpec>& specs, const std::string& bytes, ui
 Status check_announced_size(const std::vector<TensorSpec>& specs, uint64_t total_bytes,
                             int64_t max_bytes);
 
-// Supported dtypes on the wire: float32/64, bfloat16, float16, int64, int32.
-bool supported_dtype(c10::ScalarType dtype);
-
 }  // namespace fedsign::net
