@@ -16,6 +16,7 @@
 #include "fedsign/train/model_bundle.h"
 #include "fl_options.h"
 #include "fl_report.h"
+#include "privacy_options.h"
 #include "train_options.h"
 
 namespace fedsign::cli {
@@ -51,14 +52,16 @@ std::string percent(double v) {
 
 void print_round(const fl::RoundMetrics& m, int64_t rounds) {
   std::printf("round %4lld/%lld  central acc %s loss %s  federated acc %s  train loss %.4f  "
-              "%6.2fs (eval %.2fs, overhead %.1f%%)%s\n",
+              "%6.2fs (eval %.2fs, overhead %.1f%%)%s%s\n",
               static_cast<long long>(m.round), static_cast<long long>(rounds),
               percent(m.central_accuracy).c_str(),
               std::isfinite(m.central_loss) ? fmt::format("{:.4f}", m.central_loss).c_str() : "  -   ",
               percent(m.federated_accuracy).c_str(), m.train_loss, m.seconds, m.eval_seconds,
               m.overhead_pct,
               m.failures ? fmt::format("  {} of {} clients failed", m.failures, m.clients_sampled).c_str()
-                         : "");
+                         : "",
+              std::isfinite(m.dp_epsilon) ? fmt::format("  DP epsilon {:.4g}", m.dp_epsilon).c_str()
+                                          : "");
   std::fflush(stdout);
 }
 
@@ -71,6 +74,10 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   FEDSIGN_CHECK(federation.min_available_clients <= o.partition.clients,
                 "--min-available-clients {} exceeds --clients {}: a simulated round would never "
                 "start", federation.min_available_clients, o.partition.clients);
+  federation.num_clients = o.partition.clients;  // DP's sampling rate: all clients are available
+  // Refuse DP options that cannot work before the data is loaded (the strategy is built later,
+  // with the central evaluator, and checks them again).
+  if (federation.dp_mode != "off") fl::federation_dp_options(federation);
   data::ImageSet set = load_dataset(o.data);
   const data::TrackSplit split = data::split_by_track(set, o.data.val_fraction, o.data.split_seed);
   const std::filesystem::path run_dir = o.federation.out;
@@ -120,9 +127,11 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
                 *strategy, result);
   if (!result.history.empty()) {
     const auto& last = result.history.back();
-    std::printf("final central accuracy %s, federated %s after %lld rounds; run in %s\n",
+    const std::string privacy = privacy_spent(*strategy);
+    std::printf("final central accuracy %s, federated %s after %lld rounds%s; run in %s\n",
                 percent(last.central_accuracy).c_str(), percent(last.federated_accuracy).c_str(),
-                static_cast<long long>(last.round), run_dir.c_str());
+                static_cast<long long>(last.round), privacy.empty() ? "" : ("; " + privacy).c_str(),
+                run_dir.c_str());
   }
 }
 
@@ -194,6 +203,7 @@ void add_fl_commands(CLI::App& app, Actions& actions) {
                   "seed for the initial model, client sampling, faults and local shuffling");
   add_partition_options(*cmd, sim->partition);
   add_federation_options(*cmd, sim->federation);
+  add_privacy_options(*cmd, sim->federation.config);
   add_simulation_options(*cmd, *sim);
   actions[cmd] = [cmd, sim] { run_simulate(*cmd, *sim); };
 

@@ -14,6 +14,7 @@
 #include "fedsign/train/trainer.h"
 #include "fl_options.h"
 #include "net_hardening_options.h"
+#include "privacy_options.h"
 #include "train_options.h"
 
 namespace fedsign::cli {
@@ -32,6 +33,8 @@ void run_server(const CLI::App& command, ServerCommand& c) {
   net::ServerOptions o = c.server;
   o.federation = c.federation.config;
   o.federation.seed = c.model.config.seed;
+  // DP options that cannot work are refused before any data is loaded or port opened.
+  if (o.federation.dp_mode != "off") fl::federation_dp_options(o.federation);
   o.run = run_config(command, c.federation, o.federation.strategy + " over the network");
   o.model = c.model.config.model;
   o.dropout = c.model.config.dropout;
@@ -180,6 +183,7 @@ void add_fl_net_commands(CLI::App& app, Actions& actions) {
   add_model_options(*server, s->model);
   add_seed_option(*server, s->model.config.seed, "seed for the initial model and client sampling");
   add_federation_options(*server, s->federation);
+  add_privacy_options(*server, s->federation.config);
   add_server_network_options(*server, *s);
   actions[server] = [server, s] { run_server(*server, *s); };
 

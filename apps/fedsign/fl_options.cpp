@@ -18,8 +18,9 @@ void add_partition_options(CLI::App& cmd, PartitionOptions& o, bool with_index) 
       ->capture_default_str()
       ->group(group);
   cmd.add_option("--partition", o.kind, "iid, dirichlet (label skew), shards (k classes per "
-                 "client) or quantity (size skew); whole tracks per client")
-      ->check(CLI::IsMember({"iid", "dirichlet", "shards", "quantity"}))
+                 "client), quantity (size skew) or tracks (equal track counts: with as many "
+                 "clients as tracks, one each); whole tracks per client")
+      ->check(CLI::IsMember({"iid", "dirichlet", "shards", "quantity", "tracks"}))
       ->capture_default_str()
       ->group(group);
   cmd.add_option("--alpha", o.alpha, "Dirichlet concentration (smaller: more skew)")
@@ -73,6 +74,7 @@ std::string partition_title(const PartitionOptions& o) {
       return fmt::format("shards, {} classes per client, {} clients", o.shards_per_client, o.clients);
     case data::PartitionKind::kQuantity:
       return fmt::format("quantity skew ({}), {} clients", o.quantity_sizes, o.clients);
+    case data::PartitionKind::kTracks: return fmt::format("tracks dealt round-robin, {} clients", o.clients);
   }
   return o.kind;
 }

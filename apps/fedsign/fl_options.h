@@ -7,6 +7,7 @@
 //   Strategy              yes       yes     -        (the server decides)
 //   Rounds and sampling   yes       yes     -
 //   Local instructions    yes       yes     -        (sent with every fit)
+//   Privacy               yes       yes     -        (privacy_options.h; the fit config says)
 //   Partition             yes       -       yes      (+ --partition-index on the client)
 //   Run output            yes       yes     -
 #pragma once

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "fedsign/core/atomic_file.h"
+#include "fedsign/fl/privacy/dp_fedavg.h"
 #include "fedsign/report/csv.h"
 #include "fedsign/report/plot.h"
 
@@ -95,6 +96,16 @@ void write_summary(const std::filesystem::path& dir, const SimulationSummary& s,
         "(round {}) |\n| final federated accuracy | {} |\n",
         percent(last_eval->central_accuracy), last_eval->round, percent(best), best_round,
         percent(last_eval->federated_accuracy));
+  }
+  if (const auto* dp = dynamic_cast<const fl::privacy::DpFedAvg*>(&strategy)) {
+    const fl::privacy::DpOptions& o = dp->options();
+    text += fmt::format(
+        "| differential privacy | {} (client-level), noise multiplier {:.4g}, clip {:g}{}; "
+        "epsilon {:.4g} at delta {:g} after {} rounds{} |\n",
+        fl::privacy::to_string(o.mode), o.noise_multiplier, o.clip,
+        o.adaptive_clip ? fmt::format(" (adaptive, now {:.4g})", dp->clip()) : "", dp->epsilon(),
+        o.delta, dp->accountant().steps(),
+        o.target_epsilon > 0 ? fmt::format(" (budget {:g})", o.target_epsilon) : "");
   }
   text += fmt::format(
       "| time | {:.1f} s: {:.1f} s local training, {:.1f} s evaluation, {:.1f}% simulation "

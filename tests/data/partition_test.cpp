@@ -1,10 +1,12 @@
 // Partition statistics on a synthetic labelled set (no pixels needed): every pool image lands
 // on exactly one client, no track spans two clients, IID is near-uniform, Dirichlet skew grows
-// as alpha falls, shards give k classes per client, quantity skew varies sizes, seeds repeat.
+// as alpha falls, shards give k classes per client, quantity skew varies sizes, `tracks` deals
+// equal track counts, seeds repeat.
 #include "fedsign/data/partition.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -126,6 +128,25 @@ TEST(Partition, QuantitySkewVariesSizesNotLabels) {
   c.quantity_sizes = "dirichlet";
   c.alpha = 0.5;
   expect_valid(set, pool, partition(set, pool, c), 10);
+}
+
+TEST(Partition, TracksDealsWholeTracksRoundRobin) {
+  const auto set = labelled_set(5, 8);  // 40 tracks of 3..7 frames, 34 in the pool
+  const auto pool = pool_of(set);
+  EXPECT_EQ(parse_partition_kind("tracks"), PartitionKind::kTracks);
+  // As many clients as tracks: one track per client, whatever its length.
+  const auto one_each = partition(set, pool, config(PartitionKind::kTracks, 34));
+  expect_valid(set, pool, one_each, 34);
+  for (int64_t t : partition_stats(set, one_each, 5).tracks) EXPECT_EQ(t, 1);
+  // Fewer clients: track counts differ by at most one (34 = 4 x 4 + 6 x 3), image counts may not.
+  const auto c = config(PartitionKind::kTracks, 10);
+  const auto ten = partition(set, pool, c);
+  expect_valid(set, pool, ten, 10);
+  const auto stats = partition_stats(set, ten, 5);
+  EXPECT_EQ(*std::min_element(stats.tracks.begin(), stats.tracks.end()), 3);
+  EXPECT_EQ(*std::max_element(stats.tracks.begin(), stats.tracks.end()), 4);
+  EXPECT_EQ(ten, partition(set, pool, c));
+  EXPECT_NE(ten, partition(set, pool, config(PartitionKind::kTracks, 10, 4)));
 }
 
 TEST(Partition, SeededAndEveryClientGetsATrack) {

@@ -1,5 +1,5 @@
 // fl::FederationConfig -> strategy, the one builder both front doors use: each option reaches the
-// strategy with one meaning.
+// strategy with one meaning; with DP on, the strategy is wrapped and its noise multiplier solved.
 #include "fedsign/fl/run/federation.h"
 
 #include <gtest/gtest.h>
@@ -7,7 +7,10 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/client_manager.h"
+#include "fedsign/fl/privacy/dp_fedavg.h"
+#include "fedsign/fl/privacy/rdp_accountant.h"
 #include "fedsign/fl/run/driver.h"
+#include "tests/testing/errors.h"
 
 namespace fedsign::fl {
 namespace {
@@ -103,6 +106,94 @@ TEST(Federation, SettingsCheckNamesWhatChanged) {
     EXPECT_NE(what.find("b, c"), std::string::npos) << what;
     EXPECT_EQ(what.find("a,"), std::string::npos) << what;
   }
+}
+
+FederationConfig dp_config(const std::string& mode) {
+  FederationConfig c;
+  c.num_clients = 10;
+  c.clients_per_round = 3;
+  c.dp_mode = mode;
+  c.dp.noise_multiplier = 1.0;
+  c.dp.clip = 0.5;
+  return c;
+}
+
+TEST(Federation, DpWrapsTheStrategyAndInstructsTheClients) {
+  FixedClientManager clients(10);
+  for (const std::string mode : {"central", "distributed"}) {
+    const FederationConfig c = dp_config(mode);
+    auto strategy = make_federation_strategy(c);
+    EXPECT_EQ(strategy->name(), "dp-fedavg");
+    const auto* dp = dynamic_cast<const privacy::DpFedAvg*>(strategy.get());
+    ASSERT_NE(dp, nullptr);
+    EXPECT_EQ(privacy::to_string(dp->options().mode), mode);
+    EXPECT_EQ(dp->options().seed, c.seed) << "the wrapper samples from the federation's seed";
+    EXPECT_DOUBLE_EQ(dp->options().noise_multiplier, 1.0) << "given, so not solved";
+    const auto fit = strategy->configure_fit(1, tiny(0), clients);
+    ASSERT_EQ(fit.size(), 3u);
+    EXPECT_EQ(get_string(fit[0].ins.config, privacy::dp_keys::kMode, ""), mode);
+    EXPECT_DOUBLE_EQ(get_double(fit[0].ins.config, privacy::dp_keys::kClip, 0), 0.5);
+    EXPECT_EQ(fit[0].ins.config.count(privacy::dp_keys::kClientNoise), mode == "distributed" ? 1u : 0u);
+  }
+  FederationConfig off = dp_config("off");
+  EXPECT_EQ(make_federation_strategy(off)->name(), "fedavg");
+  off.dp_mode = "local";
+  EXPECT_ERROR(make_federation_strategy(off), "unknown --dp mode 'local'");
+}
+
+TEST(Federation, DpSolvesTheNoiseMultiplierForTheTargetEpsilon) {
+  FederationConfig c = dp_config("central");
+  c.num_clients = 100;
+  c.clients_per_round = 10;
+  c.rounds = 50;
+  c.dp.noise_multiplier = -1;  // not given
+  c.dp.target_epsilon = 4;
+  c.dp.delta = 1e-5;
+  EXPECT_DOUBLE_EQ(dp_sampling_rate(c), 0.1);
+  auto strategy = make_federation_strategy(c);
+  const auto* dp = dynamic_cast<const privacy::DpFedAvg*>(strategy.get());
+  ASSERT_NE(dp, nullptr);
+  const double z = dp->options().noise_multiplier;
+  ASSERT_GT(z, 0);
+  const double eps = privacy::epsilon_for(0.1, z, 50, 1e-5);
+  EXPECT_LE(eps, 4.0) << "the solved multiplier keeps the budget";
+  EXPECT_NEAR(eps, 4.0, 0.04) << "and is not much larger than needed";
+  EXPECT_DOUBLE_EQ(federation_dp_options(c).noise_multiplier, z);
+  // More rounds at the same budget need more noise.
+  c.rounds = 200;
+  EXPECT_GT(federation_dp_options(c).noise_multiplier, z);
+  // The network server does not know N: it plans with the fewest clients a round starts with.
+  c.num_clients = 0;
+  c.min_available_clients = 20;
+  EXPECT_DOUBLE_EQ(dp_sampling_rate(c), 0.5);
+  c.min_available_clients = 5;
+  EXPECT_DOUBLE_EQ(dp_sampling_rate(c), 1.0);
+  // Below what any noise reaches (RDP's conversion has a floor at delta 1e-5): refused upfront.
+  c.dp.target_epsilon = 1e-3;
+  EXPECT_ERROR(federation_dp_options(c), "--target-epsilon 0.001 is out of reach");
+  // Neither a multiplier nor a budget: nothing to calibrate the noise by.
+  c.dp.target_epsilon = 0;
+  EXPECT_ERROR(federation_dp_options(c), "needs --dp-noise-multiplier or --target-epsilon");
+}
+
+TEST(Federation, DpRefusesWhatItCannotAccount) {
+  FederationConfig c = dp_config("central");
+  c.clients_per_round = 0;  // a share of the available clients: q would be nobody's plan
+  c.fraction_fit = 0.3;
+  const std::string no_count = testing::error_of([&] { make_federation_strategy(c); });
+  EXPECT_NE(no_count.find("--dp central needs --clients-per-round"), std::string::npos) << no_count;
+  EXPECT_EQ(no_count.find('\n'), std::string::npos) << "one line";
+  c.clients_per_round = 3;
+  c.strategy = "scaffold";
+  const std::string scaffold = testing::error_of([&] { make_federation_strategy(c); });
+  EXPECT_NE(scaffold.find("cannot run --strategy scaffold"), std::string::npos) << scaffold;
+  EXPECT_EQ(scaffold.find('\n'), std::string::npos) << "one line";
+  c.strategy = "fedavgm";
+  EXPECT_EQ(make_federation_strategy(c)->name(), "dp-fedavgm");
+  // The wrapped strategy sees one averaged result a round: a minimum above 1 would freeze the
+  // model while the account grows.
+  c.min_results = 2;
+  EXPECT_ERROR(make_federation_strategy(c), "--dp central with --min-results 2");
 }
 
 }  // namespace

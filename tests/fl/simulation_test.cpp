@@ -1,16 +1,20 @@
 // The simulation on tiny generated data: FedProx with mu = 0 is FedAvg, a resumed run equals an
 // uninterrupted one bit for bit (stateful strategies, FedBN, faults), dropout and stragglers,
-// FedBN keeps BatchNorm on the clients, learning happens, and run files are written.
+// FedBN keeps BatchNorm on the clients, learning happens, and run files are written; a client
+// in a distributed-DP round clips and noises its update, repeatably.
 #include "fedsign/fl/sim/simulation.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <cmath>
 
 #include "fedsign/core/check.h"
 #include "fedsign/data/gtsrb_reader.h"
 #include "fedsign/data/image_loader.h"
 #include "fedsign/data/split.h"
 #include "fedsign/data/partition.h"
+#include "fedsign/fl/privacy/dp_fedavg.h"
 #include "fedsign/fl/run/central_evaluator.h"
 #include "fedsign/fl/run/server_checkpoint.h"
 #include "fedsign/report/run_charts.h"
@@ -325,6 +329,47 @@ TEST_F(SimulationTest, LocalEpochsCountSteps) {
   EXPECT_EQ(LocalClient::steps_for_epochs(18, 8, 1), 3);      // 8 + 8 + 2
   EXPECT_EQ(LocalClient::steps_for_epochs(5, 8, 3), 3);
   EXPECT_EQ(LocalClient::steps_for_epochs(0, 8, 3), 0);
+}
+
+TEST_F(SimulationTest, DistributedDpClientClipsAndNoisesRepeatably) {
+  const auto config = local();
+  Worker worker(config, 16, 43);
+  MemoryClientStateStore states;
+  const Faults faults;
+  const std::vector<ClientData> data = clients(4);
+  LocalClient client(1, *set_, data[1], states, worker, BnMode::kAggregate, faults);
+  const double clip = 0.01;
+  FitIns ins;
+  ins.weights = get_weights(worker.model());
+  ins.config = {{keys::kRound, int64_t{2}}, {keys::kLocalSteps, int64_t{3}}, {keys::kLr, 0.05},
+                {privacy::dp_keys::kMode, std::string("distributed")},
+                {privacy::dp_keys::kClip, clip}, {privacy::dp_keys::kClientNoise, 0.0}};
+  // No noise: the update leaves the client clipped (3 SGD steps move the model far more).
+  const FitResult clipped = client.fit(ins);
+  const double norm = privacy::update_norm(privacy::model_delta(clipped.weights, ins.weights));
+  EXPECT_LE(norm, clip * 1.01) << "float32 rounding aside";
+  EXPECT_GT(norm, clip * 0.9);
+  EXPECT_EQ(clipped.metrics.at(privacy::dp_keys::kUnclipped), 0.0);
+
+  // Noise: seeded by (seed, round, client), so a repeated fit sends the same model, and the
+  // noise on top of the same clipped update has the stated stddev.
+  const double stddev = 0.05;
+  ins.config[privacy::dp_keys::kClientNoise] = stddev;
+  const FitResult a = client.fit(ins), b = client.fit(ins);
+  EXPECT_TRUE(equal(a.weights, b.weights));
+  int64_t coordinates = 0;
+  for (const auto& t : ins.weights.tensors) coordinates += t.is_floating_point() ? t.numel() : 0;
+  const double noise = privacy::update_norm(privacy::model_delta(a.weights, clipped.weights));
+  EXPECT_NEAR(noise / (stddev * std::sqrt(static_cast<double>(coordinates))), 1.0, 0.05);
+  // A device's own seed (the network client's) gives other noise.
+  client.set_dp_noise_seed(12345);
+  EXPECT_FALSE(equal(client.fit(ins).weights, a.weights));
+
+  // Central mode: the server clips; the client sends its model as trained.
+  ins.config[privacy::dp_keys::kMode] = std::string("central");
+  const FitResult central = client.fit(ins);
+  EXPECT_GT(privacy::update_norm(privacy::model_delta(central.weights, ins.weights)), 5 * clip);
+  EXPECT_EQ(central.metrics.count(privacy::dp_keys::kUnclipped), 0u);
 }
 
 }  // namespace

@@ -126,7 +126,8 @@ PartitionKind parse_partition_kind(const std::string& name) {
   if (name == "dirichlet") return PartitionKind::kDirichlet;
   if (name == "shards") return PartitionKind::kShards;
   if (name == "quantity") return PartitionKind::kQuantity;
-  FEDSIGN_FAIL("unknown partition '{}' (iid, dirichlet, shards or quantity)", name);
+  if (name == "tracks") return PartitionKind::kTracks;
+  FEDSIGN_FAIL("unknown partition '{}' (iid, dirichlet, shards, quantity or tracks)", name);
 }
 
 std::string to_string(PartitionKind kind) {
@@ -135,6 +136,7 @@ std::string to_string(PartitionKind kind) {
     case PartitionKind::kDirichlet: return "dirichlet";
     case PartitionKind::kShards: return "shards";
     case PartitionKind::kQuantity: return "quantity";
+    case PartitionKind::kTracks: return "tracks";
   }
   return "?";
 }
@@ -232,6 +234,13 @@ std::vector<data::Indices> partition(const data::ImageSet& set, const data::Indi
       }
       rng.shuffle(order);
       deal_by_shares(tracks, order, shares, owner);
+      break;
+    }
+    case PartitionKind::kTracks: {
+      // Counting tracks, not images: a client is a vehicle, and a vehicle's data is the
+      // tracks it recorded, whatever their lengths.
+      rng.shuffle(order);
+      for (std::size_t k = 0; k < order.size(); ++k) owner[k % n].push_back(order[k]);
       break;
     }
   }

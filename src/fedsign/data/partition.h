@@ -15,6 +15,9 @@
 //              dealt so that each is held by about N*k/C clients, which share its tracks.
 //   quantity   quantity skew: client sizes ~ log-normal(0, sigma) (or Dir(alpha) shares), labels
 //              IID.
+//   tracks     shuffled tracks dealt round-robin: client j holds tracks j, j + N, j + 2N, ...
+//              Equal track counts (not image counts); with as many clients as tracks, one
+//              track per client: one vehicle that saw one sign (the DP experiments' setting).
 // Every client gets at least one track when there are as many tracks as clients.
 #pragma once
 
@@ -26,8 +29,9 @@
 
 namespace fedsign::data {
 
-enum class PartitionKind { kIid, kDirichlet, kShards, kQuantity };
-PartitionKind parse_partition_kind(const std::string& name);  // iid|dirichlet|shards|quantity
+enum class PartitionKind { kIid, kDirichlet, kShards, kQuantity, kTracks };
+// iid | dirichlet | shards | quantity | tracks
+PartitionKind parse_partition_kind(const std::string& name);
 std::string to_string(PartitionKind kind);
 
 struct PartitionConfig {

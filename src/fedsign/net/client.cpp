@@ -95,6 +95,11 @@ class Heartbeat {
   std::thread thread_;
 };
 
+uint64_t device_seed() {
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) ^ static_cast<uint64_t>(device());
+}
+
 bool refused(const Status& s) {
   return s.code == Code::kUnauthenticated || s.code == Code::kPermissionDenied ||
          s.code == Code::kInvalidArgument;
@@ -326,6 +331,9 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           ins.weights = task.groups[kWeightsGroup];
           ins.config = from_proto(header.config());
           if (auto it = task.groups.find(kControlGroup); it != task.groups.end()) ins.control = it->second;
+          // A DP round's update is clipped (distributed mode: and noised) inside fit(); the
+          // noise comes from this device's own randomness, which the server cannot recompute.
+          client.set_dp_noise_seed(device_seed());
           fl::FitResult r = client.fit(ins);
           if (!o.fault.empty()) corrupt_update(o.fault, r, &round);
           if (o.fault == "slow") {

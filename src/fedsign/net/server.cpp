@@ -1,5 +1,6 @@
 #include "fedsign/net/server.h"
 
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -13,6 +14,7 @@
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
 #include "fedsign/core/read_file.h"
+#include "fedsign/fl/privacy/dp_fedavg.h"
 #include "fedsign/models/registry.h"
 #include "fedsign/models/weights.h"
 #include "fedsign/net/coordinator.h"
@@ -276,7 +278,14 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  spdlog::info("fl server finished {} rounds; outputs in {}", o.run.rounds, o.run.run_dir.string());
+  std::string privacy;
+  if (const auto* dp = dynamic_cast<const fl::privacy::DpFedAvg*>(strategy.get())) {
+    privacy = fmt::format("; DP ({}): epsilon {:.4g} at delta {:g}",
+                          fl::privacy::to_string(dp->options().mode), dp->epsilon(),
+                          dp->options().delta);
+  }
+  spdlog::info("fl server finished {} rounds{}; outputs in {}", o.run.rounds, privacy,
+               o.run.run_dir.string());
   return o.run.rounds;
 }
 

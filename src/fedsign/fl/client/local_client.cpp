@@ -6,8 +6,9 @@
 #include <cmath>
 
 #include "fedsign/core/check.h"
-#include "fedsign/fl/strategy/aggregate.h"
+#include "fedsign/fl/privacy/dp_fedavg.h"
 #include "fedsign/fl/rng.h"
+#include "fedsign/fl/strategy/aggregate.h"
 #include "fedsign/models/registry.h"
 #include "fedsign/train/evaluate.h"
 #include "fedsign/train/trainer.h"
@@ -99,6 +100,7 @@ FitResult LocalClient::fit(const FitIns& ins) {
   if (data_.train.empty()) {  // nothing to learn from: report the model unchanged
     result.weights = ins.weights;
     if (scaffold) result.control_delta = zeros_like(*ins.control);
+    privatize(ins, round, result);  // but still add this client's share of distributed noise
     return result;
   }
   std::optional<ClientState> state;
@@ -183,7 +185,16 @@ FitResult LocalClient::fit(const FitIns& ins) {
     state->local_bn = select(result.weights, worker_.batchnorm_mask(result.weights));
   }
   if (state) states_.save(id_, *state);
+  privatize(ins, round, result);  // after the local state: FedBN keeps its own, un-noised tensors
   return result;
+}
+
+void LocalClient::privatize(const FitIns& ins, int64_t round, FitResult& result) const {
+  if (ins.config.count(privacy::dp_keys::kMode) == 0) return;
+  const uint64_t seed = dp_noise_seed_.value_or(
+      stream_seed(worker_.config().seed, Stream::kDpNoise, round, id_));
+  result.weights =
+      privacy::client_privatize(ins.weights, result.weights, ins.config, seed, &result.metrics);
 }
 
 EvaluateResult LocalClient::evaluate(const EvaluateIns& ins) {

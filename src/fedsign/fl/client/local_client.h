@@ -9,6 +9,9 @@
 // fresh optimizer at learning rate `lr` (constant within the round); FedProx adds
 // mu * (w - w_global) and SCAFFOLD c - c_i to the gradients (train::TrainHooks). Every random
 // choice derives from (seed, round, client), so runs and resumed runs are reproducible.
+// Differential privacy: when the fit config carries DP keys (privacy/dp_fedavg.h), the trained
+// model goes through privacy::client_privatize before it is returned (distributed mode: clipped
+// and noised here, on the client).
 // Simulated faults: with probability dropout_prob a client throws ClientDropout; with
 // probability straggler_prob it completes only a fraction U(min_fraction, 1) of its steps.
 #pragma once
@@ -75,12 +78,20 @@ class LocalClient : public Client {
   FitResult fit(const FitIns& ins) override;
   EvaluateResult evaluate(const EvaluateIns& ins) override;
 
+  // The seed of this client's distributed-DP noise in the following fits. Unset, it derives
+  // from (training seed, round, client): repeatable, as a simulation must be. A device sets it
+  // from its own randomness before each fit, so that the server cannot predict (and subtract)
+  // the noise.
+  void set_dp_noise_seed(uint64_t seed) { dp_noise_seed_ = seed; }
+
   // Steps of `epochs` passes over n images in batches of `batch` (a trailing batch of one is
   // skipped by the trainer).
   static int64_t steps_for_epochs(int64_t n, int64_t batch, int64_t epochs);
 
  private:
   void load_global(const Weights& global, const std::optional<ClientState>& state);
+  // client_privatize on result.weights if `ins` is a DP round.
+  void privatize(const FitIns& ins, int64_t round, FitResult& result) const;
 
   ClientId id_;
   const data::ImageSet& set_;
@@ -90,6 +101,7 @@ class LocalClient : public Client {
   Worker& worker_;
   BnMode bn_mode_;
   const Faults& faults_;
+  std::optional<uint64_t> dp_noise_seed_;
 };
 
 }  // namespace fedsign::fl

@@ -109,9 +109,9 @@ std::vector<FitInstruction> DpFedAvg::configure_fit(int64_t round, const Weights
     next.compose(q, options_.noise_multiplier, 1);
     const double eps = next.epsilon(options_.delta);
     FEDSIGN_CHECK(eps <= options_.target_epsilon || options_.allow_over_budget,
-                  "DP budget: round {} would reach epsilon {:.4g} > target {:.4g} at delta {:g} "
-                  "(stop here, or allow_over_budget)", round, eps, options_.target_epsilon,
-                  options_.delta);
+                  "DP budget: round {} would reach epsilon {:.4g} > target {:.4g} at delta {:g}: "
+                  "stopped after round {} (allow-over-budget to go on)", round, eps,
+                  options_.target_epsilon, options_.delta, round - 1);
   }
   // Exactly m clients, uniformly without replacement, from the wrapper's own seed: the
   // sampling the accountant's rate q = m / N describes, whatever the inner strategy does.

@@ -1,10 +1,46 @@
 #include "fedsign/fl/run/federation.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <map>
+#include <optional>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/privacy/rdp_accountant.h"
 
 namespace fedsign::fl {
+
+namespace {
+
+// noise_multiplier_for searches up to this multiplier (rdp_accountant.h).
+constexpr double kLargestNoiseMultiplier = 1e4;
+
+// What the run will spend, said before it starts: a run that is going to stop at the budget
+// should not surprise anyone hundreds of rounds in.
+void log_dp_plan(const FederationConfig& c, const privacy::DpOptions& dp) {
+  const double q = dp_sampling_rate(c);
+  const double planned = privacy::epsilon_for(q, dp.noise_multiplier, c.rounds, dp.delta);
+  if (c.dp.noise_multiplier < 0) {
+    spdlog::info("DP ({}): noise multiplier {:.4f} solved for epsilon {:g} at delta {:g} over {} "
+                 "rounds at sampling rate q = {:.4g}; clip {:g}{}",
+                 c.dp_mode, dp.noise_multiplier, dp.target_epsilon, dp.delta, c.rounds, q, dp.clip,
+                 dp.adaptive_clip ? " (adaptive)" : "");
+  } else {
+    spdlog::info("DP ({}): noise multiplier {:g}, clip {:g}{}: epsilon {:.4g} at delta {:g} after "
+                 "{} rounds at sampling rate q = {:.4g}",
+                 c.dp_mode, dp.noise_multiplier, dp.clip, dp.adaptive_clip ? " (adaptive)" : "",
+                 planned, dp.delta, c.rounds, q);
+  }
+  if (dp.target_epsilon > 0 && planned > dp.target_epsilon) {
+    spdlog::warn("DP: {} rounds would reach epsilon {:.4g} > --target-epsilon {:g}: {}", c.rounds,
+                 planned, dp.target_epsilon,
+                 dp.allow_over_budget ? "--allow-over-budget, the run goes on past it"
+                                      : "the run will stop before the round that would pass it");
+  }
+}
+
+}  // namespace
 
 StrategyOptions federation_strategy_options(const FederationConfig& c) {
   FEDSIGN_CHECK(c.min_fit_clients >= 1, "min-fit-clients must be >= 1, got {}", c.min_fit_clients);
@@ -30,8 +66,54 @@ StrategyOptions federation_strategy_options(const FederationConfig& c) {
   return o;
 }
 
+double dp_sampling_rate(const FederationConfig& c) {
+  const int64_t m = std::max(c.clients_per_round, c.min_fit_clients);
+  const int64_t n = std::max<int64_t>(1, c.num_clients > 0 ? c.num_clients : c.min_available_clients);
+  return std::min(1.0, static_cast<double>(m) / static_cast<double>(n));
+}
+
+privacy::DpOptions federation_dp_options(const FederationConfig& c) {
+  FEDSIGN_CHECK(c.dp_mode == "central" || c.dp_mode == "distributed",
+                "unknown --dp mode '{}' (off, central or distributed)", c.dp_mode);
+  // The accountant composes steps of rate q = m / N: a share of whoever is available would make
+  // q a moving target that nobody planned for.
+  FEDSIGN_CHECK(c.clients_per_round > 0,
+                "--dp {} needs --clients-per-round (DP accounting assumes a fixed number of "
+                "clients per round)", c.dp_mode);
+  FEDSIGN_CHECK(c.strategy != "scaffold",
+                "--dp {} cannot run --strategy scaffold: its control variates are per-client "
+                "releases that DP does not protect (use fedavg, fedprox, fedavgm or fedopt)",
+                c.dp_mode);
+  // The inner strategy sees one (already averaged) result per round, so its minimum would
+  // never be met; and DP needs none: a missing client counts as a zero update.
+  FEDSIGN_CHECK(c.min_results <= 1,
+                "--dp {} with --min-results {}: the DP average counts a missing client as a zero "
+                "update and needs no minimum (drop --min-results)", c.dp_mode, c.min_results);
+  FEDSIGN_CHECK(c.rounds >= 1, "rounds must be >= 1, got {}", c.rounds);
+  privacy::DpOptions dp = c.dp;
+  dp.mode = privacy::parse_dp_mode(c.dp_mode);
+  dp.seed = c.seed;
+  FEDSIGN_CHECK(dp.delta > 0 && dp.delta < 1, "--dp-delta {} not in (0, 1)", dp.delta);
+  if (dp.noise_multiplier < 0) {
+    FEDSIGN_CHECK(dp.target_epsilon > 0,
+                  "--dp {} needs --dp-noise-multiplier or --target-epsilon", c.dp_mode);
+    const double q = dp_sampling_rate(c);
+    const double floor =
+        privacy::epsilon_for(q, kLargestNoiseMultiplier, c.rounds, dp.delta);
+    FEDSIGN_CHECK(floor <= dp.target_epsilon,
+                  "--target-epsilon {:g} is out of reach: even noise multiplier {:g} gives "
+                  "epsilon {:.4g} at delta {:g} after {} rounds at sampling rate {:.4g}",
+                  dp.target_epsilon, kLargestNoiseMultiplier, floor, dp.delta, c.rounds, q);
+    dp.noise_multiplier = privacy::noise_multiplier_for(dp.target_epsilon, q, c.rounds, dp.delta);
+  }
+  return dp;
+}
+
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
                                                    CentralEvaluateFn evaluate) {
+  // DP first: its refusals (scaffold, no fixed per-round count) name the options to change.
+  std::optional<privacy::DpOptions> dp;
+  if (c.dp_mode != "off") dp = federation_dp_options(c);
   StrategyOptions options = federation_strategy_options(c);
   options.evaluate_fn = std::move(evaluate);
   std::map<std::string, double> params = {{"proximal_mu", c.proximal_mu},
@@ -40,7 +122,10 @@ std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
                                           {"beta2", c.beta2},
                                           {"tau", c.tau}};
   if (c.server_lr > 0) params["server_lr"] = c.server_lr;
-  return make_strategy(c.strategy, options, params);
+  std::unique_ptr<Strategy> strategy = make_strategy(c.strategy, options, params);
+  if (!dp) return strategy;
+  log_dp_plan(c, *dp);
+  return privacy::wrap_dp(std::move(strategy), *dp);
 }
 
 }  // namespace fedsign::fl

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "fedsign/fl/privacy/dp_fedavg.h"
 #include "fedsign/fl/run/driver.h"
 #include "fedsign/fl/strategy/strategy.h"
 
@@ -42,9 +43,30 @@ struct FederationConfig {
   // Evaluation after every k-th round and after the last (0: only after the last).
   int64_t eval_every = 1;
   uint64_t seed = 42;  // initial global model and client sampling
+  // Clients in the federation, when known (the simulation's --clients); 0: unknown (the network
+  // server, where clients come and go).
+  int64_t num_clients = 0;
+  // Client-level differential privacy (docs/privacy.md): "off", "central" or "distributed".
+  // When on, the strategy is wrapped in privacy::DpFedAvg with `dp`, whose mode and seed come
+  // from dp_mode and seed. dp.noise_multiplier < 0 means "solve it from dp.target_epsilon".
+  std::string dp_mode = "off";
+  privacy::DpOptions dp;
 };
 
-// The strategy `config` describes, with central evaluation `evaluate` (may be empty).
+// The DP options `config` asks for (dp_mode must not be "off"), checked: a fixed number of
+// clients per round, no SCAFFOLD, no --min-results, a noise multiplier given or reachable. A noise multiplier
+// < 0 is solved with noise_multiplier_for(target_epsilon, q, rounds, delta), q the planned
+// sampling rate (dp_sampling_rate). Pure: logs nothing.
+privacy::DpOptions federation_dp_options(const FederationConfig& config);
+
+// The sampling rate DP plans with: m / N, m the clients per round (at least min_fit_clients),
+// N num_clients, or min_available_clients when that is unknown (a network round starts with at
+// least that many, so its real rate is never above the planned one); at most 1.
+double dp_sampling_rate(const FederationConfig& config);
+
+// The strategy `config` describes, with central evaluation `evaluate` (may be empty); with DP
+// on, wrapped by privacy::wrap_dp (name "dp-<inner>"), the noise multiplier and the epsilon it
+// plans for logged.
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& config,
                                                    CentralEvaluateFn evaluate = {});
 

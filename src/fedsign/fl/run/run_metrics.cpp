@@ -51,6 +51,8 @@ RoundMetrics to_metrics(const RoundRecord& r) {
   m.eval_seconds = r.eval_seconds;
   m.overhead_seconds = r.overhead_seconds();  // negative = an accounting error, shown as is
   m.overhead_pct = r.seconds > 0 ? 100.0 * m.overhead_seconds / r.seconds : 0.0;
+  m.dp_epsilon = metric(r.fit_metrics, "dp_epsilon");
+  m.dp_clip = metric(r.fit_metrics, "dp_clip");
   return m;
 }
 
@@ -58,7 +60,8 @@ std::vector<std::string> metrics_header() {
   return {"round",          "clients_sampled",  "clients_trained",    "failures",
           "train_loss",     "train_accuracy",   "central_loss",       "central_accuracy",
           "federated_loss", "federated_accuracy", "seconds",          "train_seconds",
-          "eval_seconds",   "overhead_seconds", "overhead_pct",     "lr"};
+          "eval_seconds",   "overhead_seconds", "overhead_pct",     "lr",
+          "dp_epsilon",     "dp_clip"};
 }
 
 std::string metrics_to_json(const std::vector<RoundMetrics>& history) {
@@ -73,7 +76,8 @@ std::string metrics_to_json(const std::vector<RoundMetrics>& history) {
                     {"federated_accuracy", number(m.federated_accuracy)}, {"seconds", m.seconds},
                     {"train_seconds", m.train_seconds}, {"eval_seconds", m.eval_seconds},
                     {"overhead_seconds", m.overhead_seconds}, {"overhead_pct", m.overhead_pct},
-                    {"lr", number(m.lr)}});
+                    {"lr", number(m.lr)}, {"dp_epsilon", number(m.dp_epsilon)},
+                    {"dp_clip", number(m.dp_clip)}});
   }
   return rows.dump();
 }
@@ -97,7 +101,10 @@ std::vector<RoundMetrics> metrics_from_json(const std::string& json) {
     m.eval_seconds = j.at("eval_seconds");
     m.overhead_seconds = j.at("overhead_seconds");
     m.overhead_pct = j.at("overhead_pct");
-    m.lr = j.contains("lr") ? number(j.at("lr")) : NAN;  // absent in older checkpoints
+    // Absent in older checkpoints:
+    m.lr = j.contains("lr") ? number(j.at("lr")) : NAN;
+    m.dp_epsilon = j.contains("dp_epsilon") ? number(j.at("dp_epsilon")) : NAN;
+    m.dp_clip = j.contains("dp_clip") ? number(j.at("dp_clip")) : NAN;
     out.push_back(m);
   }
   return out;
@@ -112,7 +119,7 @@ void write_metrics_csv(const fs::path& dir, const std::vector<RoundMetrics>& his
                  cell(m.federated_loss), cell(m.federated_accuracy), cell(m.seconds, "{:.3f}"),
                  cell(m.train_seconds, "{:.3f}"), cell(m.eval_seconds, "{:.3f}"),
                  cell(m.overhead_seconds, "{:.3f}"), cell(m.overhead_pct, "{:.2f}"),
-                 cell(m.lr, "{:.6g}")});
+                 cell(m.lr, "{:.6g}"), cell(m.dp_epsilon, "{:.6g}"), cell(m.dp_clip, "{:.6g}")});
   }
   csv.save(dir / "metrics.csv");
 }

@@ -24,6 +24,9 @@ struct RoundMetrics {
   // overhead = seconds - train - eval: the simulation's own cost (weights in and out,
   // aggregation, sampling, checkpoint, plots); overhead_pct = 100 * overhead / seconds.
   double overhead_pct = 0;
+  // Differential privacy (the DP strategy's fit metrics; NaN when DP is off): epsilon spent
+  // after this round (at the run's delta) and the clipping bound the round used.
+  double dp_epsilon = NAN, dp_clip = NAN;
 };
 
 RoundMetrics to_metrics(const RoundRecord& record);

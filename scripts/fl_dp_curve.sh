@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Accuracy against privacy on GTSRB: central DP-FedAvg (configs/fl/dp_central.toml) at target
+# epsilon 1, 4 and 8 (delta 1e-5), and the same federation without DP as the baseline (same
+# clients, partition, rounds, local training and seed). Prints a Markdown table: target epsilon,
+# epsilon spent, the noise multiplier solved for it, and the final central accuracy on the
+# held-out validation split (a development number: the split also guided the settings).
+#
+#   scripts/fl_dp_curve.sh            # run what is missing, then the table
+#   scripts/fl_dp_curve.sh --table    # only the table, from existing runs
+#
+# Environment: DATA (../shared/data/gtsrb), ROUNDS (300), CLIENTS (1000), PER_ROUND (100),
+# LOCAL_STEPS (5), EPSILONS ("1 4 8"), OUT (runs/fl/dp_curve), FEDSIGN (build/bin/fedsign), JOBS
+# (2: runs at a time, with cores/JOBS threads each). Logs go to OUT/<run>.log; the table also to
+# OUT/results.md. A run whose model.pt exists is not run again (delete its folder to redo it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FEDSIGN=${FEDSIGN:-build/bin/fedsign}
+DATA=${DATA:-../shared/data/gtsrb}
+ROUNDS=${ROUNDS:-300}
+CLIENTS=${CLIENTS:-1000}
+PER_ROUND=${PER_ROUND:-100}
+LOCAL_STEPS=${LOCAL_STEPS:-5}
+EPSILONS=${EPSILONS:-"1 4 8"}
+OUT=${OUT:-runs/fl/dp_curve}
+JOBS=${JOBS:-2}
+THREADS=$(( $(nproc) / JOBS )); (( THREADS >= 1 )) || THREADS=1
+CONFIG=configs/fl/dp_central.toml
+DELTA=1e-5
+
+# Every run: the config with the shared overrides; the runs differ only in --dp/--target-epsilon.
+common=(fl simulate --config "$CONFIG" --data "$DATA" --rounds "$ROUNDS" --clients "$CLIENTS"
+        --clients-per-round "$PER_ROUND" --local-steps "$LOCAL_STEPS" --dp-delta "$DELTA"
+        --threads "$THREADS")
+runs=(baseline); for e in $EPSILONS; do runs+=("eps$e"); done
+
+if [[ "${1:-}" != "--table" ]]; then
+  [[ -x "$FEDSIGN" ]] || { echo "no $FEDSIGN: build first (scripts/build.sh)" >&2; exit 1; }
+  mkdir -p "$OUT"
+  failed=0
+  launch() {  # run: start it in the background once a slot is free
+    local run=$1 extra
+    if [[ $run == baseline ]]; then extra=(--dp off); else extra=(--target-epsilon "${run#eps}"); fi
+    [[ -f "$OUT/$run/model.pt" ]] && return 0
+    while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || failed=1; done
+    echo "start: $run (log $OUT/$run.log)"
+    "$FEDSIGN" "${common[@]}" "${extra[@]}" --out "$OUT/$run" > "$OUT/$run.log" 2>&1 &
+  }
+  for run in "${runs[@]}"; do launch "$run"; done
+  while (( $(jobs -rp | wc -l) > 0 )); do wait -n || failed=1; done
+  (( failed == 0 )) || echo "a run failed: see $OUT/*.log (the table shows what finished)" >&2
+fi
+
+mkdir -p "$OUT"
+# The last value of a metrics.csv column that is not empty ("" when there is none).
+last_of() {
+  awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == name) c = i; next }
+                        c && $c != "" { v = $c } END { print v }' "$1"
+}
+
+{
+  echo "GTSRB, $CLIENTS clients (whole tracks), $PER_ROUND per round, $ROUNDS rounds, central DP-FedAvg at delta $DELTA ($CONFIG)"
+  echo
+  echo "| run | target epsilon | epsilon spent | noise multiplier | rounds done | final central accuracy, validation (development) |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for run in "${runs[@]}"; do
+    m="$OUT/$run/metrics.csv"
+    [[ -f "$m" ]] || { echo "| $run | - | - | - | not run | - |"; continue; }
+    target="-"; [[ $run == baseline ]] || target=${run#eps}
+    spent=$(last_of "$m" dp_epsilon); [[ -n $spent ]] || spent="inf (no DP)"
+    z=""  # summary.md states it; a run that stopped early logged it at the start
+    for f in "$OUT/$run/summary.md" "$OUT/$run.log"; do
+      [[ -z $z && -f $f ]] &&
+        z=$(grep -o 'noise multiplier [0-9.e+-]*' "$f" | head -1 | awk '{ print $3 }')
+    done
+    [[ -n $z ]] || z="-"
+    done_rounds=$(last_of "$m" round)
+    acc=$(last_of "$m" central_accuracy)
+    [[ -n $acc ]] && acc=$(awk -v a="$acc" 'BEGIN { printf "%.2f%%", 100 * a }') || acc="-"
+    echo "| $run | $target | $spent | $z | $done_rounds | $acc |"
+  done
+} | tee "$OUT/results.md"
