@@ -33,11 +33,11 @@ TEST(Int8, ErrorWithinTheBound) {
   Int8Options nearest;
   nearest.stochastic = false;
   const Weights back_nearest = dequantize(quantize_int8(one("w", x), nearest));
-  EXPECT_LE((back_nearest.tensors[0] - x).abs().max().item<double>(), s / 2 * (1 + 1e-5));
+  EXPECT_LE((back_nearest.tensors[0] - x).abs().max().item<double>(), s / 2 + s * 1e-4);
   const QuantizedWeights q = quantize_int8(one("w", x));  // stochastic
   EXPECT_EQ(q.tensors[0].values.scalar_type(), torch::kInt8);
   const double err = (dequantize(q).tensors[0] - x).abs().max().item<double>();
-  EXPECT_LT(err, s * (1 + 1e-5));
+  EXPECT_LT(err, s * (1 + 1e-4));  // float32 arithmetic adds ~1e-5 s
   EXPECT_GT(err, s / 2);  // stochastic rounding does round away from the nearest level
   // Same seed, same encoding; another seed differs.
   Int8Options other;
@@ -64,7 +64,7 @@ TEST(Int8, PerChannelScalesFollowEachChannel) {
   // Channel c has magnitude 10^-c: one scale for all would flatten the small channels to 0.
   torch::manual_seed(2);
   torch::Tensor x = torch::randn({4, 3, 3, 3});
-  for (int c = 0; c < 4; ++c) x[c] *= std::pow(10.0, -c);
+  for (int c = 0; c < 4; ++c) x[c].mul_(std::pow(10.0, -c));
   Int8Options per_channel;
   per_channel.per_channel = true;
   const QuantizedWeights q = quantize_int8(one("conv.weight", x), per_channel);
@@ -73,7 +73,7 @@ TEST(Int8, PerChannelScalesFollowEachChannel) {
   EXPECT_EQ(back.sizes(), x.sizes());
   for (int c = 0; c < 4; ++c) {
     const double s = x[c].abs().max().item<double>() / 127;
-    EXPECT_LT((back[c] - x[c]).abs().max().item<double>(), s * (1 + 1e-5)) << "channel " << c;
+    EXPECT_LT((back[c] - x[c]).abs().max().item<double>(), s * (1 + 1e-4)) << "channel " << c;
   }
   const torch::Tensor per_tensor = dequantize(quantize_int8(one("conv.weight", x))).tensors[0];
   EXPECT_GT((per_tensor[3] - x[3]).abs().max().item<double>(),

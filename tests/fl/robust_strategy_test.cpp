@@ -184,6 +184,8 @@ TEST(WrapRobust, NamesCompositionAndErrors) {
   RobustOptions krum;
   krum.rule = "krum";
   krum.krum_f = 0;
+  EXPECT_EQ(wrap_robust(fedavg(), krum)->name(), "fedavg+krum");
+  krum.rule = "multi-krum";
   EXPECT_EQ(wrap_robust(fedavg(), krum)->name(), "fedavg+multi-krum");
   // Delegation: the wrapper samples exactly as the inner strategy.
   StrategyOptions sampled;

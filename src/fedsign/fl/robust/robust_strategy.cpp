@@ -129,7 +129,10 @@ void RobustStrategy::validate() const {
   }
 }
 
-std::string RobustStrategy::name() const { return inner().name() + "+" + to_string(options_.rule); }
+std::string RobustStrategy::name() const {
+  const bool krum = options_.rule == BufferedRule::kMultiKrum && options_.krum_m == 1;
+  return inner().name() + "+" + (krum ? std::string("krum") : to_string(options_.rule));
+}
 
 std::unique_ptr<FitAggregation> RobustStrategy::begin_aggregate_fit(int64_t round,
                                                                     const Weights& global) {
