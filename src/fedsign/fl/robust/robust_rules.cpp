@@ -38,11 +38,11 @@ torch::Tensor columnwise(const Updates& updates, const char* name, Rule column_r
   return out;
 }
 
-double norm(const torch::Tensor& t) {
+double l2_norm(const torch::Tensor& t) {
   return std::sqrt(t.to(torch::kFloat64).pow(2).sum().item<double>());
 }
 
-double dot(const torch::Tensor& a, const torch::Tensor& b) {
+double dot64(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) * b.to(torch::kFloat64)).sum().item<double>();
 }
 
@@ -150,7 +150,7 @@ double clip_factor(double norm, double bound) {
 }
 
 torch::Tensor clip_to_norm(const torch::Tensor& update, double bound) {
-  const double factor = clip_factor(norm(update), bound);
+  const double factor = clip_factor(l2_norm(update), bound);
   return factor == 1.0 ? update : update * factor;
 }
 
@@ -171,13 +171,13 @@ FlTrustResult fltrust(const Updates& updates, const torch::Tensor& server_update
                 "FLTrust: the server update has {} values, client updates {}",
                 server_update.numel(), d);
   FlTrustResult out;
-  const double norm0 = norm(server_update);
+  const double norm0 = l2_norm(server_update);
   torch::Tensor sum = torch::zeros({d}, torch::kFloat64);
   double total_trust = 0.0;
   for (const auto& u : updates) {
-    const double norm_i = norm(u);
+    const double norm_i = l2_norm(u);
     double trust = 0.0;
-    if (norm0 > 0 && norm_i > 0) trust = std::max(0.0, dot(u, server_update) / (norm_i * norm0));
+    if (norm0 > 0 && norm_i > 0) trust = std::max(0.0, dot64(u, server_update) / (norm_i * norm0));
     out.trust.push_back(trust);
     if (trust > 0) {
       sum.add_(u.to(torch::kFloat64), trust * norm0 / norm_i);
