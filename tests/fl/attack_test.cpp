@@ -12,7 +12,7 @@
 #include "fedsign/fl/attack/collusion.h"
 #include "fedsign/fl/attack/little_is_enough.h"
 #include "fedsign/fl/attack/update_attacks.h"
-#include "fedsign/fl/fedavg.h"
+#include "fedsign/fl/strategy/fedavg.h"
 
 namespace fedsign::fl::attack {
 namespace {
@@ -109,6 +109,15 @@ TEST(LittleIsEnough, CollusionInARound) {
   auto wrapped = wrap_collusion(options, fedavg.begin_aggregate_fit(1, kGlobal), kGlobal, {1, 2});
   for (ClientId id : {0, 1, 2, 3}) wrapped->add(result(id, make(1 + id, 2)));
   EXPECT_NEAR(wrapped->finish({}).metrics.at("attack_z"), 0.6744898, 1e-6);
+  // As a strategy wrapper: the same round through ColludingStrategy, which keeps the inner name
+  // (so checkpoints do not change).
+  ColludingStrategy colluding(fedavg, {1, 2}, 1.0);
+  EXPECT_EQ(colluding.name(), "fedavg");
+  std::vector<FitResult> round_results = {result(0, make(2, 3)), result(1, make(3, 2)),
+                                          result(2, make(5, 2)), result(3, make(1, 4))};
+  const AggregateFitResult via_strategy = colluding.aggregate_fit(1, kGlobal, round_results, {});
+  EXPECT_TRUE(equal(via_strategy.weights, out.weights));
+  EXPECT_EQ(via_strategy.metrics.at("attack_num_attackers"), 2);
 }
 
 data::ImageSet tiny_set() {
@@ -129,6 +138,9 @@ TEST(DataPoisoning, LabelFlipping) {
   EXPECT_EQ(flipped.labels, (std::vector<int32_t>{39, 41}));
   EXPECT_EQ(flipped.image(0)[0], 103);  // pixels copied, in the order asked
   EXPECT_EQ(set.labels[3], 3);          // the shared set is untouched
+  const data::ImageSet copy = image_copy(set, {2});
+  EXPECT_EQ(copy.labels, (std::vector<int32_t>{2}));
+  EXPECT_EQ(copy.image(0)[5], 102);
   EXPECT_EQ(label_flipped_copy(set, {0, 2}, relabel(2, 7)).labels, (std::vector<int32_t>{0, 7}));
   AttackOptions options;
   options.kind = "label-flip";
@@ -205,7 +217,7 @@ TEST(AttackOptions, AttackersAndApplyAttack) {
   options.kind = "sign-flip";
   apply_attack(options, 1, kGlobal, r);
   EXPECT_EQ(values(r.weights.tensors[0]), (std::vector<float>{0.5f, 3.0f}));
-  options.kind = "gaussian";
+  options.kind = "noise";
   FitResult g1 = result(3, kGlobal), g2 = result(3, kGlobal), g3 = result(4, kGlobal);
   apply_attack(options, 2, kGlobal, g1);
   apply_attack(options, 2, kGlobal, g2);

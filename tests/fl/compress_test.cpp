@@ -1,7 +1,9 @@
 // Update compression (fl/compress/): int8 quantization within its error bound (per tensor and
 // per channel, nearest and stochastic rounding, the latter unbiased and seeded), top-k with
 // error feedback converging on a toy federated problem where plain top-k stalls, bf16 models,
-// and the byte counts behind the targets (>= 3.9x for int8, >= 30x for top-1%).
+// and the byte counts behind the targets (>= 3.9x for int8, >= 30x for top-1%); uploads
+// as the simulation counts them (encode_upload: bytes on the wire, the model the server
+// reconstructs, top-k's residual carried from one upload to the next).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -10,6 +12,7 @@
 #include "fedsign/core/check.h"
 #include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/compress/topk.h"
+#include "fedsign/fl/compress/upload.h"
 
 namespace fedsign::fl::compress {
 namespace {
@@ -171,6 +174,49 @@ TEST(Bf16, HalfTheBytesWithinRelativePrecision) {
   const torch::Tensor rel = (back.tensors[0] - w.tensors[0]).abs() / w.tensors[0].abs();
   EXPECT_LE(rel.max().item<double>(), std::pow(2.0, -8) * (1 + 1e-6));
   EXPECT_EQ(back.tensors[1].item<int64_t>(), 9);
+}
+
+TEST(Upload, BytesAndReconstructionPerCodec) {
+  torch::manual_seed(4);
+  Weights global, local;
+  global.names = local.names = {"conv.weight", "bn.num_batches_tracked"};
+  global.tensors = {torch::randn({32, 8, 3, 3}), torch::tensor(int64_t{3})};
+  local.tensors = {global.tensors[0] + 0.01 * torch::randn({32, 8, 3, 3}), torch::tensor(int64_t{5})};
+  // none: the model itself, float32, as the network client sends it.
+  CompressOptions none;
+  const Upload plain = encode_upload(none, global, local, {}, 1);
+  EXPECT_EQ(plain.bytes, local.bytes());
+  EXPECT_TRUE(equal(plain.weights, local));
+  // int8: about a quarter of the bytes; the server's model is within one quantization step.
+  CompressOptions int8;
+  int8.codec = "int8";
+  const Upload q = encode_upload(int8, global, local, {}, 1);
+  EXPECT_EQ(q.bytes, 2304 + 4 + 8);  // int8 values, one scale, the raw counter
+  EXPECT_GE(static_cast<double>(plain.bytes) / q.bytes, 3.9);
+  const double step = (local.tensors[0] - global.tensors[0]).abs().max().item<double>() / 127;
+  EXPECT_LT((q.weights.tensors[0] - local.tensors[0]).abs().max().item<double>(), step * 1.01);
+  EXPECT_EQ(q.weights.tensors[1].item<int64_t>(), 5);  // counters travel as they are
+  EXPECT_TRUE(q.residual.empty());
+  // topk: 10% of the values with their indices; what was left out is the residual, and the
+  // next upload sends it (an unchanged model then uploads only the carried-over values).
+  CompressOptions top;
+  top.codec = "topk";
+  top.topk_fraction = 0.1;
+  const Upload first = encode_upload(top, global, local, {}, 1);
+  EXPECT_EQ(first.bytes, 231 * 8 + 8);  // ceil(0.1 * 2304) x (index + value) + counter
+  ASSERT_EQ(first.residual.size(), 1u);
+  EXPECT_TRUE(torch::allclose(first.weights.tensors[0] - global.tensors[0] + first.residual.tensors[0],
+                              local.tensors[0] - global.tensors[0], 1e-6, 1e-6));
+  const Upload second = encode_upload(top, global, global, first.residual, 2);
+  EXPECT_GT((second.weights.tensors[0] - global.tensors[0]).abs().sum().item<double>(), 0.0);
+  EXPECT_LT(second.residual.tensors[0].abs().sum().item<double>(),
+            first.residual.tensors[0].abs().sum().item<double>());
+  CompressOptions bad;
+  bad.codec = "zip";
+  EXPECT_THROW(encode_upload(bad, global, local, {}, 1), fedsign::Error);
+  bad.codec = "topk";
+  bad.topk_fraction = 0;
+  EXPECT_THROW(validate(bad), fedsign::Error);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "fedsign/fl/attack/update_attacks.h"
-#include "fedsign/fl/fedavg.h"
+#include "fedsign/fl/strategy/fedavg.h"
 #include "fedsign/fl/robust/wrap_robust.h"
 
 namespace fedsign::fl::robust {
@@ -41,16 +41,19 @@ double distance_after(Strategy& strategy, int rounds) {
   return (global.tensors[0] - target).norm().item<double>();
 }
 
-std::unique_ptr<Strategy> defended(const std::string& rule) {
+// `defence` is a robust rule, "clip" (fixed bound) or "adaptive-clip".
+std::unique_ptr<Strategy> defended(const std::string& defence) {
   RobustOptions options;
-  options.rule = rule;
+  const bool clip = defence == "clip" || defence == "adaptive-clip";
+  options.rule = clip ? "none" : defence;
   options.krum_f = 2;
   options.trim_beta = 0.2;
-  options.clip_bound = rule == "clip" ? 0.2 : 0.0;  // clip stalls where 2 d = C: d = 0.1
-  options.server_update = [](int64_t, const Weights& global) {  // FLTrust's clean root set
+  options.clip_norm = defence == "clip" ? 0.2 : 0.0;  // clip stalls where 2 d = C: d = 0.1
+  options.adaptive_clip = defence == "adaptive-clip";
+  auto root = [](int64_t, const Weights& global, const Config&) {  // FLTrust's clean root set
     return vector_model(global.tensors[0] + 0.5 * (2.0 - global.tensors[0]));
   };
-  return wrap_robust(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  return wrap_robust(std::make_unique<FedAvg>(StrategyOptions{}), options, root);
 }
 
 TEST(RobustDefence, EveryRuleBeatsBoostedSignFlipping) {

@@ -1,16 +1,18 @@
 // The robust Strategy wrappers (fl/robust/robust_strategy.h, clipping_strategy.h, wrap_robust.h):
 // they compose with the inner strategy's server optimizer (FedAdam applied to the robust
-// combination computed by hand), keep integer buffers, bound and report buffered memory, clip
-// while streaming, adapt and checkpoint the clipping bound, and delegate the rest.
+// combination computed by hand), keep integer buffers, bound and report buffered memory, keep the
+// model when a round has too few updates for Krum, respect the inner min_results, hand FLTrust
+// the round's fit config, clip while streaming, adapt and checkpoint the clipping bound, check a
+// configuration against the clients per round, and delegate the rest.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 
 #include "fedsign/core/check.h"
-#include "fedsign/fl/aggregate.h"
-#include "fedsign/fl/fedavg.h"
-#include "fedsign/fl/fedopt.h"
+#include "fedsign/fl/strategy/aggregate.h"
+#include "fedsign/fl/strategy/fedavg.h"
+#include "fedsign/fl/strategy/fedopt.h"
 #include "fedsign/fl/robust/wrap_robust.h"
 
 namespace fedsign::fl::robust {
@@ -97,14 +99,21 @@ TEST(RobustStrategy, TrimmedMeanKrumAndFlTrustThroughFedAvg) {
   // 1; (0,3|0) has trust 0; (3,-2|2) has cos 3/sqrt(17) -> rescaled by 1/sqrt(17).
   BufferedRuleOptions trust{BufferedRule::kFlTrust};
   int calls = 0;
-  trust.server_update = [&](int64_t round, const Weights& global) {
+  double lr_seen = 0;
+  trust.server_update = [&](int64_t round, const Weights& global, const Config& fit_config) {
     ++calls;
     EXPECT_EQ(round, 4);
+    lr_seen = get_double(fit_config, keys::kLr, 0);
     return make(values(global.tensors[0])[0] + 1, values(global.tensors[0])[1], 0.5f, 10);
   };
-  RobustStrategy f(std::make_unique<FedAvg>(StrategyOptions{}), trust);
+  StrategyOptions with_lr;
+  with_lr.fit_config[keys::kLr] = 0.25;
+  RobustStrategy f(std::make_unique<FedAvg>(with_lr), trust);
+  FixedClientManager three(3);
+  ASSERT_EQ(f.configure_fit(4, kGlobal, three).size(), 3u);  // the round's instructions
   AggregateFitResult fr = f.aggregate_fit(4, kGlobal, three_results(), {});
   EXPECT_EQ(calls, 1);
+  EXPECT_DOUBLE_EQ(lr_seen, 0.25);  // the server trains with the clients' learning rate
   const double t0 = 1 / std::sqrt(1.25), t2 = 3 / std::sqrt(17.0);
   const double x = (t0 * 1 / std::sqrt(1.25) + t2 * 3 / std::sqrt(17.0)) / (t0 + t2);
   const double y = (t2 * -2 / std::sqrt(17.0)) / (t0 + t2);
@@ -135,6 +144,29 @@ TEST(RobustStrategy, BufferIsBoundedAndReported) {
   EXPECT_EQ(values(r.weights.tensors[0]), (std::vector<float>{1.5f, 3.5f}));
   // A round without results keeps the model.
   EXPECT_TRUE(equal(strategy.aggregate_fit(2, kGlobal, {}, {{3, "gone"}}).weights, kGlobal));
+}
+
+TEST(RobustStrategy, TooFewForKrumKeepsTheModelAndMinResultsHolds) {
+  // Krum with f = 1 needs 4 updates: 3 (e.g. after dropouts) keep the model, flagged.
+  BufferedRuleOptions krum{BufferedRule::kMultiKrum};
+  krum.krum_f = 1;
+  RobustStrategy k(std::make_unique<FedAvg>(StrategyOptions{}), krum);
+  AggregateFitResult r = k.aggregate_fit(1, kGlobal, three_results(), {});
+  EXPECT_TRUE(equal(r.weights, kGlobal));
+  EXPECT_EQ(r.metrics.at("robust_too_few"), 1);
+  EXPECT_EQ(r.metrics.at("num_results"), 3);
+  // The inner strategy's min_results counts the real updates, not one combined result:
+  // 3 results against min_results 3 aggregate, against 4 keep the model.
+  StrategyOptions three;
+  three.min_results = 3;
+  RobustStrategy enough(std::make_unique<FedAvg>(three), BufferedRuleOptions{BufferedRule::kMedian});
+  EXPECT_LT(max_abs_diff(enough.aggregate_fit(1, kGlobal, three_results(), {}).weights,
+                         make(2, 2, 1.0f, 13)),
+            1e-7);
+  StrategyOptions four;
+  four.min_results = 4;
+  RobustStrategy short_of(std::make_unique<FedAvg>(four), BufferedRuleOptions{BufferedRule::kMedian});
+  EXPECT_TRUE(equal(short_of.aggregate_fit(1, kGlobal, three_results(), {}).weights, kGlobal));
 }
 
 TEST(ClippingStrategy, ClipsWhileStreamingAndAdaptsTheBound) {
@@ -168,12 +200,12 @@ TEST(WrapRobust, NamesCompositionAndErrors) {
   const auto names = robust_rule_names();
   EXPECT_EQ(names.front(), "none");
   EXPECT_TRUE(robust_rule_buffers("median"));
-  EXPECT_FALSE(robust_rule_buffers("clip"));
+  EXPECT_FALSE(robust_rule_buffers("none"));
   auto fedavg = [] { return std::make_unique<FedAvg>(StrategyOptions{}); };
   EXPECT_EQ(wrap_robust(fedavg(), {})->name(), "fedavg");
   RobustOptions median;
   median.rule = "median";
-  median.clip_bound = 2.0;  // clip first, then the median
+  median.clip_norm = 2.0;  // clip first, then the median
   auto wrapped = wrap_robust(fedavg(), median);
   EXPECT_EQ(wrapped->name(), "fedavg+median+clip");
   // Update (3,4|0) clipped to norm 2 -> (1.2, 1.6); the median of three equal updates is it.
@@ -200,11 +232,44 @@ TEST(WrapRobust, NamesCompositionAndErrors) {
   RobustOptions bad;
   bad.rule = "mediane";
   EXPECT_THROW(wrap_robust(fedavg(), bad), fedsign::Error);
-  bad.rule = "clip";  // no bound
+  bad.rule = "fltrust";  // no root-set update
   EXPECT_THROW(wrap_robust(fedavg(), bad), fedsign::Error);
-  bad.rule = "adaptive-clip";  // initial bound 0.1
-  EXPECT_EQ(wrap_robust(fedavg(), bad)->name(), "fedavg+adaptive-clip");
+  RobustOptions clip;
+  clip.clip_norm = 1.0;  // clipping alone wraps the streaming mean
+  EXPECT_EQ(wrap_robust(fedavg(), clip)->name(), "fedavg+clip");
+  RobustOptions adaptive;
+  adaptive.adaptive_clip = true;  // initial bound 0.1
+  auto adaptive_strategy = wrap_robust(fedavg(), adaptive);
+  EXPECT_EQ(adaptive_strategy->name(), "fedavg+adaptive-clip");
+  EXPECT_DOUBLE_EQ(dynamic_cast<ClippingStrategy&>(*adaptive_strategy).bound(), 0.1);
+  EXPECT_FALSE(robust_enabled(RobustOptions{}));
+  EXPECT_TRUE(robust_enabled(adaptive));
   EXPECT_THROW(wrap_robust(make_strategy("scaffold", StrategyOptions{}), median), fedsign::Error);
+}
+
+TEST(WrapRobust, CheckRobustRoundNamesTheOption) {
+  RobustOptions krum;
+  krum.rule = "krum";
+  krum.krum_f = 1;
+  EXPECT_NO_THROW(check_robust_round(krum, 4));
+  try {
+    check_robust_round(krum, 3);
+    ADD_FAILURE() << "3 clients per round are too few for Krum with f = 1";
+  } catch (const fedsign::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--krum-f 1 needs at least 4 clients per round"),
+              std::string::npos)
+        << e.what();
+  }
+  krum.rule = "multi-krum";
+  krum.krum_m = 5;
+  EXPECT_THROW(check_robust_round(krum, 4), fedsign::Error);  // m > n
+  RobustOptions median;
+  median.rule = "median";
+  median.max_buffered_updates = 10;
+  EXPECT_NO_THROW(check_robust_round(median, 10));
+  EXPECT_THROW(check_robust_round(median, 11), fedsign::Error);
+  median.rule = "none";  // the streaming mean holds nothing
+  EXPECT_NO_THROW(check_robust_round(median, 1000));
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ enum class Stream : uint64_t {
   kDropout = 3,
   kStraggler = 4,
   kLocalTraining = 5,
+  kUploadCodec = 6,  // stochastic rounding of compressed uploads
 };
 
 inline uint64_t stream_seed(uint64_t seed, Stream stream, int64_t round, int64_t client = -1) {

@@ -24,21 +24,22 @@ uint64_t attack_seed(uint64_t seed, AttackStream stream, int64_t round, int64_t 
 }  // namespace
 
 std::vector<std::string> attack_names() {
-  return {"none", "sign-flip", "scale", "gaussian", "label-flip", "backdoor", "little-is-enough"};
+  return {"none", "sign-flip", "scale", "noise", "label-flip", "backdoor", "little-is-enough"};
 }
+
+bool is_data_attack(const std::string& kind) { return kind == "label-flip" || kind == "backdoor"; }
 
 void validate(const AttackOptions& o) {
   const auto names = attack_names();
   FEDSIGN_CHECK(std::find(names.begin(), names.end(), o.kind) != names.end(),
-                "unknown attack '{}' (one of none, sign-flip, scale, gaussian, label-flip, "
+                "unknown attack '{}' (one of none, sign-flip, scale, noise, label-flip, "
                 "backdoor, little-is-enough)", o.kind);
-  FEDSIGN_CHECK(o.fraction >= 0 && o.fraction <= 1, "attack fraction {} not in [0, 1]",
+  FEDSIGN_CHECK(o.fraction >= 0 && o.fraction <= 1, "--attack-fraction {} not in [0, 1]",
                 o.fraction);
-  FEDSIGN_CHECK(o.scale >= 0, "attack scale {} < 0", o.scale);
-  FEDSIGN_CHECK(o.noise_std >= 0, "attack noise std {} < 0", o.noise_std);
+  FEDSIGN_CHECK(o.scale >= 0, "--attack-scale {} < 0", o.scale);
   FEDSIGN_CHECK(o.num_classes >= 2, "attack: {} classes", o.num_classes);
   FEDSIGN_CHECK(o.target_label >= 0 && o.target_label < o.num_classes,
-                "backdoor target class {} not in [0, {})", o.target_label, o.num_classes);
+                "--backdoor-target {} not in [0, {})", o.target_label, o.num_classes);
   FEDSIGN_CHECK(o.trigger_size >= 1, "backdoor trigger size {} < 1", o.trigger_size);
   FEDSIGN_CHECK(o.poison_fraction >= 0 && o.poison_fraction <= 1,
                 "backdoor poison fraction {} not in [0, 1]", o.poison_fraction);
@@ -59,8 +60,8 @@ void apply_attack(const AttackOptions& o, int64_t round, const Weights& global, 
     result.weights = sign_flip(global, result.weights, o.scale > 0 ? o.scale : 1.0);
   } else if (o.kind == "scale") {
     result.weights = scaled_update(global, result.weights, o.scale > 0 ? o.scale : 10.0);
-  } else if (o.kind == "gaussian") {
-    result.weights = gaussian_update(global, result.weights, o.noise_std,
+  } else if (o.kind == "noise") {
+    result.weights = gaussian_update(global, result.weights, o.scale > 0 ? o.scale : 0.1,
                                      attack_seed(o.seed, AttackStream::kNoise, round, result.client_id));
   }
 }

@@ -1,11 +1,12 @@
-// One entry point for simulated (and network test) attackers: which attack, how many clients,
-// and its parameters, as the CLI's --attack options; the simulation calls the functions below
-// at the three places an attack acts:
+// One entry point for simulated attackers: which attack, how many clients, and its parameters,
+// as the CLI's --attack options; the simulation (fl/sim) calls the functions below at the three
+// places an attack acts:
 //   1. when a client is set up:      attacker set (choose_attackers) and, for label-flip and
 //                                    backdoor, poisoned_training_data() instead of its images;
-//   2. after a client's fit():       apply_attack() on its FitResult (sign-flip, scale, gaussian);
+//   2. after a client's fit():       apply_attack() on its FitResult (sign-flip, scale, noise);
 //   3. around a round's aggregation: wrap_collusion() on begin_aggregate_fit's result
-//                                    (little-is-enough: attackers combine what they observe).
+//                                    (little-is-enough: attackers combine what they observe;
+//                                    ColludingStrategy in collusion.h does it for a strategy).
 // For the backdoor, backdoor_trigger() + triggered_evaluation_set() (data_poisoning.h) give the
 // set on which accuracy is the attack success rate. Pure functions; thread-safe.
 #pragma once
@@ -18,15 +19,16 @@
 
 #include "fedsign/data/image_set.h"
 #include "fedsign/fl/attack/data_poisoning.h"
-#include "fedsign/fl/strategy.h"
+#include "fedsign/fl/strategy/strategy.h"
 
 namespace fedsign::fl::attack {
 
 struct AttackOptions {
   std::string kind = "none";     // attack_names()
-  double fraction = 0.0;         // share of all clients that attack (fixed for the run)
-  double scale = 0.0;            // sign-flip: magnitude (0: 1); scale: boost factor (0: 10)
-  double noise_std = 0.1;        // gaussian: standard deviation of the sent update
+  double fraction = 0.2;         // share of all clients that attack (fixed for the run)
+  // sign-flip: magnitude (0: 1); scale: boost factor (0: 10); noise: standard deviation of the
+  // noise sent instead of the update (0: 0.1).
+  double scale = 0.0;
   int num_classes = data::kNumGtsrbClasses;  // label-flip: c -> num_classes - 1 - c
   int32_t target_label = 0;      // backdoor: the class triggered images go to
   int trigger_size = 4;          // backdoor: patch width in pixels (bottom-right corner)
@@ -36,14 +38,16 @@ struct AttackOptions {
   uint64_t seed = 0;             // attacker choice, noise, poisoned images
 };
 
-std::vector<std::string> attack_names();  // none sign-flip scale gaussian label-flip backdoor ...
+std::vector<std::string> attack_names();  // none sign-flip scale noise label-flip backdoor ...
+// Whether the attack poisons data (label-flip, backdoor) rather than updates.
+bool is_data_attack(const std::string& kind);
 // Throws fedsign::Error naming the bad option.
 void validate(const AttackOptions& options);
 
 // round(fraction * num_clients) distinct client ids of 0..num_clients-1, drawn from seed.
 std::set<ClientId> choose_attackers(const AttackOptions& options, int64_t num_clients);
 
-// Update attacks (sign-flip, scale, gaussian): replaces result.weights, given the global model
+// Update attacks (sign-flip, scale, noise): replaces result.weights, given the global model
 // the client received; seeded by (seed, round, client). No-op for the other kinds.
 void apply_attack(const AttackOptions& options, int64_t round, const Weights& global,
                   FitResult& result);

@@ -42,4 +42,14 @@ AggregateFitResult CollusionAggregation::finish(const std::vector<Failure>& fail
   return out;
 }
 
+ColludingStrategy::ColludingStrategy(Strategy& inner, std::set<ClientId> attackers, double z,
+                                     bool omniscient)
+    : DelegatingStrategy(inner), attackers_(std::move(attackers)), z_(z), omniscient_(omniscient) {}
+
+std::unique_ptr<FitAggregation> ColludingStrategy::begin_aggregate_fit(int64_t round,
+                                                                       const Weights& global) {
+  return std::make_unique<CollusionAggregation>(inner().begin_aggregate_fit(round, global), global,
+                                                attackers_, z_, omniscient_);
+}
+
 }  // namespace fedsign::fl::attack

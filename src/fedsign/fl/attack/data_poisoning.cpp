@@ -12,7 +12,21 @@ namespace fedsign::fl::attack {
 
 namespace {
 
-data::ImageSet copy_images(const data::ImageSet& set, const data::Indices& indices) {
+void check_trigger(const Trigger& t, int height, int width) {
+  FEDSIGN_CHECK(t.size >= 1 && t.cell >= 1 && t.margin >= 0,
+                "backdoor trigger: size {}, cell {}, margin {} must be positive", t.size, t.cell,
+                t.margin);
+  FEDSIGN_CHECK(t.size + t.margin <= std::min(height, width),
+                "backdoor trigger of {} px (margin {}) does not fit a {}x{} image", t.size,
+                t.margin, width, height);
+}
+
+// Whether pixel (y, x) of the patch is a white cell.
+bool white(const Trigger& t, int y, int x) { return ((y / t.cell) + (x / t.cell)) % 2 == 0; }
+
+}  // namespace
+
+data::ImageSet image_copy(const data::ImageSet& set, const data::Indices& indices) {
   data::ImageSet out;
   out.height = set.height;
   out.width = set.width;
@@ -29,20 +43,6 @@ data::ImageSet copy_images(const data::ImageSet& set, const data::Indices& indic
   return out;
 }
 
-void check_trigger(const Trigger& t, int height, int width) {
-  FEDSIGN_CHECK(t.size >= 1 && t.cell >= 1 && t.margin >= 0,
-                "backdoor trigger: size {}, cell {}, margin {} must be positive", t.size, t.cell,
-                t.margin);
-  FEDSIGN_CHECK(t.size + t.margin <= std::min(height, width),
-                "backdoor trigger of {} px (margin {}) does not fit a {}x{} image", t.size,
-                t.margin, width, height);
-}
-
-// Whether pixel (y, x) of the patch is a white cell.
-bool white(const Trigger& t, int y, int x) { return ((y / t.cell) + (x / t.cell)) % 2 == 0; }
-
-}  // namespace
-
 LabelMap reverse_labels(int num_classes) {
   FEDSIGN_CHECK(num_classes >= 2, "label flip: {} classes", num_classes);
   return [num_classes](int32_t c) { return num_classes - 1 - c; };
@@ -54,7 +54,7 @@ LabelMap relabel(int32_t source, int32_t target) {
 
 data::ImageSet label_flipped_copy(const data::ImageSet& set, const data::Indices& indices,
                                   const LabelMap& map) {
-  data::ImageSet out = copy_images(set, indices);
+  data::ImageSet out = image_copy(set, indices);
   for (auto& label : out.labels) label = map(label);
   return out;
 }
@@ -93,7 +93,7 @@ data::ImageSet backdoor_training_copy(const data::ImageSet& set, const data::Ind
                                       uint64_t seed) {
   FEDSIGN_CHECK(poison_fraction >= 0 && poison_fraction <= 1,
                 "backdoor: poison fraction {} not in [0, 1]", poison_fraction);
-  data::ImageSet out = copy_images(set, indices);
+  data::ImageSet out = image_copy(set, indices);
   std::vector<std::size_t> order(out.size());
   std::iota(order.begin(), order.end(), 0);
   // Fisher-Yates with SplitMix64 draws: the same choice on every platform.
@@ -116,7 +116,7 @@ data::ImageSet triggered_evaluation_set(const data::ImageSet& set, const data::I
   for (int64_t i : indices) {
     if (set.labels.at(static_cast<std::size_t>(i)) != trigger.target_label) others.push_back(i);
   }
-  data::ImageSet out = copy_images(set, others);
+  data::ImageSet out = image_copy(set, others);
   for (std::size_t k = 0; k < out.size(); ++k) {
     stamp_trigger(out, k, trigger);
     out.labels[k] = trigger.target_label;

@@ -26,6 +26,10 @@ LabelMap reverse_labels(int num_classes);
 // source -> target, other labels unchanged (targeted flip, Tolpegin et al. 2020).
 LabelMap relabel(int32_t source, int32_t target);
 
+// The images `indices` of `set`, copied as they are (e.g. an attacker's clean local test images
+// beside its poisoned training copy).
+data::ImageSet image_copy(const data::ImageSet& set, const data::Indices& indices);
+
 // The images `indices` of `set`, copied, with labels mapped.
 data::ImageSet label_flipped_copy(const data::ImageSet& set, const data::Indices& indices,
                                   const LabelMap& map);

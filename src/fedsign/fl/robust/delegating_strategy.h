@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "fedsign/core/check.h"
-#include "fedsign/fl/strategy.h"
+#include "fedsign/fl/strategy/strategy.h"
 
 namespace fedsign::fl::robust {
 

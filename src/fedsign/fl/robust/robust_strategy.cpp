@@ -1,8 +1,10 @@
 #include "fedsign/fl/robust/robust_strategy.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
-#include "fedsign/fl/aggregate.h"
+#include "fedsign/fl/strategy/aggregate.h"
 #include "fedsign/fl/robust/flat_update.h"
 #include "fedsign/fl/robust/robust_rules.h"
 
@@ -47,15 +49,30 @@ class RobustStrategy::Aggregation : public FitAggregation {
     const auto count = static_cast<double>(updates_.size());
     Metrics robust_metrics = {{"robust_buffered_updates", count},
                               {"robust_buffer_bytes", static_cast<double>(bytes_)}};
-    if (!updates_.empty()) {
-      FitResult synthetic;
-      synthetic.client_id = -1;
-      synthetic.num_examples = total_examples_;
-      synthetic.metrics = metrics_.mean();
-      synthetic.weights = apply_flat_delta(global_, combine(robust_metrics),
-                                           has_integers_ ? integers_.mean() : Weights{});
+    const bool too_few = !updates_.empty() &&
+                         static_cast<int64_t>(updates_.size()) < strategy_.min_updates();
+    if (too_few) {
+      // E.g. dropouts left fewer updates than Krum needs: keep the model rather than stop.
+      spdlog::warn("{} (round {}): {} updates are too few for the rule, the round keeps the "
+                   "global model", strategy_.name(), round_, updates_.size());
+      robust_metrics["robust_too_few"] = 1;
+      updates_.clear();
+    } else if (!updates_.empty()) {
+      const auto n = static_cast<int64_t>(updates_.size());
+      const Weights combined = apply_flat_delta(global_, combine(robust_metrics),
+                                                has_integers_ ? integers_.mean() : Weights{});
+      const Metrics client_metrics = metrics_.mean();
       updates_.clear();  // release the buffer before the inner strategy works
-      inner_->add(std::move(synthetic));
+      // The combination goes in once per update, the examples shared out: the inner mean is the
+      // combination itself, and count-based checks (min_results) see the real number of updates.
+      for (int64_t i = 0; i < n; ++i) {
+        FitResult synthetic;
+        synthetic.client_id = -1;
+        synthetic.num_examples = total_examples_ / n + (i < total_examples_ % n ? 1 : 0);
+        synthetic.metrics = client_metrics;
+        synthetic.weights = combined;  // shared tensors, no copy
+        inner_->add(std::move(synthetic));
+      }
     }
     AggregateFitResult out = inner_->finish(failures);
     out.metrics["num_results"] = count;
@@ -74,7 +91,7 @@ class RobustStrategy::Aggregation : public FitAggregation {
         return r.update;
       }
       case BufferedRule::kFlTrust: {
-        const Weights server = options_.server_update(round_, global_);
+        const Weights server = options_.server_update(round_, global_, strategy_.fit_config_);
         FlTrustResult r = fltrust(updates_, flat_delta(global_, server));
         double trusted = 0, sum = 0;
         for (double t : r.trust) {
@@ -127,6 +144,19 @@ void RobustStrategy::validate() const {
     FEDSIGN_CHECK(static_cast<bool>(options_.server_update),
                   "FLTrust needs the server's root-set update (server_update)");
   }
+}
+
+int64_t RobustStrategy::min_updates() const {
+  return options_.rule == BufferedRule::kMultiKrum
+             ? std::max<int64_t>(options_.krum_f + 3, std::max<int64_t>(options_.krum_m, 1))
+             : 1;
+}
+
+std::vector<FitInstruction> RobustStrategy::configure_fit(int64_t round, const Weights& global,
+                                                          const ClientManager& clients) {
+  std::vector<FitInstruction> out = inner().configure_fit(round, global, clients);
+  fit_config_ = out.empty() ? Config{} : out.front().ins.config;
+  return out;
 }
 
 std::string RobustStrategy::name() const {

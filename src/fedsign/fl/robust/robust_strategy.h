@@ -7,12 +7,16 @@
 // flat_update.h) is BUFFERED, because median, trimmed mean, Krum and FLTrust need all updates at
 // once; the streaming, O(model) path of the inner strategy is lost. Server memory is therefore
 // n x model (float32) per round: add() throws fedsign::Error beyond max_buffered_updates, and the
-// round's metrics report robust_buffer_bytes. At finish() the rule combines the updates and the
-// inner aggregation receives ONE synthetic FitResult: weights = global + robust delta (integer
-// tensors: the example-weighted mean), num_examples = the round's total, metrics = the clients'
-// example-weighted means; num_results in the returned metrics is the real count again.
-// Clients with num_examples <= 0 are skipped (as FedAvg does). SCAFFOLD is not supported (the
-// synthetic result has no control variate). Not thread-safe.
+// round's metrics report robust_buffer_bytes. At finish() the rule combines the updates into ONE
+// model, global + robust delta (integer tensors: the example-weighted mean), and the inner
+// aggregation receives it once per buffered update, the round's examples shared out among them:
+// its weighted mean is exactly that model, its count-based checks (min_results, num_results) see
+// the real number of updates, and the metrics are the clients' example-weighted means.
+// Clients with num_examples <= 0 are skipped (as FedAvg does). A round with fewer updates than
+// the rule needs (Krum: f + 3, e.g. after dropouts) keeps the global model and reports
+// robust_too_few = 1; check_robust_round() (wrap_robust.h) rejects a configuration where every
+// round would. SCAFFOLD is not supported (the synthetic result has no control variate).
+// Not thread-safe.
 #pragma once
 
 #include <functional>
@@ -27,8 +31,10 @@ enum class BufferedRule { kMedian, kTrimmedMean, kMultiKrum, kFlTrust };
 std::string to_string(BufferedRule rule);
 
 // FLTrust: the server's model after training from `global` on its small clean root set, with the
-// clients' local settings of `round`. Called once per round at finish().
-using ServerUpdateFn = std::function<Weights(int64_t round, const Weights& global)>;
+// instructions the clients of `round` got (`fit_config`: learning rate, local epochs or steps).
+// Called once per round at finish().
+using ServerUpdateFn =
+    std::function<Weights(int64_t round, const Weights& global, const Config& fit_config)>;
 
 struct BufferedRuleOptions {
   BufferedRule rule = BufferedRule::kMedian;
@@ -45,6 +51,9 @@ class RobustStrategy : public DelegatingStrategy {
   RobustStrategy(Strategy& inner, BufferedRuleOptions options);
 
   std::string name() const override;
+  // The inner strategy's sampling; the round's fit config is kept for FLTrust's server update.
+  std::vector<FitInstruction> configure_fit(int64_t round, const Weights& global,
+                                            const ClientManager& clients) override;
   std::unique_ptr<FitAggregation> begin_aggregate_fit(int64_t round,
                                                       const Weights& global) override;
   const BufferedRuleOptions& options() const { return options_; }
@@ -52,7 +61,10 @@ class RobustStrategy : public DelegatingStrategy {
  private:
   class Aggregation;
   void validate() const;
+  // Fewest updates the rule combines (Krum: its n - f - 2 >= 1 neighbours).
+  int64_t min_updates() const;
   BufferedRuleOptions options_;
+  Config fit_config_;  // of the last configured round
 };
 
 }  // namespace fedsign::fl::robust

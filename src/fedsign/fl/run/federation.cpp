@@ -3,6 +3,7 @@
 #include <map>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/strategy/fedavg.h"
 
 namespace fedsign::fl {
 
@@ -31,7 +32,8 @@ StrategyOptions federation_strategy_options(const FederationConfig& c) {
 }
 
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
-                                                   CentralEvaluateFn evaluate) {
+                                                   CentralEvaluateFn evaluate,
+                                                   robust::ServerUpdateFn root_update) {
   StrategyOptions options = federation_strategy_options(c);
   options.evaluate_fn = std::move(evaluate);
   std::map<std::string, double> params = {{"proximal_mu", c.proximal_mu},
@@ -40,7 +42,14 @@ std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
                                           {"beta2", c.beta2},
                                           {"tau", c.tau}};
   if (c.server_lr > 0) params["server_lr"] = c.server_lr;
-  return make_strategy(c.strategy, options, params);
+  FEDSIGN_CHECK(c.robust.rule != "fltrust" || root_update,
+                "--robust fltrust needs the server's root set (--fltrust-root images of --data)");
+  return wrap_robust(make_strategy(c.strategy, options, params), c.robust, std::move(root_update));
+}
+
+int64_t federation_clients_per_round(const FederationConfig& c, int64_t available) {
+  // Every built-in strategy samples as FedAvg does.
+  return FedAvg(federation_strategy_options(c)).num_fit_clients(available);
 }
 
 }  // namespace fedsign::fl

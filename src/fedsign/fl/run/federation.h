@@ -1,13 +1,15 @@
 // The federation's settings with one meaning each, whichever front door runs it: `fl simulate`
 // (all clients in this process) and `fl server` (remote clients) both build their strategy and
 // run configuration from a FederationConfig, so the same option behaves the same in both.
-// Plain data plus two pure builders; the CLI fills it from flags and config files.
+// Plain data plus pure builders; the CLI fills it from flags and config files. The robust
+// aggregation settings (fl/robust/wrap_robust.h) wrap the strategy the same way in both.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "fedsign/fl/robust/wrap_robust.h"
 #include "fedsign/fl/run/driver.h"
 #include "fedsign/fl/strategy/strategy.h"
 
@@ -42,11 +44,19 @@ struct FederationConfig {
   // Evaluation after every k-th round and after the last (0: only after the last).
   int64_t eval_every = 1;
   uint64_t seed = 42;  // initial global model and client sampling
+  // Robust aggregation around the strategy (rule, trimming, Krum's f, norm clipping).
+  RobustOptions robust;
 };
 
-// The strategy `config` describes, with central evaluation `evaluate` (may be empty).
+// The strategy `config` describes, with central evaluation `evaluate` (may be empty), wrapped
+// for config.robust; `root_update` is FLTrust's training on the server's root set (required for
+// robust rule fltrust, else unused).
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& config,
-                                                   CentralEvaluateFn evaluate = {});
+                                                   CentralEvaluateFn evaluate = {},
+                                                   robust::ServerUpdateFn root_update = {});
+
+// Clients sampled per round when `available` clients are (the strategy's own count).
+int64_t federation_clients_per_round(const FederationConfig& config, int64_t available);
 
 // The StrategyOptions part of it (sampling, fit config, round schedule).
 StrategyOptions federation_strategy_options(const FederationConfig& config);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,13 @@ struct RoundMetrics {
   // overhead = seconds - train - eval: the simulation's own cost (weights in and out,
   // aggregation, sampling, checkpoint, plots); overhead_pct = 100 * overhead / seconds.
   double overhead_pct = 0;
+  // Extra columns (RoundRecord::columns), written after the fixed ones in name order; a column
+  // only some rounds have (backdoor_asr after evaluated rounds) is empty in the others.
+  std::map<std::string, double> columns;
 };
 
 RoundMetrics to_metrics(const RoundRecord& record);
+// The fixed columns; write_metrics_csv() appends the extra columns any round of the run has.
 std::vector<std::string> metrics_header();
 std::string metrics_to_json(const std::vector<RoundMetrics>& history);
 std::vector<RoundMetrics> metrics_from_json(const std::string& json);
