@@ -1,22 +1,27 @@
 // `fedsign fl simulate | partition | compare`: federated learning simulated on one machine. The
-// federation's options are declared once in fl_options.cpp (shared with `fl server` and
-// `fl client`); the work is done by the fl library (src/fedsign/fl).
+// federation's options are declared once in fl_options.cpp and robust_options.cpp (shared with
+// `fl server` and `fl client`); the work is done by the fl library (src/fedsign/fl).
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "commands.h"
 #include "data_options.h"
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
 #include "fedsign/data/split.h"
+#include "fedsign/fl/attack/data_poisoning.h"
 #include "fedsign/fl/run/central_evaluator.h"
+#include "fedsign/fl/run/root_update.h"
 #include "fedsign/fl/sim/simulation.h"
 #include "fedsign/report/run_charts.h"
 #include "fedsign/train/model_bundle.h"
 #include "fl_options.h"
 #include "fl_report.h"
 #include "privacy_options.h"
+#include "robust_options.h"
 #include "train_options.h"
 
 namespace fedsign::cli {
@@ -30,6 +35,8 @@ struct SimulateCommand {
   FederationOptions federation;
   std::string bn = "aggregate";
   double dropout_prob = 0, straggler_prob = 0, straggler_min_fraction = 0.5;
+  fl::attack::AttackOptions attack;
+  fl::compress::CompressOptions compress;
 };
 
 struct PartitionCommand {
@@ -65,6 +72,35 @@ void print_round(const fl::RoundMetrics& m, int64_t rounds) {
   std::fflush(stdout);
 }
 
+// Central evaluation; under a backdoor attack also its success rate (metrics.csv column
+// backdoor_asr): accuracy on the validation images of the other classes, trigger stamped,
+// labelled with the target class.
+fl::CentralEvaluateFn central_evaluation(const data::ImageSet& set, const data::Indices& validation,
+                                         const train::TrainConfig& config,
+                                         const fl::attack::AttackOptions& attack) {
+  fl::CentralEvaluateFn clean = fl::make_central_evaluator(set, validation, config);
+  if (attack.kind != "backdoor") return clean;
+  auto triggered = std::make_shared<const data::ImageSet>(fl::attack::triggered_evaluation_set(
+      set, validation, fl::attack::backdoor_trigger(attack)));
+  fl::CentralEvaluateFn on_triggered =
+      fl::make_central_evaluator(*triggered, data::all_indices(*triggered), config);
+  return [clean, on_triggered, triggered](int64_t round, const fl::Weights& global) {
+    std::optional<fl::EvaluateSummary> summary = clean(round, global);
+    const std::optional<fl::EvaluateSummary> attacked = on_triggered(round, global);
+    if (summary && attacked) summary->metrics["backdoor_asr"] = attacked->metrics.at("accuracy");
+    return summary;
+  };
+}
+
+void write_attackers(const std::filesystem::path& run_dir, const fl::attack::AttackOptions& attack,
+                     int64_t clients, const std::set<fl::ClientId>& attackers) {
+  const nlohmann::json j = {{"attack", attack.kind},
+                            {"fraction", attack.fraction},
+                            {"clients", clients},
+                            {"attackers", std::vector<fl::ClientId>(attackers.begin(), attackers.end())}};
+  write_text_atomically(run_dir / "attackers.json", j.dump(2) + "\n");
+}
+
 void run_simulate(const CLI::App& command, SimulateCommand& o) {
   fl::FederationConfig& federation = o.federation.config;
   federation.seed = o.train.config.seed;
@@ -78,6 +114,11 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   // Refuse DP options that cannot work before the data is loaded (the strategy is built later,
   // with the central evaluator, and checks them again).
   if (federation.dp_mode != "off") fl::federation_dp_options(federation);
+  fl::check_robust_round(federation.robust,
+                         fl::federation_clients_per_round(federation, o.partition.clients));
+  fl::attack::validate(o.attack);
+  fl::compress::validate(o.compress);
+  o.attack.seed = config.seed;
   data::ImageSet set = load_dataset(o.data);
   const data::TrackSplit split = data::split_by_track(set, o.data.val_fraction, o.data.split_seed);
   const std::filesystem::path run_dir = o.federation.out;
@@ -96,8 +137,16 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
     client_test += static_cast<int64_t>(clients.back().test.size());
   }
 
+  fl::robust::ServerUpdateFn root_update;
+  if (federation.robust.rule == "fltrust") {
+    // The server's root set: a seeded sample of the training split, as in the FLTrust paper (the
+    // validation split stays unseen).
+    root_update = fl::make_root_update(
+        set, fl::sample_root_set(split.train, federation.robust.fltrust_root, config.seed), config);
+  }
   auto strategy = fl::make_federation_strategy(
-      federation, fl::make_central_evaluator(set, split.validation, config));
+      federation, central_evaluation(set, split.validation, config, o.attack),
+      std::move(root_update));
   if (federation.strategy == "scaffold" &&
       (config.optimizer.name != "sgd" || config.optimizer.momentum != 0)) {
     spdlog::warn("SCAFFOLD's control variates assume plain SGD locally (--optimizer sgd "
@@ -113,7 +162,16 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   sim.dropout_prob = o.dropout_prob;
   sim.straggler_prob = o.straggler_prob;
   sim.straggler_min_fraction = o.straggler_min_fraction;
+  sim.attack = o.attack;
+  sim.compress = o.compress;
   fl::Simulation simulation(set, std::move(clients), *strategy, sim);
+  std::string attack_summary = "none";
+  if (o.attack.kind != "none") {
+    write_attackers(run_dir, o.attack, o.partition.clients, simulation.attackers());
+    attack_summary = fmt::format("{}: {} of {} clients (attackers.json)", o.attack.kind,
+                                 simulation.attackers().size(), o.partition.clients);
+    spdlog::info("attack {}", attack_summary);
+  }
   train::save_model_info(run_dir / "model.json", {config.model, 43, set.height, o.data.contrast});
   spdlog::info("{}: {} clients, {} rounds, model {}, {} central validation images", strategy->name(),
                o.partition.clients, federation.rounds, config.model, split.validation.size());
@@ -123,7 +181,8 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   simulation.save_global_model(run_dir / "model.pt");
   write_summary(run_dir,
                 {o.federation, o.partition, o.bn, config, stats,
-                 static_cast<int64_t>(split.validation.size()), client_train, client_test},
+                 static_cast<int64_t>(split.validation.size()), client_train, client_test,
+                 attack_summary, o.compress.codec},
                 *strategy, result);
   if (!result.history.empty()) {
     const auto& last = result.history.back();
@@ -132,6 +191,9 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
                 percent(last.central_accuracy).c_str(), percent(last.federated_accuracy).c_str(),
                 static_cast<long long>(last.round), privacy.empty() ? "" : ("; " + privacy).c_str(),
                 run_dir.c_str());
+    if (auto asr = last.columns.find("backdoor_asr"); asr != last.columns.end()) {
+      std::printf("backdoor attack success rate %s\n", percent(asr->second).c_str());
+    }
   }
 }
 
@@ -204,7 +266,10 @@ void add_fl_commands(CLI::App& app, Actions& actions) {
   add_partition_options(*cmd, sim->partition);
   add_federation_options(*cmd, sim->federation);
   add_privacy_options(*cmd, sim->federation.config);
+  add_robust_options(*cmd, sim->federation.config.robust);
   add_simulation_options(*cmd, *sim);
+  add_attack_options(*cmd, sim->attack);
+  add_compress_options(*cmd, sim->compress);
   actions[cmd] = [cmd, sim] { run_simulate(*cmd, *sim); };
 
   auto part = std::make_shared<PartitionCommand>();

@@ -1,7 +1,8 @@
 // `fedsign fl server` and `fedsign fl client`: federated learning across processes and machines
 // over gRPC (src/fedsign/net, docs/network.md). The federation's options are the simulation's
 // (fl_options.cpp): the server takes the strategy, rounds, sampling and local instructions; the
-// client takes the partition and its local-training settings. Network options are their own.
+// client takes the partition and its local-training settings. Network options are their own;
+// the Robustness options (robust_options.cpp) are the server's, as in the simulation.
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
@@ -9,12 +10,14 @@
 #include "fedsign/core/check.h"
 #include "fedsign/data/split.h"
 #include "fedsign/fl/run/central_evaluator.h"
+#include "fedsign/fl/run/root_update.h"
 #include "fedsign/net/client.h"
 #include "fedsign/net/server.h"
 #include "fedsign/train/trainer.h"
 #include "fl_options.h"
 #include "net_hardening_options.h"
 #include "privacy_options.h"
+#include "robust_options.h"
 #include "train_options.h"
 
 namespace fedsign::cli {
@@ -41,8 +44,15 @@ void run_server(const CLI::App& command, ServerCommand& c) {
   o.input_size = c.data.size;
   o.contrast = c.data.contrast;
   o.max_update_bytes = static_cast<int64_t>(c.max_update_mb * 1e6);
+  if (o.federation.clients_per_round > 0) {
+    // The most a round can have: a rule that cannot work with it never will.
+    fl::check_robust_round(o.federation.robust, o.federation.clients_per_round);
+  }
+  const bool fltrust = o.federation.robust.rule == "fltrust";
+  FEDSIGN_CHECK(!fltrust || !c.data.data_dir.empty(),
+                "--robust fltrust needs --data: the server's root set comes from its training split");
   fl::CentralEvaluateFn evaluate;
-  data::ImageSet set;  // outlives the run: the evaluator reads it
+  data::ImageSet set;  // outlives the run: the evaluator and FLTrust's root training read it
   if (!c.data.data_dir.empty()) {
     set = load_dataset(c.data);
     const data::TrackSplit split = data::split_by_track(set, c.data.val_fraction, c.data.split_seed);
@@ -51,6 +61,13 @@ void run_server(const CLI::App& command, ServerCommand& c) {
     evaluate = fl::make_central_evaluator(set, split.validation, config);
     spdlog::info("central evaluation on {} held-out images of {}", split.validation.size(),
                  c.data.data_dir);
+    if (fltrust) {
+      // As in `fl simulate`: a sample of the training split; the root training uses the default
+      // local-training settings and the round's instructions.
+      o.root_update = fl::make_root_update(
+          set, fl::sample_root_set(split.train, o.federation.robust.fltrust_root, config.seed),
+          config);
+    }
   }
   net::run_server(o, std::move(evaluate));
 }
@@ -184,6 +201,7 @@ void add_fl_net_commands(CLI::App& app, Actions& actions) {
   add_seed_option(*server, s->model.config.seed, "seed for the initial model and client sampling");
   add_federation_options(*server, s->federation);
   add_privacy_options(*server, s->federation.config);
+  add_robust_options(*server, s->federation.config.robust);
   add_server_network_options(*server, *s);
   actions[server] = [server, s] { run_server(*server, *s); };
 

@@ -80,7 +80,8 @@ void write_summary(const std::filesystem::path& dir, const SimulationSummary& s,
       "| clients | {} ({}), {} per round |\n| partition | {} |\n"
       "| data | {} central held-out images; clients train on {} images and keep {} "
       "(whole tracks, `--client-test-fraction`) for federated evaluation |\n"
-      "| rounds | {} |\n| BatchNorm | {} |\n| client failures | {} |\n",
+      "| rounds | {} |\n| BatchNorm | {} |\n| client failures | {} |\n| attack | {} |\n"
+      "| uploads | {} |\n",
       s.federation.name.empty() ? dir.filename().string() : s.federation.name, strategy.name(),
       s.local.model, s.local.optimizer.name, f.lr, s.local.batch_size,
       f.local_steps > 0 ? fmt::format("{} steps", f.local_steps)
@@ -89,7 +90,7 @@ void write_summary(const std::filesystem::path& dir, const SimulationSummary& s,
       f.clients_per_round > 0 ? std::to_string(f.clients_per_round)
                               : fmt::format("fraction {}", f.fraction_fit),
       data::describe(s.stats), s.central_images, s.clients_train_images, s.clients_test_images,
-      f.rounds, s.bn, failures);
+      f.rounds, s.bn, failures, s.attack, s.compress);
   if (last_eval) {
     text += fmt::format(
         "| final central accuracy | {} (round {}) |\n| best central accuracy | {} "

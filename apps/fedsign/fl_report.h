@@ -27,6 +27,8 @@ struct SimulationSummary {
   const data::PartitionStats& stats;
   int64_t central_images = 0;
   int64_t clients_train_images = 0, clients_test_images = 0;
+  std::string attack = "none";    // e.g. "sign-flip: 2 of 10 clients (attackers.json)"
+  std::string compress = "none";  // the upload codec
 };
 
 // dir/summary.md: the setup and the result in one table.

@@ -82,6 +82,39 @@ TEST(Federation, FewerResultsThanMinResultsKeepTheModel) {
   EXPECT_THROW(make_federation_strategy(c), fedsign::Error);
 }
 
+TEST(Federation, RobustSettingsWrapTheStrategy) {
+  // The median of updates 1, 1 and 100 is 1; the plain mean would be 34.
+  FederationConfig c;
+  c.strategy = "fedadam";
+  c.robust.rule = "median";
+  c.robust.clip_norm = 1e6;  // clipping outside, far from binding
+  auto strategy = make_federation_strategy(c);
+  EXPECT_EQ(strategy->name(), "fedadam+median+clip");
+  c.strategy = "fedavg";
+  c.robust.clip_norm = 0;
+  auto median = make_federation_strategy(c);
+  const auto r = median->aggregate_fit(
+      1, tiny(0), {result(0, 1.0f, 10), result(1, 1.0f, 10), result(2, 100.0f, 10)}, {});
+  EXPECT_TRUE(equal(r.weights, tiny(1.0f)));
+  // FLTrust needs the server's root-set training.
+  c.robust.rule = "fltrust";
+  EXPECT_THROW(make_federation_strategy(c), fedsign::Error);
+  EXPECT_EQ(make_federation_strategy(c, {},
+                                     [](int64_t, const Weights& global, const Config&) {
+                                       return global;
+                                     })
+                ->name(),
+            "fedavg+fltrust");
+  // The clients per round the robust check is given: the strategy's own sampling.
+  c.clients_per_round = 0;
+  c.fraction_fit = 0.3;
+  EXPECT_EQ(federation_clients_per_round(c, 10), 3);
+  c.min_fit_clients = 5;
+  EXPECT_EQ(federation_clients_per_round(c, 10), 5);
+  c.clients_per_round = 20;
+  EXPECT_EQ(federation_clients_per_round(c, 10), 10);
+}
+
 TEST(Federation, EvaluationSchedule) {
   RunConfig run;
   run.rounds = 5;

@@ -1,10 +1,13 @@
 // The simulation on tiny generated data: FedProx with mu = 0 is FedAvg, a resumed run equals an
-// uninterrupted one bit for bit (stateful strategies, FedBN, faults), dropout and stragglers,
-// FedBN keeps BatchNorm on the clients, learning happens, and run files are written; a client
-// in a distributed-DP round clips and noises its update, repeatably.
+// uninterrupted one bit for bit (stateful strategies, FedBN, faults, top-k residuals under
+// FLTrust and attackers), dropout and stragglers, FedBN keeps BatchNorm on the clients, learning
+// happens, run files are written, attackers and upload bytes are counted per round, and a
+// client in a distributed-DP round clips and noises its update, repeatably.
 #include "fedsign/fl/sim/simulation.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -15,7 +18,9 @@
 #include "fedsign/data/split.h"
 #include "fedsign/data/partition.h"
 #include "fedsign/fl/privacy/dp_fedavg.h"
+#include "fedsign/fl/robust/wrap_robust.h"
 #include "fedsign/fl/run/central_evaluator.h"
+#include "fedsign/fl/run/root_update.h"
 #include "fedsign/fl/run/server_checkpoint.h"
 #include "fedsign/report/run_charts.h"
 #include "tests/testing/gtsrb_fixture.h"
@@ -322,6 +327,62 @@ TEST(ClientStates, DiskStoreKeepsVersionsUntilCommitted) {
   resumed.commit();
   EXPECT_FALSE(std::filesystem::exists(store.file(7, 1)));
   EXPECT_TRUE(std::filesystem::exists(store.file(7, 2)));
+}
+
+// FLTrust (the server trains on 8 root images each round) against 2 sign-flipping attackers of
+// 4 clients, all 4 in every round, uploading top-10% updates with error feedback.
+TEST_F(SimulationTest, FlTrustAgainstSignFlipWithTopKUploadsResumes) {
+  testing::TempDir tmp;
+  const auto config = local();
+  auto run = [&](const std::string& dir, int64_t rounds, bool resume) {
+    auto sim = sim_config(config, rounds);
+    sim.run.run_dir = tmp / dir;
+    sim.run.resume = resume;
+    sim.attack.kind = "sign-flip";
+    sim.attack.fraction = 0.5;
+    sim.attack.seed = 1;
+    sim.compress.codec = "topk";
+    sim.compress.topk_fraction = 0.1;
+    RobustOptions robust;
+    robust.rule = "fltrust";
+    auto strategy = wrap_robust(make_strategy("fedavg", strategy_options(config, 4)), robust,
+                                make_root_update(*set_, sample_root_set(split_->train, 8, 1), config));
+    Simulation simulation(*set_, clients(4), *strategy, sim);
+    EXPECT_EQ(simulation.attackers().size(), 2u);
+    return simulation.run();
+  };
+  const SimulationResult straight = run("straight", 3, false);
+  ASSERT_EQ(straight.history.size(), 3u);
+  for (const auto& m : straight.history) {
+    EXPECT_EQ(m.columns.at("attackers"), 2);
+    EXPECT_GE(m.columns.at("robust_trusted"), 0);
+    EXPECT_LE(m.columns.at("robust_trusted"), 4);
+    EXPECT_GT(m.columns.at("bytes_up"), 0);
+    // 10% of the values at 8 bytes each against 4 bytes for every value going down.
+    EXPECT_LT(m.columns.at("bytes_up"), m.columns.at("bytes_down") / 4);
+  }
+  EXPECT_EQ(straight.client_states, 4) << "every client keeps its top-k residual";
+  // Interrupted after round 2 and resumed: the residuals come back from the checkpointed client
+  // states, so round 3 repeats the uninterrupted run exactly.
+  run("resumed", 2, false);
+  const SimulationResult resumed = run("resumed", 3, true);
+  EXPECT_EQ(resumed.first_round, 3);
+  EXPECT_TRUE(equal(straight.global, resumed.global));
+  EXPECT_EQ(straight.history.back().columns, resumed.history.back().columns);
+}
+
+TEST_F(SimulationTest, SampleRootSet) {
+  data::Indices pool;
+  for (int64_t i = 1000; i < 1100; ++i) pool.push_back(i);
+  const data::Indices root = sample_root_set(pool, 10, 7);
+  ASSERT_EQ(root.size(), 10u);
+  EXPECT_TRUE(std::is_sorted(root.begin(), root.end()));
+  EXPECT_EQ(std::adjacent_find(root.begin(), root.end()), root.end()) << "no image twice";
+  for (int64_t i : root) EXPECT_TRUE(i >= 1000 && i < 1100) << i;
+  EXPECT_EQ(sample_root_set(pool, 10, 7), root);
+  EXPECT_NE(sample_root_set(pool, 10, 8), root);  // another seed, (almost surely) another set
+  EXPECT_EQ(sample_root_set(pool, 500, 7), pool);  // all of a smaller pool
+  EXPECT_THROW(sample_root_set(pool, 0, 7), fedsign::Error);
 }
 
 TEST_F(SimulationTest, LocalEpochsCountSteps) {

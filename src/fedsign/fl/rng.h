@@ -36,6 +36,7 @@ enum class Stream : uint64_t {
   kStraggler = 4,
   kLocalTraining = 5,
   kDpNoise = 6,  // a simulated client's share of distributed DP noise
+  kUploadCodec = 7,  // stochastic rounding of compressed uploads
 };
 
 inline uint64_t stream_seed(uint64_t seed, Stream stream, int64_t round, int64_t client = -1) {

@@ -222,7 +222,7 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   std::unique_ptr<fl::Strategy> strategy =
-      fl::make_federation_strategy(o.federation, std::move(evaluate));
+      fl::make_federation_strategy(o.federation, std::move(evaluate), o.root_update);
   models::ModelOptions model_options;
   model_options.num_classes = o.num_classes;
   model_options.input_size = o.input_size;

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fedsign/fl/robust/robust_strategy.h"
 #include "fedsign/fl/run/driver.h"
 #include "fedsign/fl/run/federation.h"
 
@@ -29,6 +30,8 @@ struct ServerOptions {
   // evaluation schedule, directory, resume, settings), as for the simulation.
   fl::FederationConfig federation;
   fl::RunConfig run;
+  // FLTrust (federation.robust.rule "fltrust"): the server's training on its root set.
+  fl::robust::ServerUpdateFn root_update;
   // The model the clients train.
   std::string model = "compact";
   int input_size = 32;

@@ -10,7 +10,8 @@ namespace fedsign::fl {
 namespace fs = std::filesystem;
 
 int64_t ClientState::bytes() const {
-  return (control ? control->bytes() : 0) + (local_bn ? local_bn->bytes() : 0);
+  return (control ? control->bytes() : 0) + (local_bn ? local_bn->bytes() : 0) +
+         (residual ? residual->bytes() : 0);
 }
 
 std::optional<ClientState> MemoryClientStateStore::load(ClientId id) const {
@@ -40,6 +41,7 @@ std::optional<ClientState> DiskClientStateStore::load(ClientId id) const {
   ClientState state;
   if (auto g = groups.find("control"); g != groups.end()) state.control = std::move(g->second);
   if (auto g = groups.find("local_bn"); g != groups.end()) state.local_bn = std::move(g->second);
+  if (auto g = groups.find("residual"); g != groups.end()) state.residual = std::move(g->second);
   return state;
 }
 
@@ -47,6 +49,7 @@ void DiskClientStateStore::save(ClientId id, const ClientState& state) {
   std::vector<std::pair<std::string, const Weights*>> groups;
   if (state.control) groups.emplace_back("control", &*state.control);
   if (state.local_bn) groups.emplace_back("local_bn", &*state.local_bn);
+  if (state.residual) groups.emplace_back("residual", &*state.residual);
   const fs::path target = file(id, round_);
   int64_t old_bytes = 0;
   std::optional<fs::path> old;

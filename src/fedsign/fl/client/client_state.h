@@ -1,4 +1,5 @@
-// What a simulated client keeps between rounds (SCAFFOLD's c_i, FedBN's BatchNorm tensors) and
+// What a simulated client keeps between rounds (SCAFFOLD's c_i, FedBN's BatchNorm tensors, the
+// error-feedback residual of top-k compressed uploads) and
 // where it is kept. States are loaded when a client trains or evaluates and saved after, so a
 // client never holds more than the duration of a call.
 //
@@ -22,8 +23,9 @@ namespace fedsign::fl {
 struct ClientState {
   std::optional<Weights> control;   // SCAFFOLD c_i (trainable tensors)
   std::optional<Weights> local_bn;  // FedBN: the client's BatchNorm tensors
+  std::optional<Weights> residual;  // top-k uploads: what earlier uploads left out
   int64_t bytes() const;
-  bool empty() const { return !control && !local_bn; }
+  bool empty() const { return !control && !local_bn && !residual; }
 };
 
 class ClientStateStore {

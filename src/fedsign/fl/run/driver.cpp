@@ -83,6 +83,7 @@ RunResult RunDriver::run(Weights& global, const RoundCallback& on_round) {
     RoundRecord record = server_.run_round(round, global, evaluate);
     record.seconds += write_seconds;
     hooks_.after_round(record);
+    for (const auto& [key, value] : hooks_.round_columns(round)) record.columns[key] = value;
     result.history.push_back(to_metrics(record));
     if (write) {
       const auto start = Clock::now();

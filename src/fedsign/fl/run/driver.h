@@ -52,6 +52,8 @@ class RunHooks {
   virtual void before_round(int64_t /*round*/) {}
   // After the round ran, before it is checkpointed.
   virtual void after_round(const RoundRecord& /*record*/) {}
+  // Extra metrics.csv columns for the round just run (after after_round).
+  virtual Metrics round_columns(int64_t /*round*/) const { return {}; }
   // The front door's part of the next checkpoint.
   virtual std::map<ClientId, int64_t> client_states() const { return {}; }
   virtual std::string extra_json() const { return "{}"; }

@@ -8,6 +8,7 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/privacy/rdp_accountant.h"
+#include "fedsign/fl/strategy/fedavg.h"
 
 namespace fedsign::fl {
 
@@ -90,6 +91,12 @@ privacy::DpOptions federation_dp_options(const FederationConfig& c) {
                 "--dp {} with --min-results {}: the DP average counts a missing client as a zero "
                 "update and needs no minimum (drop --min-results)", c.dp_mode, c.min_results);
   FEDSIGN_CHECK(c.rounds >= 1, "rounds must be >= 1, got {}", c.rounds);
+  // DP clips and averages the updates itself, so a robust rule inside it would see one result
+  // per round; robust rules on top of DP would need the individual updates DP hides.
+  FEDSIGN_CHECK(!robust_enabled(c.robust),
+                "--dp {} cannot combine with --robust/--clip-norm: DP clips every update itself "
+                "(--dp-clip) and its average leaves no individual updates for a robust rule",
+                c.dp_mode);
   privacy::DpOptions dp = c.dp;
   dp.mode = privacy::parse_dp_mode(c.dp_mode);
   dp.seed = c.seed;
@@ -110,7 +117,8 @@ privacy::DpOptions federation_dp_options(const FederationConfig& c) {
 }
 
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
-                                                   CentralEvaluateFn evaluate) {
+                                                   CentralEvaluateFn evaluate,
+                                                   robust::ServerUpdateFn root_update) {
   // DP first: its refusals (scaffold, no fixed per-round count) name the options to change.
   std::optional<privacy::DpOptions> dp;
   if (c.dp_mode != "off") dp = federation_dp_options(c);
@@ -122,10 +130,18 @@ std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
                                           {"beta2", c.beta2},
                                           {"tau", c.tau}};
   if (c.server_lr > 0) params["server_lr"] = c.server_lr;
-  std::unique_ptr<Strategy> strategy = make_strategy(c.strategy, options, params);
+  FEDSIGN_CHECK(c.robust.rule != "fltrust" || root_update,
+                "--robust fltrust needs the server's root set (--fltrust-root images of --data)");
+  std::unique_ptr<Strategy> strategy =
+      wrap_robust(make_strategy(c.strategy, options, params), c.robust, std::move(root_update));
   if (!dp) return strategy;
   log_dp_plan(c, *dp);
   return privacy::wrap_dp(std::move(strategy), *dp);
+}
+
+int64_t federation_clients_per_round(const FederationConfig& c, int64_t available) {
+  // Every built-in strategy samples as FedAvg does.
+  return FedAvg(federation_strategy_options(c)).num_fit_clients(available);
 }
 
 }  // namespace fedsign::fl

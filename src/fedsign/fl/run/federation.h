@@ -1,7 +1,8 @@
 // The federation's settings with one meaning each, whichever front door runs it: `fl simulate`
 // (all clients in this process) and `fl server` (remote clients) both build their strategy and
 // run configuration from a FederationConfig, so the same option behaves the same in both.
-// Plain data plus two pure builders; the CLI fills it from flags and config files.
+// Plain data plus pure builders; the CLI fills it from flags and config files. The robust
+// aggregation settings (fl/robust/wrap_robust.h) wrap the strategy the same way in both.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "fedsign/fl/privacy/dp_fedavg.h"
+#include "fedsign/fl/robust/wrap_robust.h"
 #include "fedsign/fl/run/driver.h"
 #include "fedsign/fl/strategy/strategy.h"
 
@@ -51,6 +53,8 @@ struct FederationConfig {
   // from dp_mode and seed. dp.noise_multiplier < 0 means "solve it from dp.target_epsilon".
   std::string dp_mode = "off";
   privacy::DpOptions dp;
+  // Robust aggregation around the strategy (rule, trimming, Krum's f, norm clipping).
+  RobustOptions robust;
 };
 
 // The DP options `config` asks for (dp_mode must not be "off"), checked: a fixed number of
@@ -64,11 +68,17 @@ privacy::DpOptions federation_dp_options(const FederationConfig& config);
 // least that many, so its real rate is never above the planned one); at most 1.
 double dp_sampling_rate(const FederationConfig& config);
 
-// The strategy `config` describes, with central evaluation `evaluate` (may be empty); with DP
-// on, wrapped by privacy::wrap_dp (name "dp-<inner>"), the noise multiplier and the epsilon it
-// plans for logged.
+// The strategy `config` describes, with central evaluation `evaluate` (may be empty), wrapped
+// for config.robust; `root_update` is FLTrust's training on the server's root set (required for
+// robust rule fltrust, else unused). With DP on, wrapped by privacy::wrap_dp (name
+// "dp-<inner>"), the noise multiplier and the epsilon it plans for logged; DP and a robust rule
+// together are refused (DP averages clipped updates itself: the rule would see one result).
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& config,
-                                                   CentralEvaluateFn evaluate = {});
+                                                   CentralEvaluateFn evaluate = {},
+                                                   robust::ServerUpdateFn root_update = {});
+
+// Clients sampled per round when `available` clients are (the strategy's own count).
+int64_t federation_clients_per_round(const FederationConfig& config, int64_t available);
 
 // The StrategyOptions part of it (sampling, fit config, round schedule).
 StrategyOptions federation_strategy_options(const FederationConfig& config);

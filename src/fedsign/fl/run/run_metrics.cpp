@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fedsign/core/check.h"
 #include "fedsign/report/csv.h"
@@ -22,6 +23,13 @@ double metric(const Metrics& m, const char* key) {
 
 std::string cell(double v, const char* format = "{:.5f}") {
   return std::isfinite(v) ? fmt::format(fmt::runtime(format), v) : "";
+}
+
+// Extra columns hold counts (bytes_up, attackers) and rates: whole numbers in full, else 6
+// significant digits.
+std::string column_cell(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
+  return cell(v, "{:.6g}");
 }
 
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
@@ -53,6 +61,7 @@ RoundMetrics to_metrics(const RoundRecord& r) {
   m.overhead_pct = r.seconds > 0 ? 100.0 * m.overhead_seconds / r.seconds : 0.0;
   m.dp_epsilon = metric(r.fit_metrics, "dp_epsilon");
   m.dp_clip = metric(r.fit_metrics, "dp_clip");
+  m.columns = r.columns;
   return m;
 }
 
@@ -78,6 +87,9 @@ std::string metrics_to_json(const std::vector<RoundMetrics>& history) {
                     {"overhead_seconds", m.overhead_seconds}, {"overhead_pct", m.overhead_pct},
                     {"lr", number(m.lr)}, {"dp_epsilon", number(m.dp_epsilon)},
                     {"dp_clip", number(m.dp_clip)}});
+    nlohmann::json columns = nlohmann::json::object();
+    for (const auto& [key, value] : m.columns) columns[key] = number(value);
+    rows.back()["columns"] = std::move(columns);
   }
   return rows.dump();
 }
@@ -105,21 +117,36 @@ std::vector<RoundMetrics> metrics_from_json(const std::string& json) {
     m.lr = j.contains("lr") ? number(j.at("lr")) : NAN;
     m.dp_epsilon = j.contains("dp_epsilon") ? number(j.at("dp_epsilon")) : NAN;
     m.dp_clip = j.contains("dp_clip") ? number(j.at("dp_clip")) : NAN;
+    if (j.contains("columns")) {
+      for (const auto& [key, value] : j.at("columns").items()) m.columns[key] = number(value);
+    }
     out.push_back(m);
   }
   return out;
 }
 
 void write_metrics_csv(const fs::path& dir, const std::vector<RoundMetrics>& history) {
-  report::CsvTable csv(metrics_header());
+  std::set<std::string> extra;
   for (const auto& m : history) {
-    csv.add_row({std::to_string(m.round), std::to_string(m.clients_sampled),
-                 std::to_string(m.clients_trained), std::to_string(m.failures), cell(m.train_loss),
-                 cell(m.train_accuracy), cell(m.central_loss), cell(m.central_accuracy),
-                 cell(m.federated_loss), cell(m.federated_accuracy), cell(m.seconds, "{:.3f}"),
-                 cell(m.train_seconds, "{:.3f}"), cell(m.eval_seconds, "{:.3f}"),
-                 cell(m.overhead_seconds, "{:.3f}"), cell(m.overhead_pct, "{:.2f}"),
-                 cell(m.lr, "{:.6g}"), cell(m.dp_epsilon, "{:.6g}"), cell(m.dp_clip, "{:.6g}")});
+    for (const auto& [key, value] : m.columns) extra.insert(key);
+  }
+  std::vector<std::string> header = metrics_header();
+  header.insert(header.end(), extra.begin(), extra.end());
+  report::CsvTable csv(header);
+  for (const auto& m : history) {
+    std::vector<std::string> row = {
+        std::to_string(m.round), std::to_string(m.clients_sampled),
+        std::to_string(m.clients_trained), std::to_string(m.failures), cell(m.train_loss),
+        cell(m.train_accuracy), cell(m.central_loss), cell(m.central_accuracy),
+        cell(m.federated_loss), cell(m.federated_accuracy), cell(m.seconds, "{:.3f}"),
+        cell(m.train_seconds, "{:.3f}"), cell(m.eval_seconds, "{:.3f}"),
+        cell(m.overhead_seconds, "{:.3f}"), cell(m.overhead_pct, "{:.2f}"), cell(m.lr, "{:.6g}"),
+        cell(m.dp_epsilon, "{:.6g}"), cell(m.dp_clip, "{:.6g}")};
+    for (const auto& key : extra) {
+      auto it = m.columns.find(key);
+      row.push_back(it == m.columns.end() ? "" : column_cell(it->second));
+    }
+    csv.add_row(row);
   }
   csv.save(dir / "metrics.csv");
 }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,13 @@ struct RoundMetrics {
   // Differential privacy (the DP strategy's fit metrics; NaN when DP is off): epsilon spent
   // after this round (at the run's delta) and the clipping bound the round used.
   double dp_epsilon = NAN, dp_clip = NAN;
+  // Extra columns (RoundRecord::columns), written after the fixed ones in name order; a column
+  // only some rounds have (backdoor_asr after evaluated rounds) is empty in the others.
+  std::map<std::string, double> columns;
 };
 
 RoundMetrics to_metrics(const RoundRecord& record);
+// The fixed columns; write_metrics_csv() appends the extra columns any round of the run has.
 std::vector<std::string> metrics_header();
 std::string metrics_to_json(const std::vector<RoundMetrics>& history);
 std::vector<RoundMetrics> metrics_from_json(const std::string& json);

@@ -11,6 +11,15 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+// Aggregation metrics of the wrappers (robust rules, clipping, colluding attackers) that are
+// worth a metrics.csv column; the clients' averaged metrics (steps, lr, ...) are not.
+bool is_column(const std::string& key) {
+  for (const char* prefix : {"robust_", "clip_", "attack_"}) {
+    if (key.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
 }  // namespace
 
 Server::Server(Strategy& strategy, const ClientManager& clients, ClientFactory factory)
@@ -46,10 +55,18 @@ RoundRecord Server::run_round(int64_t round, Weights& global, bool evaluate) {
   aggregation.reset();
   global = std::move(aggregated.weights);
   record.fit_metrics = std::move(aggregated.metrics);
+  for (const auto& [key, value] : record.fit_metrics) {
+    if (is_column(key)) record.columns[key] = value;
+  }
 
   if (evaluate) {
     const auto eval_start = Clock::now();
     record.central = strategy_.evaluate(round, global);
+    if (record.central) {
+      for (const auto& [key, value] : record.central->metrics) {
+        if (key != "accuracy") record.columns[key] = value;
+      }
+    }
     std::vector<EvaluateResult> results;
     std::vector<Failure> failures;
     for (const auto& instruction : strategy_.configure_evaluate(round, global, clients_)) {

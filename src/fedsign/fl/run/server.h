@@ -28,6 +28,10 @@ struct RoundRecord {
   double seconds = 0;        // wall time of the round
   double train_seconds = 0;  // local training (sum over clients, as reported)
   double eval_seconds = 0;   // central + federated evaluation
+  // Extra metrics.csv columns: the aggregation's robust_*, clip_* and attack_* metrics, central
+  // evaluation metrics beside accuracy (e.g. backdoor_asr), and what the front door adds
+  // (RunHooks::round_columns: the simulation's bytes_up, attackers).
+  Metrics columns;
   double overhead_seconds() const { return seconds - train_seconds - eval_seconds; }
 };
 

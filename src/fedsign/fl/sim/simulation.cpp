@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/attack/data_poisoning.h"
 #include "fedsign/models/weights.h"
 #include "fedsign/train/trainer.h"
 
@@ -46,6 +47,23 @@ Simulation::Simulation(const data::ImageSet& set, std::vector<ClientData> client
   } else {
     global_ = get_weights(worker_.model());
   }
+  compress::validate(config_.compress);
+  config_.attack.num_classes = static_cast<int>(config_.num_classes);
+  attackers_ = attack::choose_attackers(config_.attack, static_cast<int64_t>(clients_.size()));
+  for (ClientId id : attackers_) {
+    const ClientData& own = clients_[static_cast<std::size_t>(id)];
+    std::optional<data::ImageSet> poisoned =
+        attack::poisoned_training_data(config_.attack, set_, own.train, id);
+    if (!poisoned) continue;  // an update attacker: trains on its own images
+    PoisonedData p{std::move(*poisoned), {}};
+    p.data.train = data::all_indices(p.set);
+    p.data.test = data::append(p.set, attack::image_copy(set_, own.test));
+    poisoned_.emplace(id, std::move(p));
+  }
+  if (config_.attack.kind == "little-is-enough" && !attackers_.empty()) {
+    colluding_ = std::make_unique<attack::ColludingStrategy>(
+        strategy_, attackers_, config_.attack.lie_z, config_.attack.lie_omniscient);
+  }
 }
 
 void Simulation::restore(const ServerCheckpoint& checkpoint) {
@@ -58,6 +76,14 @@ void Simulation::start_fresh() {
 
 void Simulation::before_round(int64_t round) {
   if (disk_states_) disk_states_->begin_round(round);
+  traffic_ = {};
+}
+
+Metrics Simulation::round_columns(int64_t /*round*/) const {
+  Metrics columns = {{"bytes_up", static_cast<double>(traffic_.bytes_up)},
+                     {"bytes_down", static_cast<double>(traffic_.bytes_down)}};
+  if (config_.attack.kind != "none") columns["attackers"] = static_cast<double>(traffic_.attackers);
+  return columns;
 }
 
 std::map<ClientId, int64_t> Simulation::client_states() const {
@@ -71,10 +97,17 @@ void Simulation::checkpoint_written(int64_t /*round*/) {
 SimulationResult Simulation::run(const RoundCallback& on_round) {
   auto factory = [this](ClientId id) -> std::unique_ptr<Client> {
     FEDSIGN_CHECK(id >= 0 && static_cast<std::size_t>(id) < clients_.size(), "no client {}", id);
-    return std::make_unique<LocalClient>(id, set_, clients_[static_cast<std::size_t>(id)],
-                                         *states_, worker_, config_.bn, faults_);
+    auto poisoned = poisoned_.find(id);
+    const data::ImageSet& set = poisoned == poisoned_.end() ? set_ : poisoned->second.set;
+    const ClientData& data = poisoned == poisoned_.end() ? clients_[static_cast<std::size_t>(id)]
+                                                         : poisoned->second.data;
+    auto local = std::make_unique<LocalClient>(id, set, data, *states_, worker_, config_.bn, faults_);
+    return std::make_unique<UploadClient>(std::move(local), id, attackers_.count(id) > 0,
+                                          config_.attack, config_.compress, *states_, config_.seed,
+                                          traffic_);
   };
-  RunDriver driver(strategy_, manager_, factory, config_.run, *this);
+  Strategy& strategy = colluding_ ? static_cast<Strategy&>(*colluding_) : strategy_;
+  RunDriver driver(strategy, manager_, factory, config_.run, *this);
   RunResult run = driver.run(global_, on_round);
   SimulationResult result;
   result.history = std::move(run.history);

@@ -1,8 +1,15 @@
 // Federated-learning simulation: many clients on one machine. Owns what surrounds the shared
 // round loop (fl/driver.h): the global model's initialization, one Worker (a model instance lent
-// to each in-process client in turn), the clients' data views and persistent states, and
-// simulated faults (dropout, stragglers). Checkpoint, resume, evaluation schedule, metrics and
-// charts are the driver's, the same as the network server's.
+// to each in-process client in turn), the clients' data views and persistent states, simulated
+// faults (dropout, stragglers), simulated attackers (attack/attack_options.h: a fixed set chosen
+// from the seed; data attackers get a poisoned copy of their images, update attackers change
+// their replies, colluding ones act in the aggregation) and compressed uploads
+// (compress/upload.h). Checkpoint, resume, evaluation schedule, metrics and charts are the
+// driver's, the same as the network server's; the simulation adds the metrics.csv columns
+// bytes_up, bytes_down and attackers (sim/upload_client.h).
+//
+// Attackers' poisoned copies are the one thing held per client: round(fraction x clients)
+// copies of a client's images (a few hundred each on GTSRB).
 //
 // Memory: the data set once, one Worker model (+ one for central evaluation), the global
 // weights, the strategy's state, one aggregation accumulator and one client result at a time.
@@ -13,12 +20,18 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "fedsign/fl/attack/attack_options.h"
+#include "fedsign/fl/attack/collusion.h"
 #include "fedsign/fl/client/local_client.h"
 #include "fedsign/fl/client_manager.h"
+#include "fedsign/fl/compress/upload.h"
 #include "fedsign/fl/run/driver.h"
+#include "fedsign/fl/sim/upload_client.h"
 #include "fedsign/fl/strategy/strategy.h"
 
 namespace fedsign::fl {
@@ -32,6 +45,8 @@ struct SimulationConfig {
   double dropout_prob = 0.0;
   double straggler_prob = 0.0;
   double straggler_min_fraction = 0.5;
+  attack::AttackOptions attack;        // kind "none": every client is honest
+  compress::CompressOptions compress;  // the clients' upload codec
 };
 
 struct SimulationResult {
@@ -55,6 +70,8 @@ class Simulation : private RunHooks {
   void save_global_model(const std::filesystem::path& file);
   const Weights& global() const { return global_; }
   std::filesystem::path checkpoint_file() const { return config_.run.run_dir / "server.ckpt"; }
+  // The attacking clients (fixed for the run; empty without an attack).
+  const std::set<ClientId>& attackers() const { return attackers_; }
 
  private:
   // RunHooks: the clients' state files follow the checkpoint.
@@ -63,6 +80,13 @@ class Simulation : private RunHooks {
   void before_round(int64_t round) override;
   std::map<ClientId, int64_t> client_states() const override;
   void checkpoint_written(int64_t round) override;
+  Metrics round_columns(int64_t round) const override;
+
+  // An attacker's poisoned copy of its images (training part poisoned, local test part clean).
+  struct PoisonedData {
+    data::ImageSet set;
+    ClientData data;
+  };
 
   const data::ImageSet& set_;
   std::vector<ClientData> clients_;
@@ -74,6 +98,10 @@ class Simulation : private RunHooks {
   DiskClientStateStore* disk_states_ = nullptr;  // states_ when it is on disk
   Faults faults_;
   Weights global_;
+  std::set<ClientId> attackers_;
+  std::map<ClientId, PoisonedData> poisoned_;
+  std::unique_ptr<attack::ColludingStrategy> colluding_;  // little-is-enough around strategy_
+  RoundTraffic traffic_;  // of the round being run
 };
 
 }  // namespace fedsign::fl

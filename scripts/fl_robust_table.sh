@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The robustness table of docs/robustness.md: every defence {FedAvg (none), median, trimmed mean,
+# Krum, adaptive clipping, FLTrust} against every attack {none, sign flip, scaling x10, label
+# flip, backdoor, little-is-enough}, on GTSRB split into CLIENTS clients (Dirichlet 0.5) of which
+# FRACTION attack. Prints one Markdown table: final central accuracy on the validation
+# (development) split, and for the backdoor its attack success rate (accuracy on triggered
+# validation images of the other classes).
+#
+#   scripts/fl_robust_table.sh           # run what is missing (resumable), then the table
+#   scripts/fl_robust_table.sh --table   # only the table, from existing runs
+#
+# Environment: FEDSIGN (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT (runs/robust),
+# ROUNDS (30), CLIENTS (20), PER_ROUND (10), FRACTION (0.2), MODEL (compact), JOBS (2 runs at a
+# time, cores/JOBS threads each), EXTRA (more flags for every run). Krum assumes
+# f = ceil(FRACTION x PER_ROUND) attackers per round. Logs: OUT/<defence>-<attack>.log; the
+# table also goes to OUT/table.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FEDSIGN=${FEDSIGN:-build/bin/fedsign}
+DATA=${DATA:-../shared/data/gtsrb}
+OUT=${OUT:-runs/robust}
+ROUNDS=${ROUNDS:-30}
+CLIENTS=${CLIENTS:-20}
+PER_ROUND=${PER_ROUND:-10}
+FRACTION=${FRACTION:-0.2}
+MODEL=${MODEL:-compact}
+JOBS=${JOBS:-2}
+EXTRA=${EXTRA:-}
+THREADS=$(( $(nproc) / JOBS )); (( THREADS >= 1 )) || THREADS=1
+KRUM_F=$(awk -v f="$FRACTION" -v n="$PER_ROUND" 'BEGIN { k = f * n; print (k == int(k)) ? k : int(k) + 1 }')
+
+DEFENCES=(fedavg median trimmed-mean krum clipping fltrust)
+DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Krum (f $KRUM_F)"
+               "adaptive clipping" "FLTrust (100 root images)")
+ATTACKS=(none sign-flip scale label-flip backdoor little-is-enough)
+ATTACK_NAMES=("no attack" "sign flip" "scaling x10" "label flip" "backdoor" "little is enough")
+
+defence_flags() {
+  case $1 in
+    fedavg) ;;
+    median) echo "--robust median" ;;
+    trimmed-mean) echo "--robust trimmed-mean --trim-beta 0.2" ;;
+    krum) echo "--robust krum --krum-f $KRUM_F" ;;
+    clipping) echo "--adaptive-clip" ;;
+    fltrust) echo "--robust fltrust --fltrust-root 100" ;;
+  esac
+}
+
+attack_flags() {
+  case $1 in
+    none) ;;
+    scale) echo "--attack scale --attack-scale 10 --attack-fraction $FRACTION" ;;
+    *) echo "--attack $1 --attack-fraction $FRACTION" ;;
+  esac
+}
+
+if [[ "${1:-}" != "--table" ]]; then
+  [[ -x "$FEDSIGN" ]] || { echo "no fedsign binary at $FEDSIGN (set FEDSIGN)" >&2; exit 1; }
+  [[ -d "$DATA" ]] || { echo "no data at $DATA (set DATA)" >&2; exit 1; }
+  mkdir -p "$OUT"
+  failed=0
+  for defence in "${DEFENCES[@]}"; do
+    for attack in "${ATTACKS[@]}"; do
+      run="$OUT/$defence-$attack"
+      [[ -f "$run/metrics.csv" && -f "$run/model.pt" ]] && continue
+      while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || failed=1; done
+      resume=""
+      [[ -f "$run/server.ckpt" ]] && resume="--resume"
+      # Word splitting of the flag strings is intended: each is a list of flags.
+      # shellcheck disable=SC2206,SC2207
+      cmd=("$FEDSIGN" fl simulate --data "$DATA" --model "$MODEL" --clients "$CLIENTS"
+           --clients-per-round "$PER_ROUND" --partition dirichlet --alpha 0.5 --rounds "$ROUNDS"
+           --eval-every 5 --threads "$THREADS" $(defence_flags "$defence")
+           $(attack_flags "$attack") $EXTRA --out "$run" $resume)
+      echo "start: ${cmd[*]} (log $run.log)"
+      "${cmd[@]}" > "$run.log" 2>&1 &
+    done
+  done
+  while (( $(jobs -rp | wc -l) > 0 )); do wait -n || failed=1; done
+  (( failed == 0 )) || { echo "a run failed: see $OUT/*.log" >&2; exit 1; }
+fi
+
+# The last non-empty value of a metrics.csv column ("" when the run or column is missing).
+last_value() {
+  [[ -f "$1" ]] || return 0
+  awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
+    (name in col) && $col[name] != "" { v = $col[name] } END { print v }' "$1"
+}
+
+mkdir -p "$OUT"
+{
+  echo "Final central accuracy (%) on the validation (development) split; backdoor: accuracy /"
+  echo "attack success rate (%). $CLIENTS clients (Dirichlet 0.5), $PER_ROUND per round, $ROUNDS"
+  echo "rounds, ${FRACTION} of the clients attack, model $MODEL."
+  echo
+  header="| attack |"; rule="|---|"
+  for name in "${DEFENCE_NAMES[@]}"; do header+=" $name |"; rule+="---:|"; done
+  echo "$header"; echo "$rule"
+  for a in "${!ATTACKS[@]}"; do
+    row="| ${ATTACK_NAMES[$a]} |"
+    for defence in "${DEFENCES[@]}"; do
+      m="$OUT/$defence-${ATTACKS[$a]}/metrics.csv"
+      acc=$(last_value "$m" central_accuracy)
+      cell="-"
+      [[ -n "$acc" ]] && cell=$(awk -v v="$acc" 'BEGIN { printf "%.2f", 100 * v }')
+      if [[ "${ATTACKS[$a]}" == backdoor && -n "$acc" ]]; then
+        asr=$(last_value "$m" backdoor_asr)
+        [[ -n "$asr" ]] && cell+=$(awk -v v="$asr" 'BEGIN { printf " / %.2f", 100 * v }')
+      fi
+      row+=" $cell |"
+    done
+    echo "$row"
+  done
+} > "$OUT/table.md.tmp"
+mv "$OUT/table.md.tmp" "$OUT/table.md"
+cat "$OUT/table.md"

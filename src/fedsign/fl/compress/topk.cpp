@@ -1,0 +1,101 @@
+#include "fedsign/fl/compress/topk.h"
+
+#include <cmath>
+
+#include "fedsign/core/check.h"
+
+namespace fedsign::fl::compress {
+
+int64_t SparseTensor::bytes() const {
+  int64_t n = values.numel() * static_cast<int64_t>(values.element_size());
+  if (indices.defined()) n += indices.numel() * static_cast<int64_t>(indices.element_size());
+  return n;
+}
+
+int64_t SparseWeights::bytes() const {
+  int64_t n = 0;
+  for (const auto& t : tensors) n += t.bytes();
+  return n;
+}
+
+TopKResult topk_compress(const Weights& delta, double fraction, const Weights& residual) {
+  FEDSIGN_CHECK(fraction > 0 && fraction <= 1, "top-k: fraction {} not in (0, 1]", fraction);
+  TopKResult out;
+  out.sparse.names = delta.names;
+  std::size_t r = 0;  // next residual tensor
+  for (std::size_t i = 0; i < delta.size(); ++i) {
+    const torch::Tensor& t = delta.tensors[i];
+    SparseTensor s;
+    s.shape = t.sizes().vec();
+    s.dtype = t.scalar_type();
+    if (!t.is_floating_point()) {
+      s.raw = true;
+      s.values = t;
+      out.sparse.tensors.push_back(std::move(s));
+      continue;
+    }
+    torch::Tensor a = t.to(torch::kFloat32).reshape({-1});
+    if (!residual.empty()) {
+      FEDSIGN_CHECK(r < residual.size() && residual.names[r] == delta.names[i] &&
+                        residual.tensors[r].numel() == a.numel(),
+                    "top-k: the residual does not match update tensor '{}'", delta.names[i]);
+      a = a + residual.tensors[r++].reshape({-1});
+    }
+    const auto k = std::min<int64_t>(
+        a.numel(), std::max<int64_t>(1, static_cast<int64_t>(std::ceil(fraction * a.numel() - 1e-9))));
+    const torch::Tensor idx = std::get<1>(a.abs().topk(k, /*dim=*/0, /*largest=*/true, /*sorted=*/false));
+    s.indices = idx.to(torch::kInt32);
+    s.values = a.index_select(0, idx);
+    torch::Tensor left = a.clone();
+    left.index_fill_(0, idx, 0.0);
+    out.residual.names.push_back(delta.names[i]);
+    out.residual.tensors.push_back(left.reshape(t.sizes()));
+    out.sparse.tensors.push_back(std::move(s));
+  }
+  FEDSIGN_CHECK(residual.empty() || r == residual.size(),
+                "top-k: the residual has {} tensors, the update {} floating ones", residual.size(), r);
+  return out;
+}
+
+Weights densify(const SparseWeights& sparse) {
+  FEDSIGN_CHECK(sparse.names.size() == sparse.tensors.size(), "top-k update: {} names for {} tensors",
+                sparse.names.size(), sparse.tensors.size());
+  Weights out;
+  out.names = sparse.names;
+  for (std::size_t i = 0; i < sparse.tensors.size(); ++i) {
+    const SparseTensor& s = sparse.tensors[i];
+    if (s.raw) {
+      out.tensors.push_back(s.values);
+      continue;
+    }
+    int64_t numel = 1;
+    for (int64_t d : s.shape) numel *= d;
+    FEDSIGN_CHECK(s.indices.numel() == s.values.numel(),
+                  "top-k update: tensor '{}' has {} indices for {} values", sparse.names[i],
+                  s.indices.numel(), s.values.numel());
+    torch::Tensor flat = torch::zeros({numel}, torch::kFloat32);
+    if (s.indices.numel() > 0) {
+      const torch::Tensor idx = s.indices.to(torch::kInt64);
+      FEDSIGN_CHECK(idx.min().item<int64_t>() >= 0 && idx.max().item<int64_t>() < numel,
+                    "top-k update: an index of tensor '{}' is outside its {} values",
+                    sparse.names[i], numel);
+      flat.index_put_({idx}, s.values.to(torch::kFloat32));
+    }
+    out.tensors.push_back(flat.reshape(s.shape).to(s.dtype));
+  }
+  return out;
+}
+
+const Weights& ResidualStore::get(ClientId id) const {
+  static const Weights kNone;
+  auto it = residuals_.find(id);
+  return it == residuals_.end() ? kNone : it->second;
+}
+
+int64_t ResidualStore::bytes() const {
+  int64_t n = 0;
+  for (const auto& [id, w] : residuals_) n += w.bytes();
+  return n;
+}
+
+}  // namespace fedsign::fl::compress

@@ -1,0 +1,75 @@
+// Robust aggregation rules as pure functions over a round's client updates (deltas from the
+// global model, flattened by flat_update.h): each returns the combined update the server applies
+// instead of the weighted mean. Tested against hand-computed values in
+// tests/fl/robust_rules_test.cpp; the strategy wrappers (robust_strategy.h, clipping_strategy.h)
+// only collect updates and call these.
+//
+// Updates are 1-D float32 tensors of equal length d, one per client (n of them). Results are
+// float32. Coordinate-wise rules work on column chunks of at most kColumnChunk values, so their
+// temporaries stay O(n x chunk) beside the inputs. Thread-safe (no shared state).
+//
+// Cost with n updates of d values: median and trimmed mean sort each coordinate, O(n log n d);
+// Krum computes all pairwise distances, O(n^2 d); FLTrust and clipping are O(n d).
+#pragma once
+
+#include <torch/types.h>
+
+#include <vector>
+
+namespace fedsign::fl::robust {
+
+using Updates = std::vector<torch::Tensor>;
+
+inline constexpr int64_t kColumnChunk = int64_t{1} << 20;
+
+// sum_i w_i u_i / sum_i w_i (accumulated in float64). Throws if the total weight is not positive.
+torch::Tensor weighted_mean(const Updates& updates, const std::vector<double>& weights);
+
+// Coordinate-wise median (Yin et al. 2018), unweighted: for an even count the mean of the two
+// middle values of each coordinate.
+torch::Tensor coordinate_median(const Updates& updates);
+
+// Coordinate-wise trimmed mean (Yin et al. 2018), unweighted: per coordinate, drop the
+// k = floor(beta * n) largest and k smallest values and average the n - 2k others.
+// beta in [0, 0.5) and n - 2k >= 1, else fedsign::Error.
+torch::Tensor trimmed_mean(const Updates& updates, double beta);
+int64_t trimmed_count(int64_t n, double beta);  // k
+
+// Krum (Blanchard et al. 2017): the score of update i is the sum of its squared distances to its
+// n - f - 2 nearest other updates (f = assumed number of Byzantine clients); the update with the
+// lowest score is the most central one. Needs n - f - 2 >= 1 (the paper assumes n > 2f + 2).
+// Scores in float64; distances computed pair by pair (O(d) temporaries).
+std::vector<double> krum_scores(const Updates& updates, int64_t f);
+
+// Multi-Krum: the m updates with the lowest Krum scores (ties: lower index first), averaged
+// weighted by `weights` (example counts, as FedAvg). m = 1 is Krum; m <= 0 means n - f.
+struct KrumResult {
+  torch::Tensor update;
+  std::vector<int64_t> selected;  // indices into updates, by increasing score
+};
+KrumResult multi_krum(const Updates& updates, const std::vector<double>& weights, int64_t f,
+                      int64_t m);
+
+// Norm clipping: u * min(1, bound / ||u||) (the update unchanged if its norm is within bound).
+double clip_factor(double norm, double bound);
+torch::Tensor clip_to_norm(const torch::Tensor& update, double bound);
+
+// Adaptive clipping (Andrew et al. 2021, "Differentially Private Learning with Adaptive
+// Clipping", without the noise): the bound moves geometrically toward the target quantile
+// gamma of the update norms, C <- C * exp(-lr * (b - gamma)), where b is the fraction of this
+// round's updates whose norm was <= C. b > gamma (too many unclipped) shrinks C.
+double adaptive_clip_bound(double bound, double fraction_unclipped, double target_quantile,
+                           double lr);
+
+// FLTrust (Cao et al. 2021, "FLTrust: Byzantine-robust Federated Learning via Trust
+// Bootstrapping"): the server trains on a small clean root set for the same local epochs and
+// gets g0. Client i gets trust TS_i = max(0, cos(g_i, g0)); its update is rescaled to the norm
+// of g0, and the result is sum_i TS_i * g_i * ||g0|| / ||g_i|| / sum_i TS_i (zero when no
+// client is trusted or g0 = 0). Client example counts play no part (as in the paper).
+struct FlTrustResult {
+  torch::Tensor update;
+  std::vector<double> trust;  // TS_i per update
+};
+FlTrustResult fltrust(const Updates& updates, const torch::Tensor& server_update);
+
+}  // namespace fedsign::fl::robust

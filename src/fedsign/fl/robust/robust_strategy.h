@@ -1,0 +1,70 @@
+// RobustStrategy: a Strategy wrapper that replaces the weighted mean of the client models by a
+// robust rule (robust_rules.h), then lets the inner strategy (FedAvg, FedAvgM, FedAdam, ...)
+// apply the result with its own server optimizer. Everything else (client sampling, configs,
+// evaluation, checkpointed state) is the inner strategy's.
+//
+// How a round aggregates: each result's update delta_i = w_i - global (floating tensors,
+// flat_update.h) is BUFFERED, because median, trimmed mean, Krum and FLTrust need all updates at
+// once; the streaming, O(model) path of the inner strategy is lost. Server memory is therefore
+// n x model (float32) per round: add() throws fedsign::Error beyond max_buffered_updates, and the
+// round's metrics report robust_buffer_bytes. At finish() the rule combines the updates into ONE
+// model, global + robust delta (integer tensors: the example-weighted mean), and the inner
+// aggregation receives it once per buffered update, the round's examples shared out among them:
+// its weighted mean is exactly that model, its count-based checks (min_results, num_results) see
+// the real number of updates, and the metrics are the clients' example-weighted means.
+// Clients with num_examples <= 0 are skipped (as FedAvg does). A round with fewer updates than
+// the rule needs (Krum: f + 3, e.g. after dropouts) keeps the global model and reports
+// robust_too_few = 1; check_robust_round() (wrap_robust.h) rejects a configuration where every
+// round would. SCAFFOLD is not supported (the synthetic result has no control variate).
+// Not thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "fedsign/fl/robust/delegating_strategy.h"
+
+namespace fedsign::fl::robust {
+
+enum class BufferedRule { kMedian, kTrimmedMean, kMultiKrum, kFlTrust };
+std::string to_string(BufferedRule rule);
+
+// FLTrust: the server's model after training from `global` on its small clean root set, with the
+// instructions the clients of `round` got (`fit_config`: learning rate, local epochs or steps).
+// Called once per round at finish().
+using ServerUpdateFn =
+    std::function<Weights(int64_t round, const Weights& global, const Config& fit_config)>;
+
+struct BufferedRuleOptions {
+  BufferedRule rule = BufferedRule::kMedian;
+  double trim_beta = 0.1;             // trimmed mean: fraction cut from each end
+  int64_t krum_f = 1;                 // Krum: assumed Byzantine clients per round
+  int64_t krum_m = 1;                 // Multi-Krum: updates averaged (1 = Krum, <= 0: n - f)
+  int64_t max_buffered_updates = 100; // more results in one round is an error
+  ServerUpdateFn server_update;       // FLTrust only (required there)
+};
+
+class RobustStrategy : public DelegatingStrategy {
+ public:
+  RobustStrategy(std::unique_ptr<Strategy> inner, BufferedRuleOptions options);
+  RobustStrategy(Strategy& inner, BufferedRuleOptions options);
+
+  std::string name() const override;
+  // The inner strategy's sampling; the round's fit config is kept for FLTrust's server update.
+  std::vector<FitInstruction> configure_fit(int64_t round, const Weights& global,
+                                            const ClientManager& clients) override;
+  std::unique_ptr<FitAggregation> begin_aggregate_fit(int64_t round,
+                                                      const Weights& global) override;
+  const BufferedRuleOptions& options() const { return options_; }
+
+ private:
+  class Aggregation;
+  void validate() const;
+  // Fewest updates the rule combines (Krum: its n - f - 2 >= 1 neighbours).
+  int64_t min_updates() const;
+  BufferedRuleOptions options_;
+  Config fit_config_;  // of the last configured round
+};
+
+}  // namespace fedsign::fl::robust

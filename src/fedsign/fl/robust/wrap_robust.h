@@ -1,0 +1,59 @@
+// The robust aggregation settings by name, as the CLI's Robustness options give them (one plain
+// struct, part of fl::FederationConfig): wrap_robust() puts the wrapper(s) they describe around
+// any built-in strategy but SCAFFOLD. A buffered rule becomes a RobustStrategy
+// (robust_strategy.h); norm clipping, fixed or adaptive, a ClippingStrategy (clipping_strategy.h)
+// OUTSIDE it, so every update is clipped before the rule sees it (clipping alone wraps the inner
+// mean and keeps it streaming).
+//
+// Rules (robust_rule_names()):
+//   none           the inner strategy's weighted mean                streaming, O(d)
+//   median         coordinate-wise median                           buffered, O(n log n d)
+//   trimmed-mean   coordinate-wise mean without beta*n per side      buffered, O(n log n d)
+//   krum           the most central update (Krum, f)                buffered, O(n^2 d)
+//   multi-krum     mean of the m most central updates (f, m)        buffered, O(n^2 d)
+//   fltrust        trust-weighted, norm-matched updates              buffered, O(n d) + one
+//                  (needs the server's update on its root set)       server training per round
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fedsign/fl/robust/clipping_strategy.h"
+#include "fedsign/fl/robust/robust_strategy.h"
+
+namespace fedsign::fl {
+
+struct RobustOptions {
+  std::string rule = "none";           // robust_rule_names()
+  double trim_beta = 0.1;              // trimmed-mean: fraction cut from each end
+  int64_t krum_f = 1;                  // krum, multi-krum: assumed attackers per round
+  int64_t krum_m = 0;                  // multi-krum: updates averaged (0: n - f)
+  double clip_norm = 0.0;              // > 0: clip every update to this L2 norm (with
+                                       // adaptive_clip: the initial bound; 0 there: 0.1)
+  bool adaptive_clip = false;          // the bound tracks clip_quantile of the update norms
+  double clip_quantile = 0.5;          // adaptive: target share of updates left unclipped
+  double clip_lr = 0.2;                // adaptive: geometric step of the bound
+  int64_t max_buffered_updates = 100;  // buffered rules: more results in a round is an error
+  int64_t fltrust_root = 100;          // fltrust: images in the server's root set (the caller
+                                       // draws them: run/root_update.h)
+};
+
+std::vector<std::string> robust_rule_names();
+// Whether `rule` keeps every update of a round in memory.
+bool robust_rule_buffers(const std::string& rule);
+// Whether `options` change aggregation at all (a rule or clipping).
+bool robust_enabled(const RobustOptions& options);
+
+// Throws fedsign::Error (one line, naming the option) unless every round of `clients_per_round`
+// updates can be aggregated under `options`: Krum needs n >= f + 3, Multi-Krum m <= n, and a
+// buffered rule n <= max_buffered_updates. Fewer updates in a round at run time (dropouts) are
+// not an error: that round keeps the global model (robust_strategy.h).
+void check_robust_round(const RobustOptions& options, int64_t clients_per_round);
+
+// `inner` wrapped for `options`; `server_update` is FLTrust's root-set training (required for
+// rule fltrust, ignored otherwise). Throws fedsign::Error for an unknown rule or bad parameter.
+std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const RobustOptions& options,
+                                      robust::ServerUpdateFn server_update = {});
+
+}  // namespace fedsign::fl

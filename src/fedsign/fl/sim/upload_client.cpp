@@ -1,0 +1,43 @@
+#include "fedsign/fl/sim/upload_client.h"
+
+#include "fedsign/fl/rng.h"
+
+namespace fedsign::fl {
+
+UploadClient::UploadClient(std::unique_ptr<Client> inner, ClientId id, bool attacker,
+                           const attack::AttackOptions& attack,
+                           const compress::CompressOptions& compress, ClientStateStore& states,
+                           uint64_t seed, RoundTraffic& traffic)
+    : inner_(std::move(inner)), id_(id), attacker_(attacker), attack_(attack),
+      compress_(compress), states_(states), seed_(seed), traffic_(traffic) {}
+
+FitResult UploadClient::fit(const FitIns& ins) {
+  traffic_.bytes_down += ins.weights.bytes();  // sent before the client may drop out
+  FitResult result = inner_->fit(ins);
+  const int64_t round = get_int(ins.config, keys::kRound, 0);
+  if (attacker_) {
+    attack::apply_attack(attack_, round, ins.weights, result);
+    ++traffic_.attackers;
+  }
+  // Error feedback: the residual of this client's previous top-k upload joins this update.
+  const bool feedback = compress_.codec == "topk";
+  std::optional<ClientState> state;
+  Weights residual;
+  if (feedback) {
+    state = states_.load(id_);
+    if (state && state->residual) residual = *state->residual;
+  }
+  compress::Upload upload =
+      compress::encode_upload(compress_, ins.weights, result.weights, residual,
+                              stream_seed(seed_, Stream::kUploadCodec, round, id_));
+  traffic_.bytes_up += upload.bytes;
+  result.weights = std::move(upload.weights);
+  if (feedback) {
+    if (!state) state.emplace();
+    state->residual = std::move(upload.residual);
+    states_.save(id_, *state);
+  }
+  return result;
+}
+
+}  // namespace fedsign::fl
