@@ -59,6 +59,28 @@ TEST_F(FaultSuite, StalledAndKilledUploadsDoNotHoldTheRound) {
   EXPECT_EQ(b->wait_for(30s), 0);
 }
 
+// A client SIGKILLed in the middle of downloading its training task's model costs only its own
+// update: its stream breaks, it stops calling, the round ends at the client timeout with the
+// other clients' updates.
+TEST_F(FaultSuite, ClientKilledMidDownloadCostsOnlyItsOwnUpdate) {
+  for (const char* n : {"a", "b", "dies"}) allow(n);
+  auto server = start(server_args(1, 3), "server.log");
+  auto a = start(client_args("a", 0, 3), "a.log");
+  auto b = start(client_args("b", 1, 3), "b.log");
+  auto dies = start(client_args("dies", 2, 3, "die-download"), "dies.log");
+  ASSERT_EQ(server->wait_for(std::chrono::seconds(static_cast<int>(kRoundDeadline + 60))), 0)
+      << server->log();
+  EXPECT_TRUE(contains(dies->log(), "TEST FAULT die-download")) << dies->log();
+  EXPECT_FALSE(dies->running());
+  const auto rows = metrics();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(number(rows[0], "clients_trained"), 2) << server->log();
+  EXPECT_EQ(number(rows[0], "failures"), 1);
+  EXPECT_LT(number(network()[0], "seconds"), kRoundDeadline + kMargin);
+  EXPECT_EQ(a->wait_for(30s), 0);
+  EXPECT_EQ(b->wait_for(30s), 0);
+}
+
 // Inflated example counts, huge-but-finite weights and a replayed update of an earlier round
 // are rejected; honest clients' rounds complete and the model stays sane.
 TEST_F(FaultSuite, PoisonedUpdatesNeverReachTheAggregate) {

@@ -123,7 +123,7 @@ Status check_announced(const v1::TaskHeader& header, int64_t max_bytes) {
 // *refused: the task arrived but this client will not run it (too large, inconsistent, not
 // finite); otherwise a failure is the server's or the network's.
 Status get_task(v1::Federation::Stub& stub, const std::string& session, int poll_ms,
-                int64_t max_bytes, Received* received, bool* refused) {
+                int64_t max_bytes, Received* received, bool* refused, bool die_mid_fit_download) {
   *refused = false;
   grpc::ClientContext context;
   set_deadline(context, milliseconds(poll_ms + 120000));
@@ -146,6 +146,7 @@ Status get_task(v1::Federation::Stub& stub, const std::string& session, int poll
       }
     } else if (have_header && chunk_status.ok()) {
       chunk_status = append_chunk(&bytes, message.chunk(), received->header.blob().total_bytes());
+      if (die_mid_fit_download && received->header.kind() == v1::TASK_KIND_FIT) die_mid_download();
     }
   }
   const Status finished = from_grpc(reader->Finish());
@@ -289,7 +290,8 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
     while (true) {
       Received task;
       bool refused_task = false;
-      s = get_task(*stub, reply.session_id(), o.poll_ms, o.max_model_bytes, &task, &refused_task);
+      s = get_task(*stub, reply.session_id(), o.poll_ms, o.max_model_bytes, &task, &refused_task,
+                   o.fault == "die-download");
       if (!s.ok()) {
         if (s.code == Code::kPermissionDenied) {
           FEDSIGN_FAIL("server {} refused client '{}': {}", o.server, o.name, s.to_string());

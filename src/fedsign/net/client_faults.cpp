@@ -1,5 +1,7 @@
 #include "fedsign/net/client_faults.h"
 
+#include <csignal>
+
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -16,7 +18,7 @@ namespace fedsign::net {
 
 bool known_fault(const std::string& fault) {
   for (const char* k : {"nan", "shape", "stale", "slow", "inflate", "huge", "half", "replay",
-                        "steal", "flood"}) {
+                        "steal", "flood", "die-download"}) {
     if (fault == k) return true;
   }
   return false;
@@ -123,6 +125,13 @@ void flood(const ClientOptions& o) {
   spdlog::warn("TEST FAULT flood: {} unauthenticated result streams open", streams.size());
   std::this_thread::sleep_for(std::chrono::hours(1));
   std::abort();
+}
+
+void die_mid_download() {
+  spdlog::warn("TEST FAULT die-download: killing this client in the middle of a model download");
+  spdlog::default_logger()->flush();
+  std::raise(SIGKILL);
+  std::abort();  // not reached
 }
 
 }  // namespace fedsign::net

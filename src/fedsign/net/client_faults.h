@@ -8,6 +8,7 @@
 //   steal    also presents its session id from a second connection (logs the answer)
 //   flood    opens `kFloodStreams` unauthenticated result streams, each on its own
 //            connection, sends nothing and holds them (never registers)
+//   die-download  SIGKILLs itself after the first chunk of a training task's model
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -40,6 +41,9 @@ void corrupt_update(const std::string& fault, fl::FitResult& result, int64_t* ro
 // steal: presents `session` from a new connection (Heartbeat and GetTask) and logs the answers
 // ("TEST FAULT steal: ... -> CODE").
 void use_session_from_another_connection(const ClientOptions& options, const std::string& session);
+
+// die-download: SIGKILLs this process (as a crash or power cut mid-download would).
+[[noreturn]] void die_mid_download();
 
 // flood: never returns.
 [[noreturn]] void flood(const ClientOptions& options);
