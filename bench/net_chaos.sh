@@ -20,7 +20,7 @@
 # replaying client's second, honest, update is legitimately accepted and not counted).
 #
 # Environment: FEDSIGN (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT (runs/net-chaos),
-# PORT (7290), LOCAL_STEPS (5), TICK (3), CHAOS_LIFE (25), SEED (1), DEADLINE (60), MARGIN (15).
+# CACHE (runs/cache), PORT (7290), LOCAL_STEPS (5), TICK (3), CHAOS_LIFE (25), SEED (1), DEADLINE (60), MARGIN (15).
 # Prints a Markdown table (also OUT/summary.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,10 +39,13 @@ DEADLINE=${DEADLINE:-60}
 MARGIN=${MARGIN:-15}
 [[ -x "$FEDSIGN" ]] || { echo "build first: $FEDSIGN not found" >&2; exit 1; }
 [[ -d "$DATA" ]] || { echo "no data at $DATA (set DATA)" >&2; exit 1; }
+CACHE=${CACHE:-runs/cache}
 rm -rf "$OUT"; mkdir -p "$OUT"
+# Decode the images once, here, so that 20 clients starting at once read a warm cache.
+"$FEDSIGN" data cache "$DATA" --cache-dir "$CACHE" > "$OUT/cache.log" 2>&1
 SHARES=$((CLIENTS + 10))  # honest clients + chaos identities, each its own share
 TRAIN=(--optimizer adamw --batch-size 32 --seed 42 --threads 1
-       --val-fraction 0.2 --cache-dir "$OUT/cache" --clients "$SHARES" --partition-seed 1
+       --val-fraction 0.2 --cache-dir "$CACHE" --clients "$SHARES" --partition-seed 1
        --backoff-initial 0.3 --backoff-max 2 --give-up-after 120 --poll-ms 1000)
 
 pids=()
@@ -60,14 +63,14 @@ run() {
     --tokens "$dir/tokens.txt" --model compact --seed 42 --local-steps "$LOCAL_STEPS" --lr 0.002 \
     --round-deadline "$DEADLINE" --client-timeout 6 --heartbeat-ms 1000 --upload-timeout 10 \
     --header-timeout 3 --start-timeout 300 --eval-every 5 --out "$dir/run" \
-    --data "$DATA" --val-fraction 0.2 --cache-dir "$OUT/cache" --threads 1 > "$dir/logs/server.log" 2>&1 &
+    --data "$DATA" --val-fraction 0.2 --cache-dir "$CACHE" --threads 1 > "$dir/logs/server.log" 2>&1 &
   local server=$!; pids+=("$server")
   declare -A honest
-  start_client() {  # NAME INDEX [FAULT]
+  start_client() {  # NAME INDEX [FAULT [LOG]]: LOG defaults to logs/NAME.log
     local fault=()
     [[ -n "${3:-}" ]] && fault=(--fault "$3")
     "$FEDSIGN" fl client --server "127.0.0.1:$PORT" --name "$1" --token-file "$dir/tokens/$1" \
-      --data "$DATA" "${TRAIN[@]}" --partition-index "$2" "${fault[@]}" >> "$dir/logs/$1.log" 2>&1 &
+      --data "$DATA" "${TRAIN[@]}" --partition-index "$2" "${fault[@]}" >> "${4:-$dir/logs/$1.log}" 2>&1 &
     echo $!
   }
   for n in $(seq 0 $((CLIENTS - 1))); do honest[$n]=$(start_client "c$n" "$n"); pids+=("${honest[$n]}"); done
@@ -96,8 +99,11 @@ run() {
           replay) fault=replay ;;
           garbage) local g=(nan shape huge inflate); fault=${g[$((RANDOM % 4))]} ;;
         esac
-        local p; p=$(start_client "x$x" "$((CLIENTS + x))" "$fault"); pids+=("$p")
-        echo "$fault x$x" >> "$dir/chaos_clients.txt"
+        # Each chaos process logs to its own file: a name is reused by later chaos clients
+        # with other faults, and only this one's accepted updates count against the defence.
+        local log="$dir/logs/x$x-$next_chaos-$fault.log"
+        local p; p=$(start_client "x$x" "$((CLIENTS + x))" "$fault" "$log"); pids+=("$p")
+        echo "$fault $log" >> "$dir/chaos_clients.txt"
         (sleep "$CHAOS_LIFE"; kill -9 "$p" 2>/dev/null) & pids+=("$!") ;;
       flood)
         local p; p=$(start_client "nobody" 0 flood); pids+=("$p")
@@ -121,11 +127,11 @@ on_time() { awk -F, -v limit="$((DEADLINE + MARGIN))" 'NR == 1 { for (i = 1; i <
   { n++; if ($c["seconds"] <= limit) ok++ } END { printf "%d of %d", ok, n }' "$1"; }
 bad_accepted=0
 if [[ -f "$OUT/chaos/chaos_clients.txt" ]]; then
-  while read -r fault x; do
+  while read -r fault log; do
     case $fault in nan|shape|huge|inflate)
-      bad_accepted=$((bad_accepted + $(grep -c "fit result accepted" "$OUT/chaos/logs/$x.log" || true))) ;;
+      bad_accepted=$((bad_accepted + $(grep -c "fit result accepted" "$log" || true))) ;;
     esac
-  done < <(sort -u "$OUT/chaos/chaos_clients.txt")
+  done < "$OUT/chaos/chaos_clients.txt"
 fi
 {
   echo "# bench/net_chaos.sh $ROUNDS $CLIENTS $RATE ($(date -u +%F), $(nproc) cores; TICK=$TICK s, deadline $DEADLINE s + margin $MARGIN s)"
