@@ -68,9 +68,10 @@ last_of() {
     target="-"; [[ $run == baseline ]] || target=${run#eps}
     spent=$(last_of "$m" dp_epsilon); [[ -n $spent ]] || spent="inf (no DP)"
     z=""  # summary.md states it; a run that stopped early logged it at the start
-    for f in "$OUT/$run/summary.md" "$OUT/$run.log"; do
-      [[ -z $z && -f $f ]] &&
-        z=$(grep -o 'noise multiplier [0-9.e+-]*' "$f" | head -1 | awk '{ print $3 }')
+    for f in "$OUT/$run/summary.md" "$OUT/$run.log"; do  # (an if: a false && would end the loop with set -e)
+      if [[ -z $z && -f $f ]]; then
+        z=$({ grep -o 'noise multiplier [0-9.e+-]*' "$f" || true; } | head -1 | awk '{ print $3 }')
+      fi
     done
     [[ -n $z ]] || z="-"
     done_rounds=$(last_of "$m" round)

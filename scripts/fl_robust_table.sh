@@ -11,7 +11,8 @@
 #
 # Environment: FEDSIGN (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT (runs/robust),
 # ROUNDS (30), CLIENTS (20), PER_ROUND (10), FRACTION (0.2), MODEL (compact), JOBS (2 runs at a
-# time, cores/JOBS threads each), EXTRA (more flags for every run). Krum assumes
+# time, cores/JOBS threads each), EXTRA (more flags for every run), ONLY_DEFENCES and
+# ONLY_ATTACKS (a part of the grid, e.g. ONLY_DEFENCES="fedavg median krum"). Krum assumes
 # f = ceil(FRACTION x PER_ROUND) attackers per round. Logs: OUT/<defence>-<attack>.log; the
 # table also goes to OUT/table.md.
 set -euo pipefail
@@ -34,6 +35,20 @@ DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Krum (f
                "adaptive clipping" "FLTrust (100 root images)")
 ATTACKS=(none sign-flip scale label-flip backdoor little-is-enough)
 ATTACK_NAMES=("no attack" "sign flip" "scaling x10" "label flip" "backdoor" "little is enough")
+
+# ONLY_DEFENCES / ONLY_ATTACKS (space-separated ids): a part of the grid, for a quicker look.
+keep_only() {  # ARRAY NAMES_ARRAY WANTED...: filters both arrays in place to the wanted ids
+  local -n ids=$1 names=$2; shift 2
+  local kept_ids=() kept_names=() i w
+  for i in "${!ids[@]}"; do
+    for w in "$@"; do [[ ${ids[$i]} == "$w" ]] && { kept_ids+=("${ids[$i]}"); kept_names+=("${names[$i]}"); }; done
+  done
+  ids=("${kept_ids[@]}"); names=("${kept_names[@]}")
+}
+# shellcheck disable=SC2086
+[[ -n "${ONLY_DEFENCES:-}" ]] && keep_only DEFENCES DEFENCE_NAMES $ONLY_DEFENCES
+# shellcheck disable=SC2086
+[[ -n "${ONLY_ATTACKS:-}" ]] && keep_only ATTACKS ATTACK_NAMES $ONLY_ATTACKS
 
 defence_flags() {
   case $1 in
