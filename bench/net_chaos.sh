@@ -14,8 +14,9 @@
 #   garbage  a chaos client sending NaN / wrong shape / 1e30 weights / 1000x examples
 #   replay   a chaos client resending its previous round's update first (--fault replay)
 #   flood    200 unauthenticated connections holding result streams (--fault flood)
-# Chaos clients (names x0..x9, own tokens, a share of the data like the others) live for
-# CHAOS_LIFE seconds, then are killed.
+# Chaos clients (names x0..x9, own tokens) live for CHAOS_LIFE seconds, then are killed. They
+# train on a copy of an honest client's share (x<k> on c<k>'s), so the chaos run holds no data the
+# fault-free run lacks and the two final accuracies compare the faults alone.
 # "Bad updates aggregated" counts fit results of garbage clients that the server ACCEPTED (a
 # replaying client's second, honest, update is legitimately accepted and not counted).
 #
@@ -43,9 +44,8 @@ CACHE=${CACHE:-runs/cache}
 rm -rf "$OUT"; mkdir -p "$OUT"
 # Decode the images once, here, so that 20 clients starting at once read a warm cache.
 "$FEDSIGN" data cache "$DATA" --cache-dir "$CACHE" > "$OUT/cache.log" 2>&1
-SHARES=$((CLIENTS + 10))  # honest clients + chaos identities, each its own share
 TRAIN=(--optimizer adamw --batch-size 32 --seed 42 --threads 1
-       --val-fraction 0.2 --cache-dir "$CACHE" --clients "$SHARES" --partition-seed 1
+       --val-fraction 0.2 --cache-dir "$CACHE" --clients "$CLIENTS" --partition-seed 1
        --backoff-initial 0.3 --backoff-max 2 --give-up-after 120 --poll-ms 1000)
 
 pids=()
@@ -102,7 +102,7 @@ run() {
         # Each chaos process logs to its own file: a name is reused by later chaos clients
         # with other faults, and only this one's accepted updates count against the defence.
         local log="$dir/logs/x$x-$next_chaos-$fault.log"
-        local p; p=$(start_client "x$x" "$((CLIENTS + x))" "$fault" "$log"); pids+=("$p")
+        local p; p=$(start_client "x$x" "$((x % CLIENTS))" "$fault" "$log"); pids+=("$p")
         echo "$fault $log" >> "$dir/chaos_clients.txt"
         (sleep "$CHAOS_LIFE"; kill -9 "$p" 2>/dev/null) & pids+=("$!") ;;
       flood)

@@ -17,23 +17,11 @@
 #include "fedsign/fl/robust/robust_rules.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/models/registry.h"
+#include "median_time.h"
 
 using namespace fedsign;
 
-namespace {
-template <class F>
-double median_ms(int reps, F&& f) {
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                     .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-}  // namespace
+using bench::median_ms;
 
 int main(int argc, char** argv) {
   const std::string name = argc > 1 ? argv[1] : "resnet18";

@@ -32,11 +32,8 @@ class DpCli : public ::testing::Test {
     if (!std::filesystem::exists(FEDSIGN_CLI)) {
       GTEST_SKIP() << FEDSIGN_CLI << " not built (ninja fedsign_cli)";
     }
-    testing::FixtureOptions fixture;
-    fixture.num_classes = 4;
-    fixture.tracks_per_class = 4;
-    fixture.frames_per_track = 3;
-    testing::write_kaggle_dataset(tmp_ / "data", fixture);
+    testing::write_kaggle_dataset(tmp_ / "data",
+        {.num_classes = 4, .tracks_per_class = 4, .frames_per_track = 3});
   }
   // 6 clients, 3 per round: q = 0.5. One local step, central evaluation after the last round only.
   std::string simulate(const std::string& more) const {

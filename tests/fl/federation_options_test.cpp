@@ -21,11 +21,8 @@ using testing::run_cli;
 class FederationOptions : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::FixtureOptions fixture;
-    fixture.num_classes = 4;
-    fixture.tracks_per_class = 4;
-    fixture.frames_per_track = 3;
-    testing::write_kaggle_dataset(tmp_ / "data", fixture);
+    testing::write_kaggle_dataset(tmp_ / "data",
+        {.num_classes = 4, .tracks_per_class = 4, .frames_per_track = 3});
     data_ = " --data " + (tmp_ / "data").string() + " --cache-dir " + (tmp_ / "cache").string() +
             " --threads 1 --log-level warn";
     std::ofstream(tmp_ / "tokens.txt") << "a tok-a\n";

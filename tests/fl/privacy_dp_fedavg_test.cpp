@@ -10,6 +10,7 @@
 #include "fedsign/core/check.h"
 #include "fedsign/fl/client_manager.h"
 #include "fedsign/fl/privacy/dp_fedavg.h"
+#include "fedsign/fl/update.h"
 
 namespace fedsign::fl::privacy {
 namespace {
@@ -44,9 +45,9 @@ TEST(DpFedAvg, ClippingBoundsEveryUpdate) {
     torch::Tensor d = torch::randn({300});
     d = d * (norm / d.norm().item<double>());
     double measured = 0;
-    const Weights clipped = clip_update(model(d), clip, &measured);
+    const Weights clipped = clip_delta(model(d), clip, &measured);
     EXPECT_NEAR(measured, norm, 1e-4 * norm);
-    EXPECT_LE(update_norm(clipped), clip * (1 + 1e-6));
+    EXPECT_LE(l2_norm(clipped), clip * (1 + 1e-6));
     if (norm <= clip) EXPECT_TRUE(equal(clipped, model(d)));
     // The distributed client path (no noise) clips too.
     Config config{{dp_keys::kMode, std::string("distributed")}, {dp_keys::kClip, clip},
@@ -54,7 +55,7 @@ TEST(DpFedAvg, ClippingBoundsEveryUpdate) {
     const Weights global = model(torch::zeros({300}));
     Metrics metrics;
     const Weights sent = client_privatize(global, model(d), config, 9, &metrics);
-    EXPECT_LE(update_norm(model_delta(sent, global)), clip * (1 + 1e-6));
+    EXPECT_LE(delta_norm(global, sent), clip * (1 + 1e-6));
     EXPECT_EQ(metrics.at(dp_keys::kUnclipped), norm <= clip ? 1.0 : 0.0);
     EXPECT_EQ(sent.tensors[1].item<int64_t>(), 7);  // the step counter is not released
   }

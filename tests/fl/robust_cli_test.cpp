@@ -23,11 +23,8 @@ using testing::run_cli;
 class RobustCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::FixtureOptions fixture;
-    fixture.num_classes = 4;
-    fixture.tracks_per_class = 4;
-    fixture.frames_per_track = 3;
-    testing::write_kaggle_dataset(tmp_ / "data", fixture);
+    testing::write_kaggle_dataset(tmp_ / "data",
+        {.num_classes = 4, .tracks_per_class = 4, .frames_per_track = 3});
   }
   // `clients` clients, all of them in every round, one local step each.
   std::string simulate(int clients, const std::string& more) const {

@@ -9,6 +9,7 @@
 #include "fedsign/core/check.h"
 #include "fedsign/fl/robust/flat_update.h"
 #include "fedsign/fl/robust/robust_rules.h"
+#include "fedsign/fl/update.h"
 
 namespace fedsign::fl::robust {
 namespace {

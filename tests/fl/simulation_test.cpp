@@ -22,6 +22,7 @@
 #include "fedsign/fl/run/central_evaluator.h"
 #include "fedsign/fl/run/root_update.h"
 #include "fedsign/fl/run/server_checkpoint.h"
+#include "fedsign/fl/update.h"
 #include "fedsign/report/run_charts.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -34,11 +35,8 @@ class SimulationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir;
-    testing::FixtureOptions fixture;
-    fixture.num_classes = 6;
-    fixture.tracks_per_class = 4;
-    fixture.frames_per_track = 4;
-    testing::write_kaggle_dataset(*dir_ / "data", fixture);
+    testing::write_kaggle_dataset(*dir_ / "data",
+        {.num_classes = 6, .tracks_per_class = 4, .frames_per_track = 4});
     data::LoadOptions load;
     load.size = 16;
     load.progress = false;
@@ -407,7 +405,7 @@ TEST_F(SimulationTest, DistributedDpClientClipsAndNoisesRepeatably) {
                 {privacy::dp_keys::kClip, clip}, {privacy::dp_keys::kClientNoise, 0.0}};
   // No noise: the update leaves the client clipped (3 SGD steps move the model far more).
   const FitResult clipped = client.fit(ins);
-  const double norm = privacy::update_norm(privacy::model_delta(clipped.weights, ins.weights));
+  const double norm = delta_norm(ins.weights, clipped.weights);
   EXPECT_LE(norm, clip * 1.01) << "float32 rounding aside";
   EXPECT_GT(norm, clip * 0.9);
   EXPECT_EQ(clipped.metrics.at(privacy::dp_keys::kUnclipped), 0.0);
@@ -420,7 +418,7 @@ TEST_F(SimulationTest, DistributedDpClientClipsAndNoisesRepeatably) {
   EXPECT_TRUE(equal(a.weights, b.weights));
   int64_t coordinates = 0;
   for (const auto& t : ins.weights.tensors) coordinates += t.is_floating_point() ? t.numel() : 0;
-  const double noise = privacy::update_norm(privacy::model_delta(a.weights, clipped.weights));
+  const double noise = delta_norm(clipped.weights, a.weights);
   EXPECT_NEAR(noise / (stddev * std::sqrt(static_cast<double>(coordinates))), 1.0, 0.05);
   // A device's own seed (the network client's) gives other noise.
   client.set_dp_noise_seed(12345);
@@ -429,7 +427,7 @@ TEST_F(SimulationTest, DistributedDpClientClipsAndNoisesRepeatably) {
   // Central mode: the server clips; the client sends its model as trained.
   ins.config[privacy::dp_keys::kMode] = std::string("central");
   const FitResult central = client.fit(ins);
-  EXPECT_GT(privacy::update_norm(privacy::model_delta(central.weights, ins.weights)), 5 * clip);
+  EXPECT_GT(delta_norm(ins.weights, central.weights), 5 * clip);
   EXPECT_EQ(central.metrics.count(privacy::dp_keys::kUnclipped), 0u);
 }
 

@@ -10,6 +10,7 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/run/server_checkpoint.h"
+#include "fedsign/fl/update.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/net/blob.h"
 #include "fedsign/net/server_setup.h"
@@ -65,7 +66,7 @@ TEST(UpdateBounds, ClippingScalesTheChangeOntoTheBound) {
   double norm = 0;
   ASSERT_TRUE(validate_fit_update(global, std::nullopt, big, clip, &norm).ok());
   EXPECT_NEAR(norm, 5.0 * std::sqrt(12.0), 1e-4);
-  EXPECT_NEAR(update_norm(global, big.weights), 1.0, 1e-5);
+  EXPECT_NEAR(fl::delta_norm(global, big.weights), 1.0, 1e-5);
   EXPECT_EQ(big.weights.tensors[2].item<int64_t>(), 7);  // integer buffers untouched
   // Non-finite updates are never clipped into something acceptable.
   fl::FitResult inf = update_of(global, INFINITY);

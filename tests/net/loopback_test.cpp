@@ -23,11 +23,8 @@ using testing::wait_until;
 class Loopback : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::FixtureOptions fixture;
-    fixture.num_classes = 5;
-    fixture.tracks_per_class = 8;
-    fixture.frames_per_track = 5;
-    testing::write_kaggle_dataset(tmp_ / "data", fixture);
+    testing::write_kaggle_dataset(tmp_ / "data",
+        {.num_classes = 5, .tracks_per_class = 8, .frames_per_track = 5});
     port_ = testing::free_port();
     address_ = "127.0.0.1:" + std::to_string(port_);
     testing::write_text(tmp_ / "tokens.txt", "");

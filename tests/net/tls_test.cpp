@@ -32,11 +32,8 @@ TEST(Tls, OnlyClientsWithValidCredentialsJoin) {
   // mallory's certificate says CN=mallory but comes from the wrong CA.
   testing::write_text(tmp / "tokens.txt", "alice tok-alice\nbob tok-bob revoked\nmallory tok-mallory\n");
 
-  testing::FixtureOptions fixture;
-  fixture.num_classes = 5;
-  fixture.tracks_per_class = 3;
-  fixture.frames_per_track = 3;
-  testing::write_kaggle_dataset(tmp / "data", fixture);
+  testing::write_kaggle_dataset(tmp / "data",
+      {.num_classes = 5, .tracks_per_class = 3, .frames_per_track = 3});
   const std::string address = "127.0.0.1:" + std::to_string(testing::free_port());
   auto cert = [&](const std::string& n, const char* ext) { return (certs / (n + ext)).string(); };
 

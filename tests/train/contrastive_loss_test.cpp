@@ -81,11 +81,8 @@ TEST(ContrastiveLoss, RejectsMismatchedInput) {
 // Trainer with the balanced sampler and SupCon on the embedding: P x K batches, learns.
 TEST(TrainerMetricLearning, BalancedSupConLearnsGeneratedSigns) {
   testing::TempDir tmp;
-  testing::FixtureOptions fixture;
-  fixture.num_classes = 6;
-  fixture.tracks_per_class = 4;
-  fixture.frames_per_track = 4;
-  testing::write_kaggle_dataset(tmp / "data", fixture);
+  testing::write_kaggle_dataset(tmp / "data",
+      {.num_classes = 6, .tracks_per_class = 4, .frames_per_track = 4});
   data::LoadOptions load;
   load.progress = false;
   const auto set = data::load_images(data::find_dataset(tmp / "data"), load);

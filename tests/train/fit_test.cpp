@@ -20,11 +20,8 @@ namespace fedsign::train {
 namespace {
 
 data::ImageSet make_set(const std::filesystem::path& dir, int classes) {
-  testing::FixtureOptions fixture;
-  fixture.num_classes = classes;
-  fixture.tracks_per_class = 4;
-  fixture.frames_per_track = 4;
-  testing::write_kaggle_dataset(dir, fixture);
+  testing::write_kaggle_dataset(dir,
+      {.num_classes = classes, .tracks_per_class = 4, .frames_per_track = 4});
   data::LoadOptions load;
   load.progress = false;
   return data::load_images(data::find_dataset(dir), load);

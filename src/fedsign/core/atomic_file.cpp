@@ -1,8 +1,11 @@
 #include "fedsign/core/atomic_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "fedsign/core/check.h"
@@ -16,30 +19,52 @@ fs::path temp_path_for(const fs::path& path) {
   return path.parent_path() /
          fmt::format(".{}.tmp{}-{}", path.filename().string(), ::getpid(), counter++);
 }
+
+fs::path directory_of(const fs::path& path) {
+  return path.has_parent_path() ? path.parent_path() : fs::path(".");
+}
 }  // namespace
 
-void write_atomically(const fs::path& path, const std::function<void(const fs::path&)>& write) {
+void fsync_path(const fs::path& path) {
+  const bool directory = fs::is_directory(path);
+  const int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+  FEDSIGN_CHECK(fd >= 0, "{}: cannot open for fsync: {}", path.string(), std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  FEDSIGN_CHECK(rc == 0, "{}: fsync failed: {}", path.string(), std::strerror(error));
+}
+
+void write_atomically(const fs::path& path, const std::function<void(const fs::path&)>& write,
+                      const AtomicWriteOptions& options) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   const fs::path tmp = temp_path_for(path);
   try {
     write(tmp);
     FEDSIGN_CHECK(fs::exists(tmp), "{}: writer produced no output", path.string());
+    if (options.durable) fsync_path(tmp);  // the data, before a rename makes it visible
+    if (!options.keep_previous.empty() && fs::exists(path)) fs::rename(path, options.keep_previous);
     fs::rename(tmp, path);
   } catch (...) {
     std::error_code ignored;
     fs::remove(tmp, ignored);
     throw;
   }
+  if (options.durable) fsync_path(directory_of(path));  // the renames
 }
 
-void write_stream_atomically(const fs::path& path, const std::function<void(std::ostream&)>& write) {
-  write_atomically(path, [&](const fs::path& tmp) {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    FEDSIGN_CHECK(out.good(), "{}: cannot open for writing", tmp.string());
-    write(out);
-    out.flush();
-    FEDSIGN_CHECK(out.good(), "{}: write failed (disk full?)", path.string());
-  });
+void write_stream_atomically(const fs::path& path, const std::function<void(std::ostream&)>& write,
+                             const AtomicWriteOptions& options) {
+  write_atomically(
+      path,
+      [&](const fs::path& tmp) {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        FEDSIGN_CHECK(out.good(), "{}: cannot open for writing", tmp.string());
+        write(out);
+        out.flush();
+        FEDSIGN_CHECK(out.good(), "{}: write failed (disk full?)", path.string());
+      },
+      options);
 }
 
 void write_text_atomically(const fs::path& path, std::string_view text) {

@@ -9,15 +9,31 @@
 
 namespace fedsign {
 
+struct AtomicWriteOptions {
+  // false: survives a crash of the process (temp file + rename). true: also a power cut or a
+  // kernel crash: fsync of the temporary file before the rename and of the directory after it.
+  // Costs a few milliseconds per file; for files whose loss costs work (the server checkpoint).
+  bool durable = false;
+  // If set and the target exists, the target is renamed here just before the new file takes its
+  // place: a crash at any point leaves the target or keep_previous (or both) complete.
+  std::filesystem::path keep_previous;
+};
+
 // Calls `write(tmp_path)`, which must create tmp_path; then renames it to `path`.
 // On any exception the temporary file is removed and the exception propagates.
 void write_atomically(const std::filesystem::path& path,
-                      const std::function<void(const std::filesystem::path& tmp_path)>& write);
+                      const std::function<void(const std::filesystem::path& tmp_path)>& write,
+                      const AtomicWriteOptions& options = {});
 
 // Streams into a temporary file through `write(stream)`, then renames it to `path`.
 void write_stream_atomically(const std::filesystem::path& path,
-                             const std::function<void(std::ostream&)>& write);
+                             const std::function<void(std::ostream&)>& write,
+                             const AtomicWriteOptions& options = {});
 
 void write_text_atomically(const std::filesystem::path& path, std::string_view text);
+
+// fsync of a file, or of a directory (its entries, e.g. a rename in it). Throws fedsign::Error
+// naming the path.
+void fsync_path(const std::filesystem::path& path);
 
 }  // namespace fedsign

@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "fedsign/core/atomic_file.h"
-#include "fedsign/core/durable_file.h"
 #include "fedsign/core/check.h"
 #include "fedsign/core/hash.h"
 
@@ -237,7 +236,7 @@ DecodeError decode_weight_groups(const std::vector<TensorSpec>& specs, const std
 
 void save_weight_groups(const fs::path& file, const std::string& meta_json,
                         const std::vector<std::pair<std::string, const Weights*>>& groups,
-                        bool durable) {
+                        const AtomicWriteOptions& options) {
   std::vector<torch::Tensor> tensors;
   nlohmann::json header_groups = nlohmann::json::array();
   Hasher checksum;
@@ -271,8 +270,7 @@ void save_weight_groups(const fs::path& file, const std::string& meta_json,
       out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(tensor_bytes(t)));
     }
   };
-  if (durable) write_stream_durably(file, write);
-  else write_stream_atomically(file, write);
+  write_stream_atomically(file, write, options);
 }
 
 std::pair<std::string, std::map<std::string, Weights>> load_weight_groups(const fs::path& file) {

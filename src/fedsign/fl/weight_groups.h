@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "fedsign/core/atomic_file.h"
 #include "fedsign/fl/weights.h"
 
 namespace fedsign::fl {
@@ -70,7 +71,7 @@ DecodeError decode_weight_groups(const std::vector<TensorSpec>& specs, const std
 // The file container.
 void save_weight_groups(const std::filesystem::path& file, const std::string& meta_json,
                         const std::vector<std::pair<std::string, const Weights*>>& groups,
-                        bool durable = false);  // true: fsync'ed (core/durable_file.h)
+                        const AtomicWriteOptions& options = {});
 
 // The meta JSON and the groups by key. Throws fedsign::Error naming the file if it is missing,
 // truncated, corrupt (checksum) or of another format.

@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "fedsign/fl/update.h"
+
 namespace fedsign::net {
 
 Status check_layout(const fl::Weights& expected, const fl::Weights& got, const std::string& what) {
@@ -46,30 +48,11 @@ Status check_finite(const fl::Weights& w, const std::string& what) {
   return Status::Ok();
 }
 
-namespace {
-double norm_of(const fl::Weights& w) {
-  double sum = 0;
-  for (const auto& t : w.tensors) {
-    if (t.is_floating_point() && t.numel() > 0) sum += t.to(torch::kFloat64).pow(2).sum().item<double>();
-  }
-  return std::sqrt(sum);
-}
-}  // namespace
 
 double update_norm_bound(const fl::Weights& global, const UpdateLimits& limits) {
   if (limits.max_update_norm > 0) return limits.max_update_norm;
   if (limits.max_update_norm == 0) return INFINITY;
-  return std::max(10.0, 10.0 * norm_of(global));
-}
-
-double update_norm(const fl::Weights& global, const fl::Weights& update) {
-  double sum = 0;
-  for (std::size_t i = 0; i < global.size() && i < update.size(); ++i) {
-    const auto& g = global.tensors[i];
-    if (!g.is_floating_point() || g.numel() == 0) continue;
-    sum += (update.tensors[i].to(torch::kFloat64) - g.to(torch::kFloat64)).pow(2).sum().item<double>();
-  }
-  return std::sqrt(sum);
+  return std::max(10.0, 10.0 * fl::l2_norm(global));
 }
 
 Status validate_evaluate_result(int64_t num_examples, double loss, const fl::Metrics& metrics,
@@ -108,22 +91,14 @@ Status validate_fit_update(const fl::Weights& global,
   if (Status s = check_layout(global, update.weights, "weights"); !s.ok()) return s;
   if (Status s = check_finite(update.weights, "weights"); !s.ok()) return s;
   const double bound = update_norm_bound(global, limits);
-  const double change = update_norm(global, update.weights);
+  const double change = fl::delta_norm(global, update.weights);
   if (norm) *norm = change;
   if (!std::isfinite(change) || change > bound) {
     if (!limits.clip || !std::isfinite(change)) {
       return {Code::kOutOfRange,
               fmt::format("update norm {:.4g} exceeds the bound {:.4g}", change, bound)};
     }
-    // Clip: global + (update - global) * bound / change, in the tensors' own dtype.
-    const double scale = bound / change;
-    for (std::size_t i = 0; i < global.size(); ++i) {
-      const auto& g = global.tensors[i];
-      if (!g.is_floating_point() || g.numel() == 0) continue;
-      auto& u = update.weights.tensors[i];
-      u = (g.to(torch::kFloat64) + (u.to(torch::kFloat64) - g.to(torch::kFloat64)) * scale)
-              .to(u.scalar_type());
-    }
+    update.weights = fl::scale_delta(global, update.weights, bound / change);
   }
   if (control_layout.has_value() != update.control_delta.has_value()) {
     return {Code::kInvalidArgument, control_layout ? "control variate missing" : "unexpected control variate"};

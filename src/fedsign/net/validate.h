@@ -30,9 +30,8 @@ struct UpdateLimits {
 
 // The bound that `limits.max_update_norm` means for `global`.
 double update_norm_bound(const fl::Weights& global, const UpdateLimits& limits);
-// L2 norm of (update - global) over the floating-point tensors, in double precision (so that
-// 1e30-sized weights give a finite, comparable number).
-double update_norm(const fl::Weights& global, const fl::Weights& update);
+// The norm of an update is fl::delta_norm (fl/update.h): L2 over the floating tensors,
+// accumulated in double precision so that 1e30-sized weights give a finite, comparable number.
 
 // A FIT update: weights like `global`, control like `control_layout` when the task carried one
 // (SCAFFOLD) and absent otherwise, finite metrics, 0 <= num_examples <= max, and a change

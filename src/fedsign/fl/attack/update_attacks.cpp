@@ -3,17 +3,17 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "fedsign/core/check.h"
-#include "fedsign/fl/robust/flat_update.h"
+#include "fedsign/fl/update.h"
 
 namespace fedsign::fl::attack {
 
 Weights scaled_update(const Weights& global, const Weights& local, double factor) {
-  return robust::scale_delta(global, local, factor);
+  return scale_delta(global, local, factor);
 }
 
 Weights sign_flip(const Weights& global, const Weights& local, double scale) {
   FEDSIGN_CHECK(scale > 0, "sign-flip attack: scale {} must be positive", scale);
-  return robust::scale_delta(global, local, -scale);
+  return scale_delta(global, local, -scale);
 }
 
 Weights gaussian_update(const Weights& global, const Weights& local, double stddev, uint64_t seed) {

@@ -5,6 +5,7 @@
 #include "fedsign/core/check.h"
 #include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/compress/topk.h"
+#include "fedsign/fl/update.h"
 
 namespace fedsign::fl::compress {
 
@@ -18,37 +19,6 @@ void validate(const CompressOptions& o) {
                 o.topk_fraction);
 }
 
-namespace {
-
-// global + delta for the floating tensors; integer tensors (counters) are sent raw, so the
-// decoded "delta" of one is already the client's value.
-Weights apply_update(const Weights& global, const Weights& delta) {
-  check_same_layout(global, delta, "decoded update");
-  Weights out;
-  out.names = global.names;
-  for (std::size_t i = 0; i < global.size(); ++i) {
-    const torch::Tensor& g = global.tensors[i];
-    out.tensors.push_back(g.is_floating_point()
-                              ? (g + delta.tensors[i].to(g.scalar_type())).contiguous()
-                              : delta.tensors[i]);
-  }
-  return out;
-}
-
-// local - global for the floating tensors, local's integer tensors as they are.
-Weights update_of(const Weights& global, const Weights& local) {
-  check_same_layout(global, local, "client update");
-  Weights out;
-  out.names = local.names;
-  for (std::size_t i = 0; i < local.size(); ++i) {
-    const torch::Tensor& w = local.tensors[i];
-    out.tensors.push_back(w.is_floating_point() ? w - global.tensors[i] : w);
-  }
-  return out;
-}
-
-}  // namespace
-
 Upload encode_upload(const CompressOptions& o, const Weights& global, const Weights& local,
                      const Weights& residual, uint64_t seed) {
   validate(o);
@@ -58,19 +28,19 @@ Upload encode_upload(const CompressOptions& o, const Weights& global, const Weig
     out.bytes = local.bytes();
     return out;
   }
-  const Weights delta = update_of(global, local);
+  const Weights delta = model_delta(global, local);
   if (o.codec == "int8") {
     Int8Options int8;
     int8.per_channel = o.per_channel;
     int8.seed = seed;
     const QuantizedWeights q = quantize_int8(delta, int8);
     out.bytes = q.bytes();
-    out.weights = apply_update(global, dequantize(q));
+    out.weights = apply_delta(global, dequantize(q));
     return out;
   }
   TopKResult top = topk_compress(delta, o.topk_fraction, residual);
   out.bytes = top.sparse.bytes();
-  out.weights = apply_update(global, densify(top.sparse));
+  out.weights = apply_delta(global, densify(top.sparse));
   out.residual = std::move(top.residual);
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/strategy/aggregate.h"
+#include "fedsign/fl/update.h"
 #include "fedsign/fl/rng.h"
 
 namespace fedsign::fl::privacy {
@@ -27,10 +28,10 @@ class DpFedAvg::Aggregation : public FitAggregation {
       : s_(s), round_(round), global_(std::move(global)) {}
 
   void add(FitResult result) override {
-    Weights delta = model_delta(result.weights, global_);
+    Weights delta = model_delta(global_, result.weights);
     if (s_.options_.mode == DpMode::kCentral) {
       double norm = 0;
-      delta = clip_update(delta, s_.clip_, &norm);
+      delta = clip_delta(delta, s_.clip_, &norm);
       unclipped_ += norm <= s_.clip_ ? 1 : 0;
     } else {  // the client clipped and noised; it reports whether it had to clip
       auto bit = result.metrics.find(dp_keys::kUnclipped);

@@ -61,13 +61,6 @@ inline constexpr const char* kClientNoise = "dp_client_noise_stddev";  // double
 inline constexpr const char* kUnclipped = "dp_unclipped";  // metric: 1 if ||delta|| <= C
 }  // namespace dp_keys
 
-// The L2 norm over all floating tensors of `delta` (float64 accumulation).
-double update_norm(const Weights& delta);
-// delta scaled by min(1, clip / ||delta||); `norm` receives ||delta|| if given.
-Weights clip_update(const Weights& delta, double clip, double* norm = nullptr);
-// local - global over floating tensors; integer tensors (num_batches_tracked) become zeros.
-Weights model_delta(const Weights& local, const Weights& global);
-
 // What a client calls on its trained model before replying to a DP round. Distributed mode:
 // returns global + clip(local - global) + N(0, dp_client_noise_stddev^2) per coordinate
 // (noise drawn from `noise_seed`, which should come from the client's own randomness) and sets

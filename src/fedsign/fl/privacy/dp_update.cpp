@@ -1,5 +1,5 @@
-// Update arithmetic of DP-FedAvg (dp_fedavg.h): deltas, norms, clipping, and the client's
-// share of distributed noise.
+// DP-FedAvg's modes and the client's side of distributed DP: clip, then add its share of the
+// noise (dp_fedavg.h). The update arithmetic itself is fl/update.h's.
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
@@ -7,6 +7,7 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/privacy/dp_fedavg.h"
+#include "fedsign/fl/update.h"
 
 namespace fedsign::fl::privacy {
 
@@ -20,33 +21,6 @@ std::string to_string(DpMode mode) {
   return mode == DpMode::kCentral ? "central" : "distributed";
 }
 
-double update_norm(const Weights& delta) {
-  double sq = 0;
-  for (const auto& t : delta.tensors) {
-    if (t.is_floating_point()) sq += t.to(torch::kFloat64).pow(2).sum().item<double>();
-  }
-  return std::sqrt(sq);
-}
-
-Weights clip_update(const Weights& delta, double clip, double* norm) {
-  FEDSIGN_CHECK(clip > 0, "clipping bound {} must be > 0", clip);
-  const double n = update_norm(delta);
-  if (norm != nullptr) *norm = n;
-  if (n <= clip) return delta;
-  return scale(delta, clip / n);  // scale() keeps integer tensors (zeros here) as they are
-}
-
-Weights model_delta(const Weights& local, const Weights& global) {
-  check_same_layout(local, global, "DP update");
-  Weights out;
-  out.names = global.names;
-  for (std::size_t i = 0; i < global.size(); ++i) {
-    const auto& g = global.tensors[i];
-    out.tensors.push_back(g.is_floating_point() ? local.tensors[i] - g : torch::zeros_like(g));
-  }
-  return out;
-}
-
 Weights client_privatize(const Weights& global, const Weights& local, const Config& config,
                          uint64_t noise_seed, Metrics* metrics) {
   if (get_string(config, dp_keys::kMode, "") != "distributed") return local;
@@ -55,7 +29,7 @@ Weights client_privatize(const Weights& global, const Weights& local, const Conf
   FEDSIGN_CHECK(clip > 0 && stddev >= 0, "DP round config: clip {} and noise stddev {}", clip,
                 stddev);
   double norm = 0;
-  const Weights clipped = clip_update(model_delta(local, global), clip, &norm);
+  const Weights clipped = clip_delta(model_delta(global, local), clip, &norm);
   if (metrics != nullptr) (*metrics)[dp_keys::kUnclipped] = norm <= clip ? 1.0 : 0.0;
   at::Generator gen = at::detail::createCPUGenerator(noise_seed);
   Weights out;

@@ -1,6 +1,6 @@
 #include "fedsign/fl/robust/clipping_strategy.h"
 
-#include "fedsign/fl/robust/flat_update.h"
+#include "fedsign/fl/update.h"
 #include "fedsign/fl/robust/robust_rules.h"
 
 namespace fedsign::fl::robust {

@@ -1,6 +1,5 @@
 #include "fedsign/fl/robust/flat_update.h"
 
-#include <cmath>
 
 #include "fedsign/core/check.h"
 
@@ -31,34 +30,6 @@ torch::Tensor flat_delta(const Weights& global, const Weights& local) {
   }
   if (parts.empty()) return torch::zeros({0}, torch::kFloat32);
   return torch::cat(parts);
-}
-
-double delta_norm(const Weights& global, const Weights& local) {
-  check_same_layout(global, local, "client update");
-  double sum = 0.0;
-  for (std::size_t i = 0; i < global.size(); ++i) {
-    if (!global.tensors[i].is_floating_point()) continue;
-    const torch::Tensor d = local.tensors[i].to(torch::kFloat64) - global.tensors[i].to(torch::kFloat64);
-    sum += d.pow(2).sum().item<double>();
-  }
-  return std::sqrt(sum);
-}
-
-Weights scale_delta(const Weights& global, const Weights& local, double factor) {
-  check_same_layout(global, local, "client update");
-  Weights out;
-  out.names = local.names;
-  for (std::size_t i = 0; i < local.size(); ++i) {
-    const torch::Tensor& g = global.tensors[i];
-    const torch::Tensor& w = local.tensors[i];
-    if (!g.is_floating_point()) {
-      out.tensors.push_back(w);
-      continue;
-    }
-    out.tensors.push_back((g.to(torch::kFloat64) + (w.to(torch::kFloat64) - g.to(torch::kFloat64)) * factor)
-                              .to(w.scalar_type()));
-  }
-  return out;
 }
 
 Weights apply_flat_delta(const Weights& global, const torch::Tensor& delta, const Weights& integers) {

@@ -22,14 +22,6 @@ int64_t floating_numel(const Weights& layout);
 // Throws fedsign::Error if the layouts differ.
 torch::Tensor flat_delta(const Weights& global, const Weights& local);
 
-// The L2 norm of local - global over the floating tensors, computed tensor by tensor in float64
-// (no flat copy): what streaming clipping needs.
-double delta_norm(const Weights& global, const Weights& local);
-
-// global + factor * (local - global) for the floating tensors, tensor by tensor; integer tensors
-// are local's. The clipped model of streaming clipping.
-Weights scale_delta(const Weights& global, const Weights& local, double factor);
-
 // global + delta for the floating tensors (delta as returned by flat_delta, float32 or float64),
 // in global's dtypes; the integer tensors, in order, are taken from `integers` (only integer
 // tensors, e.g. their weighted mean), or from global if `integers` is empty.

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "fedsign/core/check.h"
-#include "fedsign/core/durable_file.h"
 #include "fedsign/fl/weight_groups.h"
 
 namespace fedsign::fl {
@@ -40,14 +39,10 @@ void save_server_checkpoint(const std::filesystem::path& file, const ServerCheck
                                {"history", nlohmann::json::parse(cp.history_json)},
                                {"settings", nlohmann::json::parse(cp.settings_json)},
                                {"extra", nlohmann::json::parse(cp.extra_json)}};
-  // The new generation is durable on disk before the old one is touched: a crash at any point
-  // leaves FILE or FILE.prev (or both) complete.
-  fs::path next = file;
-  next += ".next";
-  save_weight_groups(next, meta.dump(), groups, /*durable=*/true);
-  if (fs::exists(file)) fs::rename(file, previous_checkpoint(file));
-  fs::rename(next, file);
-  fsync_path(file.has_parent_path() ? file.parent_path() : fs::path("."));
+  // The new generation is on disk (fsync'ed) before the old one is renamed to FILE.prev: a crash
+  // at any point leaves FILE or FILE.prev (or both) complete.
+  save_weight_groups(file, meta.dump(), groups,
+                     {.durable = true, .keep_previous = previous_checkpoint(file)});
 }
 
 ServerCheckpoint load_server_checkpoint(const fs::path& file) {
