@@ -178,7 +178,7 @@ void add_client_network_options(CLI::App& client, ClientCommand& c) {
       ->capture_default_str()->group(g);
   client.add_option("--poll-ms", co.poll_ms, "long-poll time for tasks")->capture_default_str()->group(g);
   client.add_option("--fault", co.fault,
-                    "FOR TESTS ONLY: nan, shape, stale, slow, inflate, huge, half, replay, "
+                    "FOR TESTS ONLY: nan, shape, stale, slow, inflate, huge, half, replay, replay-only, "
                     "steal, flood, die-download (net/client_faults.h)")
       ->group(g);
   add_client_hardening_options(client, co);

@@ -4,6 +4,9 @@
 // all there.
 #include <torch/torch.h>
 
+#include <initializer_list>
+#include <sstream>
+
 #include "fedsign/models/registry.h"
 #include "fedsign/models/weights.h"
 #include "tests/faults/faults.h"
@@ -23,6 +26,17 @@ double largest_weight(const std::filesystem::path& model_file) {
   return largest;
 }
 
+// A line of `log` that contains each of `parts`.
+bool has_line(const std::string& log, std::initializer_list<std::string> parts) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    bool all = true;
+    for (const std::string& part : parts) all = all && contains(line, part);
+    if (all) return true;
+  }
+  return false;
+}
+
 // An upload that sends half its bytes and stalls is cancelled at the upload deadline (not the
 // round deadline); a client SIGKILLed mid-upload costs its own update only.
 TEST_F(FaultSuite, StalledAndKilledUploadsDoNotHoldTheRound) {
@@ -35,12 +49,19 @@ TEST_F(FaultSuite, StalledAndKilledUploadsDoNotHoldTheRound) {
   ASSERT_TRUE(wait_until([&] { return contains(killed->log(), "now stalling"); }, 120s))
       << killed->log() << server->log();
   killed->kill(SIGKILL);
-  // The stalled upload is cancelled at its upload deadline. (The stalled process would also
-  // hold the evaluation phase until its deadline - it still heartbeats but never takes the
-  // task - so it is killed once its upload was cut off.)
-  ASSERT_TRUE(wait_until([&] { return contains(server->log(), "upload deadline passed"); }, 60s))
-      << server->log();
-  EXPECT_TRUE(contains(stall->log(), "now stalling")) << stall->log();
+  // The watchdog cancels the stalled stream at its upload deadline (upload start +
+  // kUploadTimeout, not round deadline + grace), which ends the service's read: it rejects the
+  // update with this line. The round loop fails the task at that moment whether or not the
+  // stream was cancelled; only the cancellation frees the stream's thread and upload slot.
+  // (The stalled process would also hold the evaluation phase until its deadline - it still
+  // heartbeats but never takes the task - so it is killed once its upload was cut off.)
+  ASSERT_TRUE(wait_until([&] { return contains(stall->log(), "now stalling"); }, 120s))
+      << stall->log();
+  ASSERT_TRUE(wait_until([&] {
+    return has_line(server->log(), {"rejected update from 'stall' (round 1): DEADLINE_EXCEEDED: "
+                                    "upload deadline passed after",
+                                    "stream cancelled"});
+  }, std::chrono::seconds(static_cast<int>(kUploadTimeout + kMargin)))) << server->log();
   stall->kill(SIGKILL);
   ASSERT_EQ(server->wait_for(std::chrono::seconds(static_cast<int>(kRoundDeadline + 60))), 0)
       << server->log();

@@ -1,10 +1,13 @@
 // The coordinator's security and timing rules without processes: sessions (CSPRNG, bound to
 // the caller's identity and connection), claims (declared example counts, deadlines), the
-// upload deadline of a claimed task, and that a late update cannot land in a later round.
+// upload deadline of a claimed task, that a late update cannot land in a later round nor in
+// its own round once its task failed, and that a non-finite aggregate is never the new model.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <future>
+#include <set>
 
 #include "fedsign/fl/strategy/strategy.h"
 #include "fedsign/fl/weights.h"
@@ -61,6 +64,23 @@ TEST(Sessions, AreLongRandomAndBoundToIdentityAndConnection) {
             Code::kNotFound);
   // The rightful owner is not disturbed by the attempts.
   EXPECT_TRUE(f.coordinator.heartbeat({a, "alice", "ipv4:127.0.0.1:5000"}, "idle", &round).ok());
+
+  // Random in every hex digit, not a counter or a constant: each id uses many digits, and each
+  // position takes many values across ids. For 256 random bits, fewer than 8 of the 16 digits
+  // in one id (or at one position of 64 ids) has a probability below 1e-18.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 64; ++i) {
+    ids.push_back(f.join("c" + std::to_string(i), "ipv4:127.0.0.1:" + std::to_string(7000 + i)));
+    ASSERT_EQ(ids.back().size(), 64u);
+  }
+  for (const std::string& id : ids) {
+    EXPECT_GE(std::set<char>(id.begin(), id.end()).size(), 8u) << id;
+  }
+  for (std::size_t position = 0; position < 64; ++position) {
+    std::set<char> values;
+    for (const std::string& id : ids) values.insert(id[position]);
+    EXPECT_GE(values.size(), 8u) << "hex position " << position;
+  }
 }
 
 TEST(Sessions, DeclaredExampleCountsAreBounded) {
@@ -159,6 +179,129 @@ TEST(Fold, RefusesAnUpdateOfAnotherRound) {
   // Round 2's aggregate holds nothing of it.
   fl::AggregateFitResult out = dispatch.begin_aggregate_fit(2, global)->finish({});
   EXPECT_TRUE(torch::equal(out.weights.tensors[0], global.tensors[0]));
+}
+
+// Delivers and claims the one client's FIT task of the open round, as the service does when a
+// result stream's header arrives.
+std::shared_ptr<Task> claim_fit_task(Fixture& f, DispatchingStrategy& dispatch,
+                                     const std::string& session, int64_t round) {
+  auto task = dispatch.task_for(0, TaskKind::kFit);
+  EXPECT_NE(task, nullptr);
+  if (!task) return nullptr;
+  std::shared_ptr<Task> got;
+  bool shutdown = false;
+  EXPECT_TRUE(f.coordinator.next_task({session, "alice", "p"}, 0ms, &got, &shutdown).ok());
+  std::shared_ptr<Task> claimed;
+  const Status s = f.coordinator.claim({session, "alice", "p"}, task->id, TaskKind::kFit, round,
+                                       round - 1, &claimed);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  return claimed;
+}
+
+// The round loop fails a claimed task at its upload deadline; the update arriving after that,
+// still within the same open round, must not be folded.
+TEST(Fold, RefusesAnUpdateWhoseTaskFailedAtItsUploadDeadline) {
+  CoordinatorOptions options;
+  options.upload_timeout = 100ms;
+  Fixture f(options);
+  const std::string s = f.join("alice", "p");
+  fl::StrategyOptions strategy_options;
+  auto fedavg = fl::make_strategy("fedavg", strategy_options);
+  DispatchingStrategy dispatch(*fedavg, f.coordinator, 60s);
+  NetClientManager manager(f.coordinator);
+  const fl::Weights global = tiny_model();
+
+  dispatch.configure_fit(1, global, manager);
+  std::shared_ptr<Task> task = claim_fit_task(f, dispatch, s, 1);
+  ASSERT_NE(task, nullptr);
+  f.coordinator.begin_upload(task);
+  auto waited = std::async(std::launch::async, [&] { return f.coordinator.wait(task); });
+  ASSERT_EQ(waited.wait_for(5s), std::future_status::ready) << "wait() ignores the upload deadline";
+  ASSERT_EQ(waited.get(), Task::State::kFailed);
+
+  fl::FitResult late;
+  late.weights = fl::clone(global);
+  late.weights.tensors[0] = torch::full({3}, 1000.0f);
+  late.num_examples = 10;
+  const Status st = dispatch.fold(task, late);
+  EXPECT_EQ(st.code, Code::kDeadlineExceeded) << st.to_string();
+  // Round 1 (still the aggregating one) holds nothing of it.
+  fl::AggregateFitResult out = dispatch.begin_aggregate_fit(1, global)->finish({});
+  EXPECT_TRUE(torch::equal(out.weights.tensors[0], global.tensors[0]));
+  EXPECT_EQ(out.metrics.at("num_results"), 0);
+}
+
+// FedAvg's sampling and evaluation, with an aggregate that is not finite (as an overflowing
+// server optimizer state would make it).
+class NonFiniteStrategy : public fl::Strategy {
+ public:
+  NonFiniteStrategy() : inner_(fl::make_strategy("fedavg", fl::StrategyOptions{})) {}
+  std::string name() const override { return "non-finite"; }
+  std::vector<fl::FitInstruction> configure_fit(int64_t round, const fl::Weights& global,
+                                                const fl::ClientManager& clients) override {
+    return inner_->configure_fit(round, global, clients);
+  }
+  std::unique_ptr<fl::FitAggregation> begin_aggregate_fit(int64_t /*round*/,
+                                                          const fl::Weights& global) override {
+    return std::make_unique<NaNAggregation>(global);
+  }
+  std::vector<fl::EvaluateInstruction> configure_evaluate(
+      int64_t round, const fl::Weights& global, const fl::ClientManager& clients) override {
+    return inner_->configure_evaluate(round, global, clients);
+  }
+  std::optional<fl::EvaluateSummary> aggregate_evaluate(
+      int64_t round, const std::vector<fl::EvaluateResult>& results,
+      const std::vector<fl::Failure>& failures) override {
+    return inner_->aggregate_evaluate(round, results, failures);
+  }
+  std::optional<fl::EvaluateSummary> evaluate(int64_t round, const fl::Weights& global) override {
+    return inner_->evaluate(round, global);
+  }
+
+ private:
+  class NaNAggregation : public fl::FitAggregation {
+   public:
+    explicit NaNAggregation(fl::Weights layout) : layout_(std::move(layout)) {}
+    void add(fl::FitResult /*result*/) override { ++added_; }
+    fl::AggregateFitResult finish(const std::vector<fl::Failure>& /*failures*/) override {
+      fl::AggregateFitResult out;
+      out.weights = fl::clone(layout_);
+      out.weights.tensors[0].fill_(std::nan(""));
+      out.metrics["num_results"] = added_;
+      return out;
+    }
+
+   private:
+    fl::Weights layout_;
+    int added_ = 0;
+  };
+  std::unique_ptr<fl::Strategy> inner_;
+};
+
+TEST(Fold, ANonFiniteAggregateKeepsThePreviousGlobalModel) {
+  Fixture f;
+  const std::string s = f.join("alice", "p");
+  NonFiniteStrategy strategy;
+  DispatchingStrategy dispatch(strategy, f.coordinator, 60s);
+  NetClientManager manager(f.coordinator);
+  const fl::Weights global = tiny_model();
+
+  dispatch.configure_fit(1, global, manager);
+  std::shared_ptr<Task> task = claim_fit_task(f, dispatch, s, 1);
+  ASSERT_NE(task, nullptr);
+  fl::FitResult update;
+  update.weights = fl::clone(global);
+  update.weights.tensors[0] += 0.5f;
+  update.num_examples = 10;
+  const Status st = dispatch.fold(task, update);
+  ASSERT_TRUE(st.ok()) << st.to_string();  // one update folded: the strategy's finish() runs
+
+  fl::AggregateFitResult out = dispatch.begin_aggregate_fit(1, global)->finish({});
+  ASSERT_EQ(out.weights.size(), global.size());
+  EXPECT_TRUE(torch::isfinite(out.weights.tensors[0]).all().item<bool>());
+  EXPECT_TRUE(torch::equal(out.weights.tensors[0], global.tensors[0]));
+  ASSERT_TRUE(out.metrics.count("non_finite_aggregate"));
+  EXPECT_EQ(out.metrics.at("non_finite_aggregate"), 1);
 }
 
 }  // namespace

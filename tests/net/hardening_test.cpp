@@ -1,12 +1,15 @@
 // Unit tests of the server's defenses that need no process: update bounds (example counts,
 // update norm, clipping), evaluation results, tokens (timing-neutral checks, reload, a deleted
 // file revokes), escaping of client-supplied names, announced blob sizes, the listening-address
-// policy, the status token, and the checkpoint's two generations.
+// policy, the server's keepalive and stream limits, the status token, and the checkpoint's two
+// generations.
+#include <grpc/grpc.h>  // GRPC_ARG_* names
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <torch/torch.h>
 
 #include <fstream>
+#include <map>
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/run/server_checkpoint.h"
@@ -193,6 +196,33 @@ TEST(ListenPolicy, PlaintextOnlyOnLoopbackUnlessInsecure) {
   EXPECT_THROW(check_listen_security(s), Error);
   s.status_remote = true;
   EXPECT_NO_THROW(check_listen_security(s));
+}
+
+// Keepalive as configured (gRPC's default would notice a vanished peer after 2 h), also on
+// connections without calls in flight, and the per-connection stream limit.
+TEST(ServerArgs, KeepaliveAndStreamLimitsAreTheConfiguredOnes) {
+  ServerOptions o;
+  o.keepalive_ms = 1234;
+  o.keepalive_timeout_ms = 567;
+  o.max_streams_per_connection = 3;
+  std::map<std::string, int> args;
+  for (const auto& [name, value] : server_channel_args(o)) {
+    EXPECT_TRUE(args.emplace(name, value).second) << name << " set twice";
+  }
+  auto arg = [&](const char* name) {
+    auto it = args.find(name);
+    return it == args.end() ? -1 : it->second;
+  };
+  EXPECT_EQ(arg(GRPC_ARG_KEEPALIVE_TIME_MS), 1234);
+  EXPECT_EQ(arg(GRPC_ARG_KEEPALIVE_TIMEOUT_MS), 567);
+  EXPECT_EQ(arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS), 1);
+  EXPECT_EQ(arg(GRPC_ARG_MAX_CONCURRENT_STREAMS), 3);
+  // The defaults: pings every 20 s, a peer silent for 10 s more is dropped.
+  const ServerOptions defaults;
+  std::map<std::string, int> d;
+  for (const auto& [name, value] : server_channel_args(defaults)) d[name] = value;
+  EXPECT_EQ(d[GRPC_ARG_KEEPALIVE_TIME_MS], 20000);
+  EXPECT_EQ(d[GRPC_ARG_KEEPALIVE_TIMEOUT_MS], 10000);
 }
 
 TEST(StatusEndpoint, AnOptionalBearerTokenGuardsStatus) {

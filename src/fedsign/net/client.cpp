@@ -16,6 +16,7 @@
 #include "fedsign/core/check.h"
 #include "fedsign/core/read_file.h"
 #include "fedsign/net/client_faults.h"
+#include "fedsign/net/client_task.h"
 #include "fedsign/net/grpc_status.h"
 #include "fedsign/net/tokens.h"
 #include "fedsign/net/validate.h"
@@ -105,11 +106,6 @@ bool refused(const Status& s) {
          s.code == Code::kInvalidArgument;
 }
 
-struct Received {
-  v1::TaskHeader header;
-  WeightGroups groups;
-};
-
 // The announced blob size must match its tensor list and stay within `max_bytes`, checked
 // before a byte is reserved for it.
 Status check_announced(const v1::TaskHeader& header, int64_t max_bytes) {
@@ -120,28 +116,23 @@ Status check_announced(const v1::TaskHeader& header, int64_t max_bytes) {
   return check_announced_size(specs, header.blob().total_bytes(), max_bytes);
 }
 
-// *refused: the task arrived but this client will not run it (too large, inconsistent, not
-// finite); otherwise a failure is the server's or the network's.
-Status get_task(v1::Federation::Stub& stub, const std::string& session, int poll_ms,
-                int64_t max_bytes, Received* received, bool* refused, bool die_mid_fit_download) {
+}  // namespace
+
+Status receive_task(grpc::ClientReaderInterface<v1::TaskMessage>& reader,
+                    const std::function<void()>& cancel, int64_t max_bytes,
+                    ReceivedTask* received, bool* refused, bool die_mid_fit_download) {
   *refused = false;
-  grpc::ClientContext context;
-  set_deadline(context, milliseconds(poll_ms + 120000));
-  v1::GetTaskRequest request;
-  request.set_session_id(session);
-  request.set_wait_ms(static_cast<uint32_t>(poll_ms));
-  auto reader = stub.GetTask(&context, request);
   v1::TaskMessage message;
   std::string bytes;
   bool have_header = false;
   Status chunk_status;
-  while (reader->Read(&message)) {
+  while (reader.Read(&message)) {
     if (message.payload_case() == v1::TaskMessage::kHeader) {
       received->header = message.header();
       have_header = true;
       chunk_status = check_announced(received->header, max_bytes);
       if (!chunk_status.ok()) {
-        context.TryCancel();
+        cancel();
         break;
       }
     } else if (have_header && chunk_status.ok()) {
@@ -149,7 +140,7 @@ Status get_task(v1::Federation::Stub& stub, const std::string& session, int poll
       if (die_mid_fit_download && received->header.kind() == v1::TASK_KIND_FIT) die_mid_download();
     }
   }
-  const Status finished = from_grpc(reader->Finish());
+  const Status finished = from_grpc(reader.Finish());
   *refused = true;
   if (!chunk_status.ok()) return chunk_status;
   *refused = false;
@@ -171,6 +162,22 @@ Status get_task(v1::Federation::Stub& stub, const std::string& session, int poll
   }
   *refused = false;
   return Status::Ok();
+}
+
+namespace {
+
+// One GetTask call (receive_task says what *refused means).
+Status get_task(v1::Federation::Stub& stub, const std::string& session, int poll_ms,
+                int64_t max_bytes, ReceivedTask* received, bool* refused,
+                bool die_mid_fit_download) {
+  grpc::ClientContext context;
+  set_deadline(context, milliseconds(poll_ms + 120000));
+  v1::GetTaskRequest request;
+  request.set_session_id(session);
+  request.set_wait_ms(static_cast<uint32_t>(poll_ms));
+  auto reader = stub.GetTask(&context, request);
+  return receive_task(*reader, [&context] { context.TryCancel(); }, max_bytes, received, refused,
+                      die_mid_fit_download);
 }
 
 Status submit(v1::Federation::Stub& stub, const v1::ResultHeader& header, const Blob* blob,
@@ -288,7 +295,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
 
     bool reregister_now = false;
     while (true) {
-      Received task;
+      ReceivedTask task;
       bool refused_task = false;
       s = get_task(*stub, reply.session_id(), o.poll_ms, o.max_model_bytes, &task, &refused_task,
                    o.fault == "die-download");
@@ -364,13 +371,18 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       heartbeat.set_state("idle");
       std::string reason;
       if (o.fault == "half" && fit && blob) submit_half_and_hang(*stub, result, *blob);
-      if (o.fault == "replay" && fit && last_result) {
+      const bool replays = o.fault == "replay" || o.fault == "replay-only";
+      if (replays && fit && last_result) {
         v1::ResultHeader old = last_result->first;
         old.set_session_id(reply.session_id());
         const Status r = submit(*stub, old, &last_result->second, &reason);
         spdlog::warn("TEST FAULT replay: resent the round {} update -> {}", old.round(), r.to_string());
       }
-      if (o.fault == "replay" && fit && blob) last_result.emplace(result, *blob);
+      if (replays && fit && blob) last_result.emplace(result, *blob);
+      if (o.fault == "replay-only" && fit && blob) {
+        result.set_error("TEST FAULT replay-only: own update withheld");
+        blob.reset();
+      }
       s = submit_with_retry(*stub, result, blob ? &*blob : nullptr, header.deadline_unix_ms(), &reason);
       if (s.ok()) {
         ++tasks_done;

@@ -5,6 +5,8 @@
 //   stale    claims the previous round        slow     never submits (heartbeats go on)
 //   inflate  claims 1000x its examples        huge     finite weights of 1e30
 //   half     sends half its update, sleeps    replay   resends its previous round's result first
+//   replay-only  like replay, but never sends an honest update: it reports its own task failed,
+//            so that it trains the model on nothing (bench/net_chaos.sh compares runs by data)
 //   steal    also presents its session id from a second connection (logs the answer)
 //   flood    opens `kFloodStreams` unauthenticated result streams, each on its own
 //            connection, sends nothing and holds them (never registers)

@@ -47,17 +47,23 @@ void check_listen_security(const ServerOptions& o) {
   }
 }
 
+std::vector<std::pair<std::string, int>> server_channel_args(const ServerOptions& o) {
+  return {
+      {GRPC_ARG_HTTP2_BDP_PROBE, 0},  // keep per-stream windows small
+      {GRPC_ARG_KEEPALIVE_TIME_MS, o.keepalive_ms},
+      {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, o.keepalive_timeout_ms},
+      {GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1},
+      // Clients ping every 10 s (client_faults.cpp make_channel): accept that, not faster.
+      {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000},
+      {GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3},
+      {GRPC_ARG_MAX_CONCURRENT_STREAMS, o.max_streams_per_connection},
+      // A connection that never completes its handshake is dropped.
+      {GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000},
+  };
+}
+
 void configure_builder(grpc::ServerBuilder& builder, const ServerOptions& o) {
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // keep per-stream windows small
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, o.keepalive_ms);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, o.keepalive_timeout_ms);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  // Clients ping every 10 s (client_faults.cpp make_channel): accept that, not faster.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, o.max_streams_per_connection);
-  // A connection that never completes its handshake is dropped.
-  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10000);
+  for (const auto& [name, value] : server_channel_args(o)) builder.AddChannelArgument(name, value);
   builder.SetMaxReceiveMessageSize(static_cast<int>(2 * kMaxChunkBytes + (64 << 10)));
   grpc::ResourceQuota quota("fedsign-server");
   quota.SetMaxThreads(o.max_threads);

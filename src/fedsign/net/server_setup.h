@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fedsign/net/coordinator.h"
 #include "fedsign/net/server.h"
@@ -27,8 +29,12 @@ bool is_loopback_address(const std::string& address);
 // endpoint on a non-loopback address unless options.status_remote.
 void check_listen_security(const ServerOptions& options);
 
-// Keepalive pings (a vanished peer is dropped within keepalive + timeout, not gRPC's 2 h),
-// a ResourceQuota bounding server threads, concurrent streams per connection, message size.
+// The channel arguments (name, value) configure_builder sets: keepalive pings (a vanished peer
+// is dropped within keepalive + timeout, not gRPC's 2 h), the client ping rate accepted,
+// concurrent streams per connection, the handshake timeout.
+std::vector<std::pair<std::string, int>> server_channel_args(const ServerOptions& options);
+
+// Applies server_channel_args, a ResourceQuota bounding server threads, and the message size.
 void configure_builder(grpc::ServerBuilder& builder, const ServerOptions& options);
 
 CoordinatorOptions make_coordinator_options(const ServerOptions& options);
