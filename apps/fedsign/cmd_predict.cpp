@@ -1,17 +1,15 @@
 // `fedsign predict MODEL IMAGE...`: top-k classes with sign names and confidences, as text or
-// JSON. Images are decoded with OpenCV (any format it reads) and classified in batches.
+// JSON. Images are decoded with OpenCV (any format it reads) and classified in batches, by
+// train::Predictor (shared with `fedsign serve`).
 #include <nlohmann/json.hpp>
 
 #include <iostream>
 
 #include "commands.h"
 #include "fedsign/core/check.h"
-#include "fedsign/data/image_loader.h"
 #include "fedsign/data/sign_names.h"
-#include "fedsign/train/batch.h"
-#include "fedsign/train/evaluate.h"
 #include "fedsign/train/model_bundle.h"
-#include "fedsign/train/precision.h"
+#include "fedsign/train/predictor.h"
 #include "fedsign/train/trainer.h"
 
 namespace fedsign::cli {
@@ -28,53 +26,32 @@ struct PredictCommand {
 };
 
 void run(const PredictCommand& o) {
-  train::LoadedModel loaded = train::load_model_bundle(o.model);
   train::configure_threads(o.threads);
-  const auto mode = train::resolve_compute_mode(o.precision, "auto");
-  train::apply_memory_format(*loaded.model, mode.channels_last);
-  data::LoadOptions load;
-  load.size = loaded.info.input_size;
-  load.contrast = data::parse_contrast(loaded.info.contrast);
-  const int k = std::clamp<int>(o.top_k, 1, static_cast<int>(loaded.info.num_classes));
-  const std::size_t image_bytes = static_cast<std::size_t>(load.size) * load.size * 3;
+  const train::Predictor predictor(train::load_model_bundle(o.model), o.precision);
+  const std::size_t image_bytes = predictor.image_bytes();
+  const std::size_t batch = static_cast<std::size_t>(std::max(1, o.batch_size));
 
   nlohmann::json results = nlohmann::json::array();
-  torch::NoGradGuard no_grad;
-  for (std::size_t begin = 0; begin < o.images.size(); begin += o.batch_size) {
-    const std::size_t end = std::min(o.images.size(), begin + o.batch_size);
+  for (std::size_t begin = 0; begin < o.images.size(); begin += batch) {
+    const std::size_t end = std::min(o.images.size(), begin + batch);
     std::vector<std::uint8_t> pixels((end - begin) * image_bytes);
     for (std::size_t i = begin; i < end; ++i) {
       const std::string problem =
-          data::decode_image(o.images[i], nullptr, load, pixels.data() + (i - begin) * image_bytes);
+          predictor.decode(o.images[i], pixels.data() + (i - begin) * image_bytes);
       FEDSIGN_CHECK(problem.empty(), "{}: {}", o.images[i], problem);
     }
-    auto x = train::image_to_input(pixels.data(), load.size, load.size,
-                                   static_cast<int64_t>(end - begin));
-    if (mode.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-    torch::Tensor logits;
-    {
-      train::AutocastScope autocast(mode);
-      logits = loaded.model->forward(x);
-    }
-    auto [probabilities, classes] = torch::softmax(logits.to(torch::kFloat32), 1).topk(k, 1);
-    const auto class_of = classes.accessor<int64_t, 2>();
-    const auto probability_of = probabilities.accessor<float, 2>();
+    const auto scores =
+        predictor.classify(pixels.data(), static_cast<int64_t>(end - begin), o.top_k);
     for (std::size_t i = begin; i < end; ++i) {
-      nlohmann::json top = nlohmann::json::array();
-      for (int j = 0; j < k; ++j) {
-        const int c = static_cast<int>(class_of[i - begin][j]);
-        top.push_back({{"class", c},
-                       {"name", data::sign_name(c)},
-                       {"confidence", probability_of[i - begin][j]}});
-      }
+      const auto& top = scores[i - begin];
       if (!o.json) {
         std::printf("%s\n", o.images[i].c_str());
         for (const auto& t : top) {
-          std::printf("  %2d  %-52s %6.2f%%\n", t["class"].get<int>(),
-                      t["name"].get<std::string>().c_str(), 100 * t["confidence"].get<double>());
+          std::printf("  %2d  %-52s %6.2f%%\n", t.class_id,
+                      std::string(data::sign_name(t.class_id)).c_str(), 100.0 * t.confidence);
         }
       }
-      results.push_back({{"image", o.images[i]}, {"top", top}});
+      results.push_back({{"image", o.images[i]}, {"top", train::scores_json(top)}});
     }
   }
   if (o.json) std::cout << results.dump(2) << "\n";

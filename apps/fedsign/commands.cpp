@@ -57,6 +57,7 @@ void register_commands(CLI::App& app) {
   add_cam_command(app, actions());
   add_detect_command(app, actions());
   add_report_command(app, actions());
+  add_serve_command(app, actions());
   add_fl_commands(app, actions());
   add_fl_net_commands(app, actions());  // last: joins the `fl` group if one exists
 }

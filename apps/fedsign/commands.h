@@ -38,5 +38,6 @@ void add_transfer_command(CLI::App& app, Actions& actions);
 void add_cam_command(CLI::App& app, Actions& actions);
 void add_detect_command(CLI::App& app, Actions& actions);
 void add_report_command(CLI::App& app, Actions& actions);
+void add_serve_command(CLI::App& app, Actions& actions);
 
 }  // namespace fedsign::cli

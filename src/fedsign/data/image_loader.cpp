@@ -2,6 +2,7 @@
 // crop ROI -> resize -> luminance contrast normalization. Results keep record order whatever the
 // thread count; with a cache_dir the result is cached (see image_cache.cpp).
 #include "fedsign/data/image_loader.h"
+#include "fedsign/data/image_bytes.h"
 #include "fedsign/data/prepare.h"
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -49,15 +51,13 @@ bool read_file(const fs::path& file, std::vector<std::uint8_t>* bytes) {
   return static_cast<bool>(in.read(reinterpret_cast<char*>(bytes->data()), size));
 }
 
-std::string decode_into(const fs::path& file, const Roi* roi, const LoadOptions& options,
-                        std::uint8_t* out) {
-  std::vector<std::uint8_t> bytes;
-  if (!read_file(file, &bytes)) {
-    std::error_code ec;
-    return fs::exists(file, ec) ? "cannot read image file" : "image file not found";
-  }
-  if (bytes.empty()) return "cannot decode image (empty file)";
-  cv::Mat bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);
+// The part shared by files and in-memory images (e.g. an HTTP request body).
+std::string decode_bytes_into(const std::uint8_t* bytes, std::size_t size, const Roi* roi,
+                              const LoadOptions& options, std::uint8_t* out) {
+  if (size == 0) return "cannot decode image (empty file)";
+  // imdecode wants a Mat; this one wraps the caller's bytes without copying them.
+  const cv::Mat encoded(1, static_cast<int>(size), CV_8UC1, const_cast<std::uint8_t*>(bytes));
+  cv::Mat bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
   if (bgr.empty()) return "cannot decode image";
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
@@ -72,15 +72,31 @@ std::string decode_into(const fs::path& file, const Roi* roi, const LoadOptions&
   return {};
 }
 
-std::string decode_safely(const fs::path& file, const Roi* roi, const LoadOptions& options,
-                          std::uint8_t* out) {
+std::string decode_into(const fs::path& file, const Roi* roi, const LoadOptions& options,
+                        std::uint8_t* out) {
+  std::vector<std::uint8_t> bytes;
+  if (!read_file(file, &bytes)) {
+    std::error_code ec;
+    return fs::exists(file, ec) ? "cannot read image file" : "image file not found";
+  }
+  return decode_bytes_into(bytes.data(), bytes.size(), roi, options, out);
+}
+
+// Runs a decode, turning OpenCV's (and allocation) exceptions into the returned reason.
+template <typename Decode>
+std::string without_throwing(Decode decode) {
   try {
-    return decode_into(file, roi, options, out);
+    return decode();
   } catch (const cv::Exception& e) {
     return fmt::format("cannot decode image ({})", e.err);
   } catch (const std::exception& e) {
     return fmt::format("cannot decode image ({})", e.what());
   }
+}
+
+std::string decode_safely(const fs::path& file, const Roi* roi, const LoadOptions& options,
+                          std::uint8_t* out) {
+  return without_throwing([&] { return decode_into(file, roi, options, out); });
 }
 
 std::string describe(const SampleRecord& r, const std::string& why) {
@@ -170,6 +186,16 @@ std::string decode_image(const fs::path& file, const Roi* roi, const LoadOptions
   FEDSIGN_CHECK(options.size > 0 && options.size <= kMaxSize, "image size must be in [1, {}], got {}",
                 kMaxSize, options.size);
   return decode_safely(file, roi, options, out);
+}
+
+std::string decode_image_bytes(const std::uint8_t* bytes, std::size_t size, const Roi* roi,
+                               const LoadOptions& options, std::uint8_t* out) {
+  FEDSIGN_CHECK(options.size > 0 && options.size <= kMaxSize, "image size must be in [1, {}], got {}",
+                kMaxSize, options.size);
+  if (size > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return "cannot decode image (larger than 2 GiB)";
+  }
+  return without_throwing([&] { return decode_bytes_into(bytes, size, roi, options, out); });
 }
 
 ImageSet load_images(const DatasetSource& source, const LoadOptions& options, LoadReport* report) {

@@ -28,6 +28,10 @@ class TokenStore {
   bool enabled() const { return !file_.empty(); }
   // UNAUTHENTICATED for an unknown name or wrong token, PERMISSION_DENIED for a revoked one.
   Status authenticate(const std::string& name, const std::string& token);
+  // For HTTP bearer tokens (`fedsign serve`): any listed token, whoever's; every entry is
+  // compared. UNAUTHENTICATED for an unknown one (or a deleted file), PERMISSION_DENIED for a
+  // revoked one.
+  Status authenticate_bearer(const std::string& token);
   // PERMISSION_DENIED once `name` was revoked (or removed, or the file deleted) since it
   // registered.
   Status still_allowed(const std::string& name);
