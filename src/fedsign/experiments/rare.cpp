@@ -8,10 +8,12 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
+#include "fedsign/core/hash.h"
 #include "fedsign/data/gtsrb_reader.h"
 #include "fedsign/data/sign_names.h"
 #include "fedsign/data/split.h"
@@ -21,6 +23,7 @@
 #include "fedsign/report/plot.h"
 #include "fedsign/train/evaluate.h"
 #include "fedsign/train/fit.h"
+#include "fedsign/train/model_bundle.h"
 #include "fedsign/train/precision.h"
 
 namespace fedsign::experiments {
@@ -28,6 +31,13 @@ namespace fs = std::filesystem;
 
 // Synthetic track ids start here, far above the real ones (class * 100000 + track).
 constexpr int64_t kSyntheticTrackOffset = 1'000'000'000;
+
+// The renderer is not versioned by hand: the stamp of a rendered folder holds a hash of the
+// first samples of every requested class, rendered afresh on each run, so any change of the
+// renderer's pixels (or of the pictograms) re-renders. Bump the layout version only when the
+// folder's file layout (names, CSV columns) changes without changing pixels.
+constexpr int kSynthLayoutVersion = 1;
+constexpr int kFingerprintSamplesPerClass = 2;
 
 std::vector<int> rarest_classes(const std::vector<int64_t>& counts, int count) {
   std::vector<int> present;
@@ -56,6 +66,23 @@ data::Indices mix_indices(const data::Indices& real, const data::Indices& synthe
     out.push_back(pool[cursor++]);
   }
   return out;
+}
+
+std::string withheld_image_leak(const data::ImageSet& set, std::size_t real_images,
+                                const std::vector<int>& rare_classes, const data::Indices& real_train,
+                                const data::Indices& train) {
+  const std::set<int> rare(rare_classes.begin(), rare_classes.end());
+  const std::set<int64_t> allowed(real_train.begin(), real_train.end());
+  for (const int64_t i : train) {
+    if (i < 0 || static_cast<std::size_t>(i) >= real_images) continue;  // synthetic
+    if (rare.count(set.labels[i])) {
+      return fmt::format("real image {} ({}) of withheld class {}", i, set.paths[i], set.labels[i]);
+    }
+    if (!allowed.count(i)) {
+      return fmt::format("real image {} ({}) is not in the training split", i, set.paths[i]);
+    }
+  }
+  return {};
 }
 
 GroupAccuracy group_accuracy(const std::vector<int>& truth, const std::vector<int>& predicted,
@@ -94,16 +121,35 @@ GroupAccuracy group_accuracy(const std::vector<int>& truth, const std::vector<in
   return g;
 }
 
-namespace {
+std::string render_fingerprint(const std::vector<vision::Pictogram>& pictograms,
+                               const vision::BackgroundSource& backgrounds,
+                               const vision::SynthOptions& options, uint64_t seed,
+                               const std::vector<int>& classes) {
+  Hasher hasher;
+  for (int c : classes) {
+    FEDSIGN_CHECK(c >= 0 && c < static_cast<int>(pictograms.size()) && !pictograms[c].bgra.empty(),
+                  "no pictogram for class {}", c);
+    for (int index = 0; index < kFingerprintSamplesPerClass; ++index) {
+      const vision::SynthSample s = vision::synthesize(pictograms[c], backgrounds, options, seed, index);
+      const cv::Mat image = s.image.isContinuous() ? s.image : s.image.clone();
+      hasher.update_value(c);
+      hasher.update_value(image.rows);
+      hasher.update_value(image.cols);
+      hasher.update_value(image.type());
+      hasher.update(image.data, image.total() * image.elemSize());
+      hasher.update_value(s.roi);
+    }
+  }
+  return fmt::format("{:016x}", hasher.digest());
+}
 
-// What the rendered folder was made from; a different stamp re-renders. Bump the version when
-// the renderer itself changes (v2: speed-limit digits redrawn in a DIN-like face; v3: class 27
-// without zebra stripes).
-std::string synth_stamp(const RareConfig& c, const std::vector<int>& classes) {
+std::string synth_stamp(const RareConfig& c, const std::vector<int>& classes,
+                        const std::string& fingerprint) {
   const auto& s = c.synth;
   std::ostringstream o;
-  o << "fedsign-synth v3\nmeta " << fs::absolute(c.meta_dir).lexically_normal().string()
-    << "\nbackgrounds " << c.backgrounds.string() << "\nseed " << c.synth_seed << "\nper_class "
+  o << "fedsign-synth layout " << kSynthLayoutVersion << "\nrenders " << fingerprint << "\nmeta "
+    << fs::absolute(c.meta_dir).lexically_normal().string() << "\nbackgrounds "
+    << c.backgrounds.string() << "\nseed " << c.synth_seed << "\nper_class "
     << c.synth_per_class << "\nclasses";
   for (int k : classes) o << ' ' << k;
   o << "\nsize " << s.min_sign_size << '-' << s.max_sign_size << " margin " << s.margin
@@ -116,6 +162,8 @@ std::string synth_stamp(const RareConfig& c, const std::vector<int>& classes) {
     << s.guard_min_sign_pixels << ' ' << s.guard_max_blur << ' ' << s.guard_min_contrast << '\n';
   return o.str();
 }
+
+namespace {
 
 std::string read_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -137,6 +185,7 @@ struct TrainRun {
 std::pair<train::Predictions, double> train_and_predict(const data::ImageSet& set,
                                                         const data::Indices& validation,
                                                         const TrainRun& run,
+                                                        data::Contrast contrast,
                                                         const fs::path& dir) {
   data::TrackSplit split;
   split.train = run.train;
@@ -151,6 +200,9 @@ std::pair<train::Predictions, double> train_and_predict(const data::ImageSet& se
                  run.name, r.epoch, run.config.epochs, r.lr, r.train_loss, 100 * r.train_accuracy,
                  r.seconds, r.images_per_second);
   });
+  // model.json beside model.pt, so `fedsign evaluate/predict DIR` take every variant's model.
+  train::save_model_info(dir / "model.json", {run.config.model, data::kNumGtsrbClasses, set.height,
+                                              data::to_string(contrast)});
   models::ModelOptions model_options;
   model_options.input_size = set.height;
   auto model = models::create_model(run.config.model, model_options);
@@ -166,15 +218,21 @@ std::pair<train::Predictions, double> train_and_predict(const data::ImageSet& se
 data::ImageSet prepare_synthetic(const RareConfig& config, const std::vector<int>& classes,
                                  double* images_per_minute) {
   FEDSIGN_CHECK(!config.synth_dir.empty(), "no folder for the synthetic images");
-  const std::string stamp = synth_stamp(config, classes);
+  const auto pictograms = vision::load_pictograms(vision::find_meta_dir(config.meta_dir));
+  const vision::BackgroundSource backgrounds =
+      config.backgrounds.empty() ? vision::BackgroundSource()
+                                 : vision::BackgroundSource(config.backgrounds);
+  const std::string stamp = synth_stamp(
+      config, classes,
+      render_fingerprint(pictograms, backgrounds, config.synth, config.synth_seed, classes));
   const fs::path stamp_file = config.synth_dir / "synth-request.txt";
   if (images_per_minute) *images_per_minute = 0;
   if (!(fs::exists(stamp_file) && read_file(stamp_file) == stamp &&
         fs::exists(config.synth_dir / "Train.csv"))) {
-    const auto pictograms = vision::load_pictograms(vision::find_meta_dir(config.meta_dir));
-    const vision::BackgroundSource backgrounds =
-        config.backgrounds.empty() ? vision::BackgroundSource()
-                                   : vision::BackgroundSource(config.backgrounds);
+    if (fs::exists(stamp_file)) {
+      spdlog::info("the synthetic images in {} were made by another request or renderer; "
+                   "rendering again", config.synth_dir.string());
+    }
     vision::DatasetWriteOptions write;
     write.classes = classes;
     write.per_class = config.synth_per_class;
@@ -246,7 +304,16 @@ RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit&
   pretrain.train = config.pretrain_synthetic
                        ? mix_indices(frequent_train, synthetic, config.mix_ratio, config.train.seed)
                        : frequent_train;
-  auto [pre_predictions, pre_seconds] = train_and_predict(set, split.validation, pretrain, run_dir / "pretrain");
+  result.real_images = real.size();
+  auto check_and_record = [&](const std::string& name, const data::Indices& train) {
+    const std::string leak =
+        withheld_image_leak(set, real.size(), result.rare_classes, split.train, train);
+    FEDSIGN_CHECK(leak.empty(), "rare protocol, run '{}': {}", name, leak);
+    result.training_sets[name] = train;
+  };
+  check_and_record(pretrain.name, pretrain.train);
+  auto [pre_predictions, pre_seconds] =
+      train_and_predict(set, split.validation, pretrain, config.load.contrast, run_dir / "pretrain");
   const fs::path pretrained = run_dir / "pretrain" / "model.pt";
 
   const data::Indices mixed =
@@ -293,7 +360,9 @@ RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit&
                                      config.classes_per_batch, config.images_per_class,
                                      config.contrastive_weight, config.contrastive_temperature);
       }
-      auto [predictions, seconds] = train_and_predict(set, split.validation, run, run_dir / name);
+      check_and_record(name, run.train);
+      auto [predictions, seconds] =
+          train_and_predict(set, split.validation, run, config.load.contrast, run_dir / name);
       v.accuracy = group_accuracy(predictions.truth, predictions.predicted, result.rare_classes);
       v.train_seconds = seconds;
     }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,13 @@ std::vector<int> rarest_classes(const std::vector<int64_t>& counts, int count);
 data::Indices mix_indices(const data::Indices& real, const data::Indices& synthetic, double ratio,
                           uint64_t seed);
 
+// The protocol's invariant: "" if no index of `train` below `real_images` (a real image) has a
+// class of `rare_classes` or lies outside `real_train` (the real training split); else a
+// one-line description of the first offending image.
+std::string withheld_image_leak(const data::ImageSet& set, std::size_t real_images,
+                                const std::vector<int>& rare_classes, const data::Indices& real_train,
+                                const data::Indices& train);
+
 struct GroupAccuracy {
   double all = 0, rare = 0, frequent = 0;
   int64_t n_all = 0, n_rare = 0, n_frequent = 0;
@@ -46,6 +54,14 @@ struct GroupAccuracy {
 
 GroupAccuracy group_accuracy(const std::vector<int>& truth, const std::vector<int>& predicted,
                              const std::vector<int>& rare_classes, int num_classes = 43);
+
+// A hash (hex) of the first samples of each class in `classes` rendered with these inputs: it
+// changes whenever the renderer's pixels do, so a folder rendered by an older renderer is
+// never mistaken for a current one. Costs a few milliseconds per class.
+std::string render_fingerprint(const std::vector<vision::Pictogram>& pictograms,
+                               const vision::BackgroundSource& backgrounds,
+                               const vision::SynthOptions& options, uint64_t seed,
+                               const std::vector<int>& classes);
 
 // ---- protocol ----
 
@@ -90,6 +106,10 @@ struct RareConfig {
 
 struct RareResult {
   std::vector<int> rare_classes;
+  // Every training run's image indices (into the real images followed by the synthetic ones;
+  // indices below real_images are real), by run name: "pretrain" and the trained variants.
+  std::map<std::string, data::Indices> training_sets;
+  std::size_t real_images = 0;
   std::vector<int64_t> real_train_counts;  // per class, before removing rare images
   std::vector<RareVariantResult> variants;
   std::size_t synthetic_images = 0;
@@ -97,12 +117,18 @@ struct RareResult {
   std::filesystem::path report_md;
 };
 
+// What a rendered folder was made from (request options + render_fingerprint()); a folder
+// whose stamp differs is rendered again.
+std::string synth_stamp(const RareConfig& config, const std::vector<int>& classes,
+                        const std::string& fingerprint);
+
 // Runs the protocol on `real` (decoded real training data) with `split` (track split of it)
 // and writes everything to `run_dir`.
 RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit& split,
                              const RareConfig& config, const std::filesystem::path& run_dir);
 
 // Renders (or reuses, when synth_dir holds the same request) and decodes the synthetic set.
+// "The same request" is decided by synth_stamp(), written to synth_dir/synth-request.txt.
 data::ImageSet prepare_synthetic(const RareConfig& config, const std::vector<int>& classes,
                                  double* images_per_minute);
 
