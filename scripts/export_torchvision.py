@@ -3,8 +3,9 @@
 
 fedsign's C++ models (src/fedsign/models/) use torchvision's exact module structure and names,
 so a torchvision state dict loads unchanged. The file written is a plain Dict[str, Tensor]
-saved with torch.save, which LibTorch's torch::pickle_load reads directly (an OrderedDict, as
-returned by model.state_dict(), is not readable by LibTorch 1.13, hence the plain dict).
+saved with torch.save, which LibTorch's torch::pickle_load reads directly. (fedsign also reads
+the OrderedDict of `torch.save(model.state_dict())` through models/python_state_dict.h; this
+script is still what unwraps training checkpoints, picks a model and writes key lists.)
 
 No downloads: pretrained weights come from a torchvision checkpoint file you already have
 (--weights FILE.pth, e.g. mobilenet_v3_small-047dcff4.pth from ~/.cache/torch/hub/checkpoints/).

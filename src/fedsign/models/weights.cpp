@@ -1,6 +1,7 @@
 // Weights files are a pickled Dict[str, Tensor] in PyTorch's zip container (torch::pickle_save),
-// the same format Python's `torch.save(dict(model.state_dict()), path)` writes, so files move
-// both ways between fedsign and Python without conversion.
+// the same format Python's `torch.save(dict(model.state_dict()), path)` writes; files Python
+// saved as `torch.save(model.state_dict(), path)` (an OrderedDict) are read too
+// (python_state_dict.h), so files move both ways between fedsign and Python without conversion.
 #include "fedsign/models/weights.h"
 
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
 #include "fedsign/models/layers.h"
+#include "fedsign/models/python_state_dict.h"
 
 namespace fedsign::models {
 namespace fs = std::filesystem;
@@ -35,16 +37,23 @@ std::map<std::string, torch::Tensor> read_state_dict(const fs::path& file) {
   FEDSIGN_CHECK(in.good(), "{}: cannot open for reading", where);
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
                                 std::istreambuf_iterator<char>());
-  const std::string not_weights = fmt::format(
-      "{}: truncated or not a fedsign/torch weights file (from Python save a plain "
-      "dict: torch.save(dict(model.state_dict()), path))",
-      where);
+  const std::string not_weights =
+      fmt::format("{}: truncated or not a fedsign/torch weights file", where);
   torch::IValue value;
   try {
     value = torch::pickle_load(bytes);
   } catch (const std::exception& error) {
     spdlog::debug("{}: pickle_load failed: {}", where, error.what());
-    throw Error(not_weights);
+  }
+  if (!value.isGenericDict()) {
+    // torch.save(module.state_dict()): an OrderedDict, which pickle_load reads as None or
+    // rejects; read it through the rewriting reader.
+    try {
+      value = load_python_state_dict(bytes);
+    } catch (const std::exception& error) {
+      spdlog::debug("{}: reading it as a Python state dict failed: {}", where, error.what());
+      throw Error(not_weights);
+    }
   }
   FEDSIGN_CHECK(value.isGenericDict(), "{}", not_weights);
   std::map<std::string, torch::Tensor> state;

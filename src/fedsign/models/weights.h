@@ -14,10 +14,10 @@ struct LoadWeightsOptions {
   bool skip_head_mismatch = true;  // head tensors of another shape are left as initialized
 };
 
-// Loads a state dict from `file` into `model`. The file is either a fedsign model file (written
-// by save_weights) or a state dict exported from Python with scripts/export_torchvision.py
-// (a plain Dict[str, Tensor] written by torch.save; torch::pickle_load reads it directly - an
-// OrderedDict from `torch.save(model.state_dict())` is not readable, save `dict(...)` of it).
+// Loads a state dict from `file` into `model`. The file is a fedsign model file (written by
+// save_weights) or a state dict saved from Python by torch.save: a plain Dict[str, Tensor] (as
+// scripts/export_torchvision.py writes) or the OrderedDict of `torch.save(model.state_dict())`,
+// the form of torchvision's own weight files (read through python_state_dict.h).
 // Throws fedsign::Error naming the file and the first missing or mismatched tensor; a truncated
 // file is reported as such. All tensors are validated before any is copied.
 void load_weights(Classifier& model, const std::filesystem::path& file,
