@@ -2,11 +2,15 @@
 // config files, and one-line errors with a non-zero exit for bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <fmt/format.h>
 #include <sstream>
 
 #include "tests/testing/cli_runner.h"
@@ -57,9 +61,29 @@ TEST_F(CliEndToEnd, TrainEvaluatePredict) {
   }
   std::ifstream summary_file(eval_dir / "summary.json");
   auto summary = nlohmann::json::parse(summary_file);
-  EXPECT_GE(summary["accuracy"].get<double>(), 0.0);
-  EXPECT_LE(summary["accuracy"].get<double>(), 1.0);
-  EXPECT_EQ(count_lines(eval_dir / "predictions.csv"), summary["images"].get<std::size_t>() + 1);
+  // The summary's accuracy is the share of correct rows in predictions.csv, and the printed
+  // line says the same.
+  std::istringstream rows(testing::read_text(eval_dir / "predictions.csv"));
+  std::string row;
+  std::getline(rows, row);
+  EXPECT_EQ(row, "path,true,predicted,confidence");
+  std::size_t images = 0, correct = 0;
+  while (std::getline(rows, row)) {
+    std::istringstream fields(row);
+    std::string path, truth, predicted;
+    std::getline(fields, path, ',');
+    std::getline(fields, truth, ',');
+    std::getline(fields, predicted, ',');
+    ++images;
+    correct += truth == predicted;
+  }
+  ASSERT_GT(images, 0u);
+  EXPECT_EQ(summary["images"].get<std::size_t>(), images);
+  EXPECT_DOUBLE_EQ(summary["accuracy"].get<double>(), static_cast<double>(correct) / images);
+  EXPECT_NE(evaluate.out.find(fmt::format("{} images: accuracy {:.2f}%", images,
+                                          100.0 * correct / images)),
+            std::string::npos)
+      << evaluate.out;
 
   const std::string image = info_.train_images.front().string();
   auto predict = run_cli("predict " + run.string() + " " + image + " " + image +
@@ -145,19 +169,35 @@ TEST_F(CliEndToEnd, TransferCamDetectReport) {
   EXPECT_EQ(cam_json.size(), 2u);
   EXPECT_TRUE(std::filesystem::exists(cam_dir / "grid.png"));
 
+  // A street-like image with one red-ring sign (centre 200,90, radius 30) on grey.
+  const std::string street = (tmp_ / "street.png").string();
+  cv::Mat street_image(240, 320, CV_8UC3, cv::Scalar(128, 128, 128));
+  cv::circle(street_image, {200, 90}, 30, cv::Scalar(40, 30, 210), cv::FILLED, cv::LINE_AA);
+  cv::circle(street_image, {200, 90}, 22, cv::Scalar(245, 245, 245), cv::FILLED, cv::LINE_AA);
+  ASSERT_TRUE(cv::imwrite(street, street_image));
   const auto detect_dir = tmp_ / "detect";
-  auto detect = run_cli("detect " + source.string() + " " + a + " --threshold 0 --json"
+  auto detect = run_cli("detect " + source.string() + " " + street + " --threshold 0 --json"
                             " --log-level warn --out " + detect_dir.string(),
                         tmp_.path());
   ASSERT_EQ(detect.exit_code, 0) << detect.err;
   const auto found = nlohmann::json::parse(detect.out);
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0]["image"], a);
-  for (const auto& d : found[0]["detections"]) {
-    EXPECT_GE(d["confidence"].get<double>(), 0.0);
-    EXPECT_LE(d["confidence"].get<double>(), 1.0);
-  }
+  EXPECT_EQ(found[0]["image"], street);
+  ASSERT_EQ(found[0]["detections"].size(), 1u) << detect.out;  // the sign, read at threshold 0
+  const auto box = found[0]["detections"][0]["box"].get<std::vector<int>>();
+  ASSERT_EQ(box.size(), 4u);
+  const cv::Rect sign(170, 60, 61, 61), detected(box[0], box[1], box[2], box[3]);
+  const double overlap = (sign & detected).area();
+  EXPECT_GT(overlap / (sign.area() + detected.area() - overlap), 0.5) << detect.out;  // IoU
+  const double confidence = found[0]["detections"][0]["confidence"].get<double>();
   EXPECT_TRUE(std::filesystem::exists(detect_dir / "detections.json"));
+  // A threshold above that confidence rejects it: the flag reaches the detector.
+  auto strict = run_cli("detect " + source.string() + " " + street + " --json --log-level warn"
+                            " --threshold " + fmt::format("{:.6f}", std::min(1.0, confidence + 1e-4)) +
+                            " --out " + (tmp_ / "detect2").string(),
+                        tmp_.path());
+  ASSERT_EQ(strict.exit_code, 0) << strict.err;
+  EXPECT_TRUE(nlohmann::json::parse(strict.out)[0]["detections"].empty()) << strict.out;
 
   const auto report_dir = tmp_ / "report";
   auto report = run_cli("report " + source.string() + " " + transfer_dir.string() +

@@ -6,6 +6,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <set>
+#include <vector>
+
 #include "tests/testing/errors.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -50,7 +53,19 @@ TEST(ImageLoader, DecodesEveryRecordInOrder) {
   EXPECT_EQ(report.skipped, 0u);
   EXPECT_FALSE(report.from_cache);
   EXPECT_TRUE(report.cache_file.empty());
-  EXPECT_GE(report.seconds, 0.0);
+  // Each slot holds its own record's image: decoding that file alone gives the same bytes, and
+  // no two slots are equal (the fixture's images all differ).
+  const std::size_t bytes = set.image_bytes();
+  std::set<std::vector<std::uint8_t>> distinct;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    std::vector<std::uint8_t> alone(bytes);
+    ASSERT_EQ(decode_image(source.records[i].image, &source.records[i].roi, quiet(), alone.data()), "");
+    const std::vector<std::uint8_t> slot(set.pixels.begin() + i * bytes,
+                                         set.pixels.begin() + (i + 1) * bytes);
+    EXPECT_EQ(slot, alone) << source.records[i].relative_path;
+    distinct.insert(slot);
+  }
+  EXPECT_EQ(distinct.size(), set.size());
 }
 
 TEST(ImageLoader, ResultDoesNotDependOnThreadCount) {

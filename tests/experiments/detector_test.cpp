@@ -8,7 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fedsign/data/sign_names.h"
 #include "fedsign/models/registry.h"
+#include "fedsign/train/batch.h"
+#include "fedsign/vision/regions.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fedsign::experiments {
@@ -29,24 +32,40 @@ cv::Mat red_sign_on_grey() {
 TEST(Detector, FindsARedCircleSignOnGrey) {
   DetectorOptions options;
   options.threshold = 0.0;  // an untrained model: keep every candidate
-  SignDetector detector(random_compact(), 32, data::Contrast::kClahe, options);
-  const auto out = detector.detect(red_sign_on_grey());
+  const auto model = random_compact();
+  SignDetector detector(model, 32, data::Contrast::kClahe, options);
+  const cv::Mat image = red_sign_on_grey();
+  const auto out = detector.detect(image);
   EXPECT_EQ(out.proposals.size(), 1u);
   ASSERT_EQ(out.detections.size(), 1u);
-  EXPECT_GT(vision::iou(out.detections[0].box, cv::Rect(170, 60, 61, 61)), 0.5)
-      << out.detections[0].box;
-  EXPECT_GE(out.detections[0].class_id, 0);
-  EXPECT_LT(out.detections[0].class_id, 43);
-  EXPECT_GT(out.detections[0].score, 0.f);
+  const auto& found = out.detections[0];
+  EXPECT_GT(vision::iou(found.box, cv::Rect(170, 60, 61, 61)), 0.5) << found.box;
+  // Class and score are the classifier's own reading of the padded crop.
+  const cv::Rect crop = vision::pad_box(found.box, options.crop_padding, image.size());
+  const auto pixels = detector.prepare_crop(image(crop));
+  torch::Tensor probabilities;
+  {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    probabilities = torch::softmax(model->forward(train::image_to_input(pixels.data(), 32, 32)), 1);
+  }
+  EXPECT_EQ(found.class_id, probabilities.argmax(1).item<int64_t>());
+  EXPECT_NEAR(found.score, probabilities.max().item<float>(), 1e-5);
   EXPECT_GT(out.seconds, 0.0);
 
   const auto json = nlohmann::json::parse(detections_json(out.detections));
   ASSERT_EQ(json.size(), 1u);
-  EXPECT_EQ(json[0]["box"].size(), 4u);
-  EXPECT_TRUE(json[0].contains("name"));
-  EXPECT_TRUE(json[0].contains("confidence"));
-  const cv::Mat drawn = draw_detections(red_sign_on_grey(), out.detections);
+  EXPECT_EQ(json[0]["box"].get<std::vector<int>>(),
+            (std::vector<int>{found.box.x, found.box.y, found.box.width, found.box.height}));
+  EXPECT_EQ(json[0]["class"].get<int>(), found.class_id);
+  EXPECT_EQ(json[0]["name"].get<std::string>(), std::string(data::sign_name(found.class_id)));
+  EXPECT_FLOAT_EQ(json[0]["confidence"].get<float>(), found.score);
+  // Drawn: the box outline is red, the rest of the image unchanged far from it.
+  const cv::Mat drawn = draw_detections(image, out.detections);
   EXPECT_EQ(drawn.size(), cv::Size(320, 240));
+  EXPECT_EQ(drawn.at<cv::Vec3b>(found.box.y + found.box.height - 1, found.box.x + found.box.width / 2),
+            cv::Vec3b(0, 0, 255));
+  EXPECT_EQ(drawn.at<cv::Vec3b>(230, 10), image.at<cv::Vec3b>(230, 10));
 }
 
 TEST(Detector, ThresholdRejectsUnsureCandidates) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "fedsign/core/check.h"
@@ -13,7 +14,9 @@
 #include "fedsign/experiments/transfer_models.h"
 #include "fedsign/models/registry.h"
 #include "fedsign/models/weights.h"
+#include "fedsign/train/evaluate.h"
 #include "fedsign/train/model_bundle.h"
+#include "fedsign/train/precision.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
 
@@ -203,14 +206,29 @@ TEST(TransferRun, AllModesEndToEndOnGeneratedData) {
   EXPECT_EQ(epochs_seen, 4 * 2);
   EXPECT_TRUE(results[0].history.empty());
   EXPECT_EQ(results[0].train_seconds, 0.0);
+  const double n_test = static_cast<double>(split.validation.size());
   for (const auto& r : results) {
-    EXPECT_GE(r.test_accuracy, 0.0);
-    EXPECT_LE(r.test_accuracy, 1.0);
+    SCOPED_TRACE(to_string(r.mode));
+    const double correct = r.test_accuracy * n_test;  // a count of test images
+    EXPECT_NEAR(correct, std::round(correct), 1e-6);
     EXPECT_GT(r.test_loss, 0.0);
     if (r.mode != TransferMode::kDirect) {
-      EXPECT_EQ(r.history.size(), 2u);
+      ASSERT_EQ(r.history.size(), 2u);
       EXPECT_GT(r.train_seconds, 0.0);
+      // The reported figure is the last epoch's (no selection on the test split).
+      EXPECT_EQ(r.test_accuracy, r.history.back().test_accuracy);
+      EXPECT_EQ(r.test_loss, r.history.back().test_loss);
     }
+  }
+  // The reported figures are those of the saved models, re-measured independently.
+  const auto compute = train::resolve_compute_mode("fp32", "contiguous");
+  for (const auto& r : results) {
+    if (r.mode == TransferMode::kDirect || r.mode == TransferMode::kFeatures) continue;  // no model.pt
+    SCOPED_TRACE(to_string(r.mode));
+    auto bundle = train::load_model_bundle(tmp / "run" / to_string(r.mode));
+    const auto p = train::predict_subset(*bundle.model, set, split.validation, compute);
+    EXPECT_DOUBLE_EQ(p.accuracy(), r.test_accuracy);
+    EXPECT_NEAR(p.mean_loss, r.test_loss, 1e-4 * std::max(1.0, r.test_loss));
   }
   for (const char* f : {"transfer.md", "transfer.csv", "transfer_accuracy.png",
                         "transfer_loss.png"}) {

@@ -21,9 +21,7 @@ using testing::run_cli;
 class FlCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(FEDSIGN_CLI)) {
-      GTEST_SKIP() << FEDSIGN_CLI << " not built (ninja fedsign_cli)";
-    }
+    ASSERT_TRUE(testing::cli_is_built());  // a missing program fails the suite, never skips it
     testing::FixtureOptions fixture;
     fixture.num_classes = 5;
     fixture.tracks_per_class = 4;

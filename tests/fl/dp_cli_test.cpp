@@ -29,9 +29,7 @@ double privacy_epsilon(int64_t rounds) { return fl::privacy::epsilon_for(0.5, 1.
 class DpCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(FEDSIGN_CLI)) {
-      GTEST_SKIP() << FEDSIGN_CLI << " not built (ninja fedsign_cli)";
-    }
+    ASSERT_TRUE(testing::cli_is_built());  // a missing program fails the suite, never skips it
     testing::write_kaggle_dataset(tmp_ / "data",
         {.num_classes = 4, .tracks_per_class = 4, .frames_per_track = 3});
   }

@@ -65,10 +65,28 @@ TEST(Weights, RoundTripGivesIdenticalLogits) {
 
 TEST(Weights, LoadKeepsRequiresGradAndTrains) {
   TempDir dir;
+  auto saved = create_model("compact");
+  perturb_buffers(*saved);
+  save_weights(*saved, dir / "model.pt");
+  torch::manual_seed(99);  // another initialization, so a load that copied nothing would show
   auto model = create_model("compact");
-  save_weights(*model, dir / "model.pt");
   load_weights(*model, dir / "model.pt");
-  for (const auto& p : model->parameters()) EXPECT_TRUE(p.requires_grad());
+  const auto saved_parameters = saved->named_parameters();
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_TRUE(item.value().requires_grad()) << item.key();
+    EXPECT_TRUE(torch::equal(item.value(), saved_parameters[item.key()])) << item.key();
+  }
+  const auto saved_buffers = saved->named_buffers();
+  for (const auto& item : model->named_buffers()) {
+    EXPECT_TRUE(torch::equal(item.value(), saved_buffers[item.key()])) << item.key();
+  }
+  // It still trains: one SGD step moves the loaded parameters.
+  const auto before = model->named_parameters()["head.weight"].clone();
+  torch::optim::SGD sgd(model->parameters(), 0.1);
+  model->train();
+  model->forward(batch()).sum().backward();
+  sgd.step();
+  EXPECT_FALSE(torch::equal(before, model->named_parameters()["head.weight"]));
   // The atomic write left no temporary file behind.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
 }
@@ -116,8 +134,20 @@ TEST(Weights, MissingTensor) {
   EXPECT_NE(message.find("model.pt: missing tensor 'features.3.block.0.0.weight'"),
             std::string::npos)
       << message;
-  // Not strict: the rest loads.
-  EXPECT_NO_THROW(load_weights(*model, dir / "model.pt", {.strict = false}));
+  // Not strict: the rest loads into a differently initialized model, the missing tensor stays.
+  torch::manual_seed(5);
+  auto other = create_model("mobilenet_v3_small");
+  const auto kept = other->named_parameters()["features.3.block.0.0.weight"].clone();
+  ASSERT_FALSE(torch::equal(kept, model->named_parameters()["features.3.block.0.0.weight"]));
+  load_weights(*other, dir / "model.pt", {.strict = false});
+  const auto source = model->named_parameters();
+  for (const auto& item : other->named_parameters()) {
+    if (item.key() == "features.3.block.0.0.weight") {
+      EXPECT_TRUE(torch::equal(item.value(), kept));
+    } else {
+      EXPECT_TRUE(torch::equal(item.value(), source[item.key()])) << item.key();
+    }
+  }
 }
 
 TEST(Weights, ShapeMismatchNamesTensorAndShapes) {

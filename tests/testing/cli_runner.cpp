@@ -1,6 +1,7 @@
 #include "tests/testing/cli_runner.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -10,10 +11,29 @@
 
 namespace fedsign::testing {
 
+::testing::AssertionResult cli_is_built(const std::filesystem::path& program) {
+  if (::access(program.c_str(), X_OK) == 0 && std::filesystem::is_regular_file(program)) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << program.string() << " is not built (build it: cmake --build build --target fedsign_cli)";
+}
+
 CommandResult run_cli(const std::string& args, const std::filesystem::path& scratch_dir) {
-  const auto err_file = scratch_dir / "stderr.txt";
-  const std::string command = std::string(FEDSIGN_CLI) + " " + args + " 2>" + err_file.string();
+  return run_program(FEDSIGN_CLI, args, scratch_dir);
+}
+
+CommandResult run_program(const std::filesystem::path& program, const std::string& args,
+                          const std::filesystem::path& scratch_dir) {
   CommandResult result;
+  if (const auto built = cli_is_built(program); !built) {
+    ADD_FAILURE() << built.message();
+    result.exit_code = 127;
+    result.err = built.message();
+    return result;
+  }
+  const auto err_file = scratch_dir / "stderr.txt";
+  const std::string command = program.string() + " " + args + " 2>" + err_file.string();
   FILE* pipe = ::popen(command.c_str(), "r");
   std::array<char, 4096> buffer{};
   while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {

@@ -1,11 +1,17 @@
 // Synthetic street scenes: truth boxes where the signs are, sizes within limits, determinism,
-// and the region proposals find most coloured signs in them.
+// the region proposals find most coloured signs in them, saved files hold the scene and its
+// truth, and bad options are refused with a message saying which.
 #include "fedsign/vision/scene.h"
 
 #include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "fedsign/vision/regions.h"
+#include "tests/testing/errors.h"
+#include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fedsign::vision {
@@ -82,18 +88,48 @@ TEST(Scene, ProposalsFindMostSigns) {
 
 TEST(Scene, SavesImageAndTruth) {
   testing::TempDir tmp;
-  SceneGenerator generator(drawn_pictograms(), {});
+  SceneOptions options;
+  options.min_signs = 2;  // at least two entries in the truth file
+  options.max_signs = 3;
+  SceneGenerator generator(drawn_pictograms(), options);
   const Scene scene = generator.generate(1, 0);
+  ASSERT_GE(scene.signs.size(), 2u);
   save_scene(scene, tmp / "s.png", tmp / "s.json");
-  EXPECT_TRUE(std::filesystem::exists(tmp / "s.png"));
-  EXPECT_TRUE(std::filesystem::exists(tmp / "s.json"));
+  // The PNG is the scene's image, pixel for pixel.
+  const cv::Mat png = cv::imread((tmp / "s.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(png.size(), scene.image.size());
+  ASSERT_EQ(png.type(), scene.image.type());
+  EXPECT_EQ(cv::norm(png, scene.image, cv::NORM_INF), 0);
+  // The JSON lists every sign: box [x, y, w, h] and class, in order.
+  const auto truth = nlohmann::json::parse(testing::read_text(tmp / "s.json"));
+  ASSERT_TRUE(truth.is_array());
+  ASSERT_EQ(truth.size(), scene.signs.size());
+  for (std::size_t i = 0; i < scene.signs.size(); ++i) {
+    const auto& s = scene.signs[i];
+    EXPECT_EQ(truth[i]["class"].get<int>(), s.class_id) << i;
+    EXPECT_EQ(truth[i]["box"].get<std::vector<int>>(),
+              (std::vector<int>{s.box.x, s.box.y, s.box.width, s.box.height}))
+        << i;
+  }
 }
 
 TEST(Scene, RejectsBadOptions) {
   SceneOptions options;
   options.max_side = 400;
-  EXPECT_ANY_THROW(SceneGenerator(drawn_pictograms(), options));
-  EXPECT_ANY_THROW(SceneGenerator({}, SceneOptions{}));
+  EXPECT_ERROR(SceneGenerator(drawn_pictograms(), options),
+               "scene generator: signs up to 400 px do not fit a 640x360 scene");
+  EXPECT_ERROR(SceneGenerator({}, SceneOptions{}), "scene generator: no pictograms");
+  SceneOptions sizes;
+  sizes.min_side = 50;
+  sizes.max_side = 40;
+  EXPECT_ERROR(SceneGenerator(drawn_pictograms(), sizes), "scene generator: bad sign sizes 50..40");
+  SceneOptions counts;
+  counts.min_signs = 3;
+  counts.max_signs = 2;
+  EXPECT_ERROR(SceneGenerator(drawn_pictograms(), counts), "scene generator: bad sign counts 3..2");
+  SceneOptions classes;
+  classes.classes = {5};
+  EXPECT_ERROR(SceneGenerator(drawn_pictograms(), classes), "scene generator: no pictogram for class 5");
 }
 
 }  // namespace
