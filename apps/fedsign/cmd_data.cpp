@@ -25,6 +25,7 @@ struct InfoCommand {
   std::string subset = "train";
   std::string labels;
   bool json = false;
+  bool test_if_only_test = false;  // --subset not given
 };
 
 // min / mean / max of a quantity over the records.
@@ -44,15 +45,13 @@ struct Stats {
   std::string to_text() const { return fmt::format("min {}  mean {:.1f}  max {}", min, mean(), max); }
 };
 
-data::FindOptions find_options(const std::string& subset, const std::string& labels) {
-  data::FindOptions find;
-  find.subset = data::parse_subset(subset);
-  if (!labels.empty()) find.labels_file = labels;
-  return find;
-}
-
 void run_info(const InfoCommand& o) {
-  const data::DatasetSource source = data::find_dataset(o.dir, find_options(o.subset, o.labels));
+  DataOptions data;
+  data.data_dir = o.dir;
+  data.subset = o.subset;
+  data.labels = o.labels;
+  data.test_if_only_test = o.test_if_only_test;
+  const data::DatasetSource source = find_dataset(data);
   const int num_classes = data::kNumGtsrbClasses;
   std::vector<std::size_t> images(num_classes, 0);
   std::vector<std::set<std::int64_t>> tracks(num_classes);
@@ -118,8 +117,7 @@ struct CacheCommand {
 };
 
 void run_cache(const CacheCommand& o) {
-  const data::DatasetSource source =
-      data::find_dataset(o.data.data_dir, find_options(o.data.subset, o.data.labels));
+  const data::DatasetSource source = find_dataset(o.data);
   data::LoadOptions load = to_load_options(o.data);
   load.progress = true;
   data::LoadReport report;
@@ -146,7 +144,11 @@ void add_data_commands(CLI::App& app, Actions& actions) {
   info_cmd->add_option("--labels", info->labels,
                        "labels CSV if not beside the images (official GT-final_test.csv)");
   info_cmd->add_flag("--json", info->json, "print JSON instead of text");
-  actions[info_cmd] = [info] { run_info(*info); };
+  actions[info_cmd] = [info, info_cmd] {
+    InfoCommand c = *info;
+    c.test_if_only_test = !option_given(*info_cmd, "--subset");
+    run_info(c);
+  };
 
   auto cache = std::make_shared<CacheCommand>();
   DataOptions& d = cache->data;
@@ -170,7 +172,11 @@ void add_data_commands(CLI::App& app, Actions& actions) {
       ->capture_default_str();
   cache_cmd->add_option("--threads", d.threads, "decoding threads (0: all cores)")
       ->capture_default_str();
-  actions[cache_cmd] = [cache] { run_cache(*cache); };
+  actions[cache_cmd] = [cache, cache_cmd] {
+    CacheCommand c = *cache;
+    c.data.test_if_only_test = !option_given(*cache_cmd, "--subset");
+    run_cache(c);
+  };
 }
 
 }  // namespace fedsign::cli

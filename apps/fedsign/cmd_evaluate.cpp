@@ -1,5 +1,7 @@
 // `fedsign evaluate MODEL`: accuracy, macro accuracy, per-class precision/recall, confusion
 // matrix (CSV + PNG), worst classes and per-image results on a dataset or its validation split.
+// A test set (--subset test, or a folder that holds only one) is scored whole: its images are
+// one "track" each, so the track split would keep about a fifth of them.
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +10,7 @@
 #include "data_options.h"
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
+#include "fedsign/data/gtsrb_reader.h"
 #include "fedsign/data/sign_names.h"
 #include "fedsign/report/csv.h"
 #include "fedsign/report/plot.h"
@@ -22,7 +25,7 @@ namespace {
 struct EvaluateCommand {
   std::string model;
   DataOptions data;
-  std::string split = "validation";
+  std::string split = "auto";  // validation for a training set, all for a test set
   std::string out = "runs/evaluate";
   std::string precision = "auto";
   int worst = 5;
@@ -69,11 +72,18 @@ void run(const EvaluateCommand& o) {
   DataOptions data = o.data;
   data.size = loaded.info.input_size;  // the model decides its input
   data.contrast = loaded.info.contrast;
-  data::ImageSet set = load_dataset(data);
-  data::Indices indices = o.split == "all"
+  data::Subset subset = data::Subset::kTrain;
+  data::ImageSet set = load_dataset(data, &subset);
+  const bool test_set = subset == data::Subset::kTest;
+  FEDSIGN_CHECK(!(test_set && o.split == "validation"),
+                "--split validation splits a training set by track; the test set in {} is scored "
+                "whole (use --split all or leave --split out)",
+                data.data_dir);
+  const std::string split = o.split == "auto" ? (test_set ? "all" : "validation") : o.split;
+  data::Indices indices = split == "all"
                               ? data::all_indices(set)
                               : data::split_by_track(set, data.val_fraction, data.split_seed).validation;
-  FEDSIGN_CHECK(!indices.empty(), "nothing to evaluate: the {} split is empty", o.split);
+  FEDSIGN_CHECK(!indices.empty(), "nothing to evaluate: the {} split is empty", split);
   train::configure_threads(data.threads);
   const auto mode = train::resolve_compute_mode(o.precision, "auto");
   train::apply_memory_format(*loaded.model, mode.channels_last);
@@ -85,13 +95,17 @@ void run(const EvaluateCommand& o) {
   std::filesystem::create_directories(out);
   write_outputs(out, set, indices, p, r);
   nlohmann::json summary = {{"model", loaded.weights_file.string()},
+                            {"subset", data::to_string(subset)},
+                            {"split", split},
                             {"images", indices.size()},
                             {"accuracy", r.accuracy},
                             {"macro_accuracy", r.macro_accuracy},
                             {"loss", p.mean_loss}};
   nlohmann::json worst = nlohmann::json::array();
-  std::printf("%zu images: accuracy %.2f%%, macro accuracy %.2f%%, loss %.4f\n", indices.size(),
-              100 * r.accuracy, 100 * r.macro_accuracy, p.mean_loss);
+  std::printf("%zu images: accuracy %.2f%%, macro accuracy %.2f%%, loss %.4f (%s set, %s)\n",
+              indices.size(), 100 * r.accuracy, 100 * r.macro_accuracy, p.mean_loss,
+              data::to_string(subset).c_str(),
+              split == "all" ? "every image" : "validation split by track");
   std::printf("worst classes:\n");
   for (int c : r.worst_classes(o.worst)) {
     worst.push_back({{"class", c}, {"name", data::sign_name(c)}, {"recall", r.recall[c]},
@@ -111,15 +125,21 @@ void add_evaluate_command(CLI::App& app, Actions& actions) {
   CLI::App* cmd = add_command(app, "evaluate", "Evaluate a trained model");
   cmd->add_option("model", o->model, "run directory or model .pt file")->required();
   add_data_options(*cmd, o->data);
-  cmd->add_option("--split", o->split, "validation (track split of --data) or all")
-      ->check(CLI::IsMember({"validation", "all"}))
+  cmd->add_option("--split", o->split,
+                  "validation (track split of a training set), all, or auto: validation for a "
+                  "training set, all for a test set")
+      ->check(CLI::IsMember({"auto", "validation", "all"}))
       ->capture_default_str();
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
   cmd->add_option("--precision", o->precision, "auto, fp32 or bf16")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
   cmd->add_option("--worst", o->worst, "number of worst classes to list")->capture_default_str();
-  actions[cmd] = [o] { run(*o); };
+  actions[cmd] = [o, cmd] {
+    EvaluateCommand c = *o;
+    c.data.test_if_only_test = !option_given(*cmd, "--subset");
+    run(c);
+  };
 }
 
 }  // namespace fedsign::cli

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "fedsign/core/check.h"
+#include "fedsign/data/test_set_fallback.h"
 
 namespace fedsign::cli {
 
@@ -59,18 +60,42 @@ data::LoadOptions to_load_options(const DataOptions& o) {
   return load;
 }
 
-data::ImageSet load_dataset(const DataOptions& o) {
+data::FindOptions to_find_options(const DataOptions& o) {
   data::FindOptions find;
-  find.subset = o.subset == "test" ? data::Subset::kTest : data::Subset::kTrain;
+  find.subset = data::parse_subset(o.subset);
   if (!o.labels.empty()) find.labels_file = o.labels;
-  const data::DatasetSource source = data::find_dataset(o.data_dir, find);
+  return find;
+}
+
+data::DatasetSource find_dataset(const DataOptions& o) {
+  const data::FindOptions find = to_find_options(o);
+  data::DatasetSource source = o.test_if_only_test
+                                   ? data::find_dataset_or_test_set(o.data_dir, find)
+                                   : data::find_dataset(o.data_dir, find);
+  if (source.subset != find.subset) {
+    spdlog::warn("{} holds only a GTSRB test set ({} images): using it (--subset test says so "
+                 "and silences this note)",
+                 o.data_dir, source.records.size());
+  }
+  return source;
+}
+
+data::ImageSet load_dataset(const DataOptions& o, data::Subset* subset) {
+  const data::DatasetSource source = find_dataset(o);
+  if (subset) *subset = source.subset;
   data::LoadReport report;
   data::ImageSet set = data::load_images(source, to_load_options(o), &report);
-  spdlog::info("{} images from {} ({} layout){}{} in {:.2f}s", set.size(), source.root.string(),
-               data::to_string(source.layout), report.from_cache ? ", from cache" : "",
+  spdlog::info("{} images from {} ({} layout, {} set){}{} in {:.2f}s", set.size(),
+               source.root.string(), data::to_string(source.layout),
+               data::to_string(source.subset), report.from_cache ? ", from cache" : "",
                report.skipped ? fmt::format(", {} unreadable skipped", report.skipped) : "",
                report.seconds);
   return set;
+}
+
+bool option_given(const CLI::App& command, const std::string& name) {
+  const CLI::Option* option = command.get_option_no_throw(name);
+  return option != nullptr && option->count() > 0;
 }
 
 }  // namespace fedsign::cli

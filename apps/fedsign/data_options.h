@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fedsign/data/gtsrb_reader.h"
 #include "fedsign/data/image_loader.h"
 #include "fedsign/data/image_set.h"
 #include "fedsign/data/split.h"
@@ -25,6 +26,10 @@ struct DataOptions {
   double val_fraction = 0.2;
   uint64_t split_seed = 1;
   int threads = 0;
+  // Read-only commands (evaluate, data info/cache) set this when --subset was not given: a
+  // folder holding only a test set is then used as such, with a note
+  // (data::find_dataset_or_test_set).
+  bool test_if_only_test = false;
 };
 
 // Adds --data, --subset, --labels, --size, --contrast, --cache-dir, --no-cache, --on-bad-image,
@@ -33,7 +38,18 @@ void add_data_options(CLI::App& command, DataOptions& options, bool with_split =
 
 data::LoadOptions to_load_options(const DataOptions& options);
 
-// Finds, decodes (or loads from cache) and reports the dataset.
-data::ImageSet load_dataset(const DataOptions& options);
+// --subset and --labels as find options.
+data::FindOptions to_find_options(const DataOptions& options);
+
+// Finds the dataset; logs a note when a folder holding only a test set is used in place of
+// the training set (test_if_only_test).
+data::DatasetSource find_dataset(const DataOptions& options);
+
+// Finds, decodes (or loads from cache) and reports the dataset. `subset`, if given, receives
+// the subset actually read (kTest for a test-only folder under test_if_only_test).
+data::ImageSet load_dataset(const DataOptions& options, data::Subset* subset = nullptr);
+
+// True if `command`'s option `name` was given (on the command line or in a --config file).
+bool option_given(const CLI::App& command, const std::string& name);
 
 }  // namespace fedsign::cli

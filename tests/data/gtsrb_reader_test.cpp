@@ -1,5 +1,6 @@
 // find_dataset(): both layouts, detection at depth, the official test labels, bad annotations.
 #include "fedsign/data/gtsrb_reader.h"
+#include "fedsign/data/test_set_fallback.h"
 
 #include <gtest/gtest.h>
 
@@ -197,6 +198,30 @@ TEST(GtsrbReader, WrongSubsetSaysWhatWasFound) {
   options.subset = Subset::kTest;
   EXPECT_ERROR(find_dataset(tmp.path(), options), "no GTSRB test set under");
   EXPECT_ERROR(find_dataset(tmp.path(), options), "use --subset train");
+}
+
+TEST(GtsrbReader, TestOnlyFolderGivesItsTestSetWhenAllowed) {
+  TempDir tmp;
+  FixtureOptions o = small(3);
+  o.test_images_per_class = 2;
+  testing::write_kaggle_dataset(tmp / "kaggle", o);
+  std::filesystem::remove(tmp / "kaggle" / "Train.csv");
+  testing::write_official_dataset(tmp / "official", o);
+  std::filesystem::remove_all(tmp / "official" / "Final_Training");
+  for (const auto& dir : {tmp / "kaggle", tmp / "official"}) {
+    SCOPED_TRACE(dir.string());
+    FindOptions options;  // subset train
+    EXPECT_ERROR(find_dataset(dir, options), "use --subset test");
+    const DatasetSource source = find_dataset_or_test_set(dir, options);
+    EXPECT_EQ(source.subset, Subset::kTest);
+    EXPECT_EQ(source.records.size(), 6u);
+  }
+  // A folder that has a training set keeps it.
+  testing::write_kaggle_dataset(tmp / "both", o);
+  EXPECT_EQ(find_dataset_or_test_set(tmp / "both", FindOptions{}).subset, Subset::kTrain);
+  // A malformed training set is reported as such, not replaced by the test set.
+  testing::replace_line(tmp / "both" / "Train.csv", 2, "garbage");
+  EXPECT_ERROR(find_dataset_or_test_set(tmp / "both", FindOptions{}), "Train.csv:2");
 }
 
 TEST(GtsrbReader, EmptyFolderIsAnError) {

@@ -1,6 +1,7 @@
 // find_dataset(): breadth-first search for a GTSRB layout below a folder, then parsing of its
 // annotation CSVs into SampleRecords (validated; image files are not opened here).
 #include "fedsign/data/gtsrb_reader.h"
+#include "fedsign/data/test_set_fallback.h"
 
 #include <algorithm>
 #include <cctype>
@@ -76,7 +77,7 @@ std::string describe(const Candidate& c) {
 }
 
 // Breadth-first: the shallowest match wins; two matches at the same depth are ambiguous.
-Candidate locate(const fs::path& dir, Subset subset) {
+Candidate locate(const fs::path& dir, Subset subset, bool test_if_only_test) {
   std::error_code ec;
   FEDSIGN_CHECK(fs::is_directory(dir, ec), "{}: not a folder", dir.string());
   std::vector<fs::path> level{dir};
@@ -101,6 +102,9 @@ Candidate locate(const fs::path& dir, Subset subset) {
     }
     std::sort(next.begin(), next.end());
     level = std::move(next);
+  }
+  if (subset == Subset::kTrain && test_if_only_test && other_subset.size() == 1) {
+    return other_subset.front();
   }
   std::string hint;
   if (!other_subset.empty()) {
@@ -292,14 +296,14 @@ void add_official_test(const fs::path& dir, const Candidate& c, const FindOption
   }
 }
 
-}  // namespace
-
-DatasetSource find_dataset(const fs::path& dir, const FindOptions& options) {
+// find_dataset(), optionally taking a lone test set when no training set is there.
+DatasetSource find_dataset_impl(const fs::path& dir, const FindOptions& options,
+                                bool test_if_only_test) {
   FEDSIGN_CHECK(options.num_classes > 0, "num_classes must be positive, got {}",
                 options.num_classes);
   fs::path start = dir.empty() ? fs::path(".") : dir.lexically_normal();
   if (!start.has_filename() && start.has_relative_path()) start = start.parent_path();  // "a/b/"
-  const Candidate c = locate(start, options.subset);
+  const Candidate c = locate(start, options.subset, test_if_only_test);
   DatasetSource source;
   source.layout = c.layout;
   source.subset = c.subset;
@@ -314,6 +318,16 @@ DatasetSource find_dataset(const fs::path& dir, const FindOptions& options) {
                 source.annotation_files.empty() ? std::string("annotation files")
                                                 : source.annotation_files.front().string());
   return source;
+}
+
+}  // namespace
+
+DatasetSource find_dataset(const fs::path& dir, const FindOptions& options) {
+  return find_dataset_impl(dir, options, false);
+}
+
+DatasetSource find_dataset_or_test_set(const fs::path& dir, const FindOptions& options) {
+  return find_dataset_impl(dir, options, true);
 }
 
 std::string to_string(Layout layout) { return layout == Layout::kKaggle ? "kaggle" : "official"; }
