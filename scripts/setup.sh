@@ -12,6 +12,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libssl-dev  # RPC
   libcpp-httplib-dev                        # HTTP status endpoint
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
+  libxml2-dev                               # tests: parsing report.html
 )
 
 missing=()

@@ -46,11 +46,14 @@ TEST(ReportBuilder, GathersRunsSideBySide) {
   }
   EXPECT_EQ(md.find("| 2 | 0.6 |"), std::string::npos);  // only the last 5 metrics rows
   EXPECT_EQ(md.find("![transfer_accuracy.png]"), std::string::npos);  // already shown inline
-  for (const char* s : {"<table>", "<img src=\"transfer/transfer_accuracy.png\"",
-                        "<img src=\"train/loss.png\"", "&lt;html&gt; &amp; <code>code</code>",
-                        "<section id=\"train-2\">", "</html>"}) {
+  const std::string inlined_png =
+      "<img src=\"data:image/png;base64," + base64_encode("\x89PNG fake") + "\"";
+  for (const std::string s : {std::string("<table>"), inlined_png, std::string("alt=\"loss.png\""),
+                              std::string("&lt;html&gt; &amp; <code>code</code>"),
+                              std::string("<section id=\"train-2\">"), std::string("</html>")}) {
     EXPECT_NE(html.find(s), std::string::npos) << s;
   }
+  EXPECT_EQ(html.find("<img src=\"train/"), std::string::npos);  // inlined, not linked
   EXPECT_TRUE(std::filesystem::exists(tmp / "report" / "transfer" / "finetune" / "loss.png"));
   EXPECT_TRUE(std::filesystem::exists(tmp / "report" / "train" / "accuracy.png"));
   EXPECT_THROW(build_report({tmp / "missing"}, tmp / "report2"), Error);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -149,6 +150,41 @@ std::string detect_kind(const fs::path& dir) {
   return "run";
 }
 
+// The MIME type of an image file by extension; "" for files not inlined.
+std::string image_mime_type(const fs::path& file) {
+  std::string ext = file.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == ".png") return "image/png";
+  if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
+  if (ext == ".gif") return "image/gif";
+  if (ext == ".svg") return "image/svg+xml";
+  return "";
+}
+
+// Every <img src="RELATIVE"> whose file exists under `base` becomes a data: URI, so the page
+// needs no file beside it. Other sources (absolute URLs, missing files) are left as they are.
+std::string inline_images(const std::string& html, const fs::path& base) {
+  static const std::regex img_src(R"re(<img src="([^"]*)")re");
+  std::string out;
+  auto last = html.cbegin();
+  for (std::sregex_iterator it(html.begin(), html.end(), img_src), end; it != end; ++it) {
+    const std::string src = (*it)[1].str();
+    out.append(last, html.cbegin() + it->position(1));
+    last = html.cbegin() + it->position(1) + it->length(1);
+    std::string path = std::regex_replace(src, std::regex("&amp;"), "&");
+    const fs::path file = base / path;
+    const std::string mime = image_mime_type(file);
+    std::error_code ec;
+    if (src.find(':') != std::string::npos || mime.empty() || !fs::is_regular_file(file, ec)) {
+      out += src;
+      continue;
+    }
+    out += "data:" + mime + ";base64," + base64_encode(read_text(file));
+  }
+  out.append(last, html.cend());
+  return out;
+}
+
 constexpr const char* kCss =
     "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
@@ -157,6 +193,32 @@ constexpr const char* kCss =
     "pre{background:#f6f6f6;padding:8px;overflow-x:auto}h2{border-bottom:2px solid #ddd}";
 
 }  // namespace
+
+std::string base64_encode(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
+                       static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += kAlphabet[v >> 6 & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (const std::size_t rest = bytes.size() - i; rest > 0) {  // 1 or 2 bytes, padded with '='
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (rest == 2) v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += rest == 2 ? kAlphabet[v >> 6 & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
 
 std::string csv_to_markdown(const std::string& csv_text, std::size_t max_rows) {
   auto lines = split_lines(csv_text);
@@ -345,7 +407,7 @@ ReportFiles build_report(const std::vector<fs::path>& run_dirs, const fs::path& 
         return toc;
       }() +
       "</ul>\n" + html_body + "</body></html>\n";
-  write_text_atomically(files.html, html);
+  write_text_atomically(files.html, inline_images(html, out_dir));
   files.runs = static_cast<int>(runs.size());
   return files;
 }

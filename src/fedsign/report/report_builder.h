@@ -1,12 +1,14 @@
-// One report over several run directories (train, fl, rare, transfer, detect, ...): each run's
-// summary tables (its *.md files, the tail of metrics.csv) and its PNG charts side by side, as
-// Markdown (report.md) and as plain self-contained HTML (report.html, inline CSS); the PNGs are
-// copied beside them so the output folder can be moved or served as is. No LibTorch.
+// One report over several run directories of any kind (train, fl, rare, transfer, detect,
+// evaluate, ...): each run's summary tables (its *.md files, the tail of metrics.csv) and its PNG
+// charts side by side, as Markdown (report.md, PNGs copied beside it) and as one self-contained
+// HTML page (report.html: inline CSS, every image inlined as a base64 data: URI), so a run can
+// be shared as one file. No LibTorch.
 // Pure functions of the files; not safe to run twice on the same output folder concurrently.
 #pragma once
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fedsign::report {
@@ -34,14 +36,17 @@ struct ReportFiles {
   int images = 0;
 };
 
-// Writes out_dir/report.md, out_dir/report.html and out_dir/<run>/<png>. Throws fedsign::Error
-// if a run directory does not exist.
+// Writes out_dir/report.md, out_dir/<run>/<png> (for the Markdown) and out_dir/report.html
+// (self-contained). Throws fedsign::Error if a run directory does not exist.
 ReportFiles build_report(const std::vector<std::filesystem::path>& run_dirs,
                          const std::filesystem::path& out_dir, const ReportOptions& options = {});
 
 // A small Markdown subset to HTML: headings, paragraphs, pipe tables, "-" lists, fenced code,
 // inline code, **bold**, links and images. Text is HTML-escaped.
 std::string markdown_to_html(const std::string& markdown);
+
+// RFC 4648 base64 (standard alphabet, '=' padding, no line breaks).
+std::string base64_encode(std::string_view bytes);
 
 // CSV text (RFC 4180 quoting) to a Markdown table of its header and last `max_rows` rows.
 std::string csv_to_markdown(const std::string& csv_text, std::size_t max_rows);
