@@ -123,6 +123,8 @@ TEST_F(FaultSuite, ServerKilledWithCorruptLatestCheckpointResumesFromThePrevious
   ASSERT_TRUE(server->wait_for(10s).has_value());
   const auto before = metrics();
   ASSERT_LT(before.size(), 4u) << "the run ended before the kill";
+  // Published after every round (for fedsign serve), not only at the end of the run.
+  EXPECT_TRUE(fs::exists(tmp_ / "run" / "model.pt") && fs::exists(tmp_ / "run" / "model.json"));
   const int64_t latest = fl::load_server_checkpoint(ckpt).round;
   ASSERT_GE(latest, 2);
   fs::resize_file(ckpt, fs::file_size(ckpt) / 2);  // torn write / bad sector

@@ -72,9 +72,9 @@ struct Board {
 class NetworkRun : public fl::RunHooks {
  public:
   NetworkRun(const ServerOptions& o, Coordinator& coordinator, DispatchingStrategy& dispatch,
-             PartitionCheck& partitions, Board& board)
+             PartitionCheck& partitions, Board& board, models::Classifier& model)
       : o_(o), coordinator_(coordinator), dispatch_(dispatch), partitions_(partitions),
-        board_(board) {}
+        board_(board), model_(model) {}
 
   void restore(const fl::ServerCheckpoint& checkpoint) override {
     const auto extra = nlohmann::json::parse(checkpoint.extra_json);
@@ -114,6 +114,19 @@ class NetworkRun : public fl::RunHooks {
     row.peak_rss_mb = peak_rss_mb();
     history_.push_back(row);
     failures_ = record.failures;
+  }
+
+  // Every round's global model as model.pt + model.json (both atomic), so that `fedsign serve`
+  // or `fedsign evaluate RUN_DIR` follows the federation while it runs.
+  void global_model(int64_t /*round*/, const fl::Weights& global) override {
+    publish_model(global);
+  }
+
+  void publish_model(const fl::Weights& global) {
+    fl::set_weights(model_, global);
+    models::save_weights(model_, o_.run.run_dir / "model.pt");
+    train::save_model_info(o_.run.run_dir / "model.json",
+                           {o_.model, o_.num_classes, o_.input_size, o_.contrast});
   }
 
   std::string extra_json() const override {
@@ -168,6 +181,7 @@ class NetworkRun : public fl::RunHooks {
   DispatchingStrategy& dispatch_;
   PartitionCheck& partitions_;
   Board& board_;
+  models::Classifier& model_;
   std::vector<NetRow> history_;
   std::vector<fl::Failure> failures_;
   int64_t rejected_before_ = 0;
@@ -241,7 +255,7 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   FederationService service(coordinator, dispatch, service_options);
 
   Board board;
-  NetworkRun hooks(o, coordinator, dispatch, partitions, board);
+  NetworkRun hooks(o, coordinator, dispatch, partitions, board, *model);
   NetClientManager manager(coordinator);
   fl::RunDriver driver(dispatch, manager, dispatch.client_factory(), o.run, hooks);
 
@@ -265,11 +279,9 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
 
   driver.run(global);
 
-  // The final model, usable by `fedsign evaluate RUN_DIR` / `fedsign predict RUN_DIR`.
-  fl::set_weights(*model, global);
-  models::save_weights(*model, o.run.run_dir / "model.pt");
-  train::save_model_info(o.run.run_dir / "model.json",
-                         {o.model, o.num_classes, o.input_size, o.contrast});
+  // The final model, usable by `fedsign evaluate RUN_DIR` / `fedsign predict RUN_DIR` (also
+  // written after every round; again here for a run resumed after its last round).
+  hooks.publish_model(global);
 
   hooks.set_phase(o.run.rounds, "finished");
   coordinator.shutdown();
