@@ -3,6 +3,7 @@
 // unauthenticated streams, and a server SIGKILLed with a corrupt latest checkpoint.
 #include <filesystem>
 #include <iostream>
+#include <regex>
 
 #include "fedsign/fl/run/server_checkpoint.h"
 #include "tests/faults/faults.h"
@@ -97,10 +98,23 @@ TEST_F(FaultSuite, FloodOfUnauthenticatedStreamsIsBounded) {
   }
   auto a = start(client_args("a", 0, 2), "a.log");
   auto b = start(client_args("b", 1, 2), "b.log");
+  // The server ends every anonymous stream by itself: those beyond the pending-header cap at
+  // once, the others at the header timeout (the flood client never writes or closes them).
+  const std::regex ended(R"(all (\d+) streams ended by the server within ([0-9.]+) s)");
+  std::smatch m;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::string log = flood->log();
+        return std::regex_search(log, m, ended);
+      },
+      std::chrono::seconds(static_cast<int>(kHeaderTimeout + kMargin))))
+      << "the server never ended the held streams\n" << flood->log();
+  EXPECT_TRUE(contains(flood->log(), m[1].str() + " unauthenticated result streams open"));
+  EXPECT_LT(std::stod(m[2].str()), kHeaderTimeout + kMargin);
   ASSERT_EQ(server->wait_for(std::chrono::seconds(static_cast<int>(kRoundDeadline + 60))), 0)
       << server->log();
   std::cout << "[ figures  ] server RSS before the flood " << rss_before << " MiB, during "
-            << rss_during << " MiB\n";
+            << rss_during << " MiB; flood streams ended within " << m[2].str() << " s\n";
   EXPECT_LT(rss_during, rss_before + 64) << "memory grew with the flood";
   const auto rows = metrics();
   ASSERT_EQ(rows.size(), 1u);

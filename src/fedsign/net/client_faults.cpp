@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -123,6 +125,17 @@ void flood(const ClientOptions& o) {
     streams.push_back(std::move(s));
   }
   spdlog::warn("TEST FAULT flood: {} unauthenticated result streams open", streams.size());
+  // Wait for the server to end every stream (refused at once beyond its pending-header cap, or
+  // cancelled at its header timeout) and say how long that took: a server without a header
+  // timeout never ends them, and this line never comes (tests/faults/identity_test.cpp).
+  const auto opened = std::chrono::steady_clock::now();
+  std::map<std::string, int> endings;
+  for (auto& s : streams) ++endings[to_string(from_grpc(s->writer->Finish()).code)];
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - opened;
+  std::string counts;
+  for (const auto& [code, n] : endings) counts += fmt::format(" {} {}", n, code);
+  spdlog::warn("TEST FAULT flood: all {} streams ended by the server within {:.2f} s:{}",
+               streams.size(), took.count(), counts);
   std::this_thread::sleep_for(std::chrono::hours(1));
   std::abort();
 }
