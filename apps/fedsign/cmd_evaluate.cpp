@@ -28,6 +28,7 @@ struct EvaluateCommand {
   std::string split = "auto";  // validation for a training set, all for a test set
   std::string out = "runs/evaluate";
   std::string precision = "auto";
+  int64_t batch_size = 256;
   int worst = 5;
 };
 
@@ -87,7 +88,7 @@ void run(const EvaluateCommand& o) {
   train::configure_threads(data.threads);
   const auto mode = train::resolve_compute_mode(o.precision, "auto");
   train::apply_memory_format(*loaded.model, mode.channels_last);
-  train::Predictions p = train::predict_subset(*loaded.model, set, indices, mode);
+  train::Predictions p = train::predict_subset(*loaded.model, set, indices, mode, o.batch_size);
   train::ClassificationReport r =
       train::classification_report(p.truth, p.predicted, static_cast<int>(loaded.info.num_classes));
 
@@ -133,6 +134,9 @@ void add_evaluate_command(CLI::App& app, Actions& actions) {
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
   cmd->add_option("--precision", o->precision, "auto, fp32 or bf16")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "images per inference batch")
+      ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   cmd->add_option("--worst", o->worst, "number of worst classes to list")->capture_default_str();
   actions[cmd] = [o, cmd] {

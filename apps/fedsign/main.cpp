@@ -6,10 +6,13 @@
 #include <iostream>
 
 #include "commands.h"
+#include "fedsign/core/allocator.h"
 #include "fedsign/core/check.h"
 #include "fedsign/core/logging.h"
 
 int main(int argc, char** argv) {
+  // Before any large allocation: freed batches stay mapped for the next one (core/allocator.h).
+  fedsign::keep_freed_memory_mapped();
   CLI::App app{"fedsign: federated traffic-sign recognition (GTSRB) in C++"};
   app.require_subcommand(1);
   // Global options (--log-level) may also follow the subcommand.

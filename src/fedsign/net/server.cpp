@@ -124,9 +124,14 @@ class NetworkRun : public fl::RunHooks {
 
   void publish_model(const fl::Weights& global) {
     fl::set_weights(model_, global);
+    // model.json describes the architecture, which a run never changes: written once, before
+    // the first model.pt, so that a reader never finds weights without their description.
+    if (!model_info_written_) {
+      train::save_model_info(o_.run.run_dir / "model.json",
+                             {o_.model, o_.num_classes, o_.input_size, o_.contrast});
+      model_info_written_ = true;
+    }
     models::save_weights(model_, o_.run.run_dir / "model.pt");
-    train::save_model_info(o_.run.run_dir / "model.json",
-                           {o_.model, o_.num_classes, o_.input_size, o_.contrast});
   }
 
   std::string extra_json() const override {
@@ -186,6 +191,7 @@ class NetworkRun : public fl::RunHooks {
   std::vector<fl::Failure> failures_;
   int64_t rejected_before_ = 0;
   int64_t sent0_ = 0, received0_ = 0, rejected0_ = 0, connected_ = 0;
+  bool model_info_written_ = false;
 };
 
 std::unique_ptr<StatusEndpoint> start_status(const ServerOptions& o, Board& board,

@@ -3,6 +3,13 @@
 #include <cstring>
 
 namespace fedsign::train {
+namespace {
+
+// ImageNet statistics (see normalize() in batch.h).
+constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
+constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+
+}  // namespace
 
 torch::Tensor gather_images(const data::ImageSet& set, const data::Indices& indices,
                             std::size_t begin, std::size_t end) {
@@ -24,9 +31,40 @@ torch::Tensor gather_labels(const data::ImageSet& set, const data::Indices& indi
   return out;
 }
 
+torch::Tensor gather_inputs(const data::ImageSet& set, const data::Indices& indices,
+                            std::size_t begin, std::size_t end, bool channels_last) {
+  const auto n = static_cast<int64_t>(end - begin);
+  const auto format = channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  auto out = torch::empty({n, 3, set.height, set.width},
+                          torch::TensorOptions(torch::kFloat32).memory_format(format));
+  // (x / 255 - mean) / std as one multiply-add per value.
+  float scale[3], offset[3];
+  for (int c = 0; c < 3; ++c) {
+    scale[c] = 1.0f / (255.0f * kStd[c]);
+    offset[c] = -kMean[c] / kStd[c];
+  }
+  const std::size_t pixels = static_cast<std::size_t>(set.height) * set.width;
+  float* dst = out.data_ptr<float>();
+  for (std::size_t i = begin; i < end; ++i) {
+    const std::uint8_t* src = set.image(indices[i]);
+    float* image = dst + (i - begin) * pixels * 3;
+    if (channels_last) {
+      for (std::size_t p = 0; p < pixels; ++p) {
+        for (int c = 0; c < 3; ++c) image[p * 3 + c] = src[p * 3 + c] * scale[c] + offset[c];
+      }
+    } else {
+      for (int c = 0; c < 3; ++c) {
+        float* plane = image + c * pixels;
+        for (std::size_t p = 0; p < pixels; ++p) plane[p] = src[p * 3 + c] * scale[c] + offset[c];
+      }
+    }
+  }
+  return out;
+}
+
 torch::Tensor normalize(const torch::Tensor& images01) {
-  static const auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1});
-  static const auto std = torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1});
+  static const auto mean = torch::tensor({kMean[0], kMean[1], kMean[2]}).view({1, 3, 1, 1});
+  static const auto std = torch::tensor({kStd[0], kStd[1], kStd[2]}).view({1, 3, 1, 1});
   return (images01 - mean) / std;
 }
 

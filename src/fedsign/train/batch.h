@@ -13,6 +13,13 @@ torch::Tensor gather_images(const data::ImageSet& set, const data::Indices& indi
 torch::Tensor gather_labels(const data::ImageSet& set, const data::Indices& indices,
                             std::size_t begin, std::size_t end);
 
+// The model input for images [begin, end) of `indices` in one pass: uint8 HWC rows straight to
+// normalized float N x 3 x H x W (the values of normalize(gather_images(...))), laid out
+// channels-last (NHWC in memory, as the rows are) or contiguous. Evaluation and prediction use
+// it: no augmentation comes between, and it saves three full-size temporaries per batch.
+torch::Tensor gather_inputs(const data::ImageSet& set, const data::Indices& indices,
+                            std::size_t begin, std::size_t end, bool channels_last);
+
 // Per-channel standardization with ImageNet statistics, the convention of torchvision weights,
 // so that pretrained and from-scratch models see the same input.
 torch::Tensor normalize(const torch::Tensor& images01);

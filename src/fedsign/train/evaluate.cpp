@@ -32,8 +32,7 @@ Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,
   double loss_sum = 0.0;
   for (std::size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const std::size_t end = std::min(indices.size(), begin + static_cast<std::size_t>(batch_size));
-    auto x = normalize(gather_images(set, indices, begin, end));
-    if (mode.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto x = gather_inputs(set, indices, begin, end, mode.channels_last);
     auto y = gather_labels(set, indices, begin, end);
     torch::Tensor logits;
     {

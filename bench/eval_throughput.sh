@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# End-to-end throughput of `fedsign evaluate` (issue 19): the whole command (start-up, cache
+# load, model load, inference, report) on every image of a cached GTSRB folder, with the
+# allocator settings of main() (core/allocator.h) and with the C library's defaults
+# (FEDSIGN_MALLOC=system), alternating in one run so that the ratio holds on a shared machine.
+# Then the same comparison inside a federated run: FL_ROUNDS rounds of
+# configs/fl/fedadam_dirichlet_0.1.toml (evaluated every 4th round), evaluation seconds per
+# evaluated round against the mean training round, from each run's metrics.csv.
+# Writes bench/results/eval_throughput.md (or $RESULTS) and prints it.
+#
+# Usage: bench/eval_throughput.sh [BUILD_DIR]     (default: build; needs bin/fedsign)
+# Environment: DATA (../shared/data/gtsrb), MODEL (run directory; default: a 1-epoch compact
+# model trained on data/sample into runs/eval_bench/), REPEATS (3), THREADS (2), FL_ROUNDS (8;
+# 0 skips the federated part), RESULTS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${1:-build}"
+FEDSIGN="$BUILD/bin/fedsign"
+DATA="${DATA:-../shared/data/gtsrb}"
+REPEATS="${REPEATS:-3}"
+THREADS="${THREADS:-2}"
+FL_ROUNDS="${FL_ROUNDS:-8}"
+RESULTS="${RESULTS:-bench/results/eval_throughput.md}"
+WORK=runs/eval_bench
+[[ -x "$FEDSIGN" ]] || { echo "missing $FEDSIGN: build fedsign_cli first" >&2; exit 1; }
+[[ -d "$DATA" ]] || { echo "no data folder $DATA (set DATA)" >&2; exit 1; }
+mkdir -p "$WORK"
+MODEL="${MODEL:-$WORK/model}"
+if [[ ! -f "$MODEL/model.pt" ]]; then
+  "$FEDSIGN" train --data data/sample --epochs 1 --seed 1 --threads "$THREADS" \
+    --cache-dir "$WORK/cache" --out "$MODEL" >"$WORK/train.log" 2>&1
+fi
+
+evaluate() {  # label, extra environment...; prints "images seconds"
+  local start end out
+  start=$(date +%s.%N)
+  out=$(env "${@:2}" "$FEDSIGN" evaluate "$MODEL" --data "$DATA" --cache-dir runs/cache \
+          --split all --threads "$THREADS" --out "$WORK/out-$1" 2>&1) ||
+    { echo "$out" >&2; exit 1; }
+  end=$(date +%s.%N)
+  local images
+  images=$(grep -oE '^[0-9]+ images: accuracy' <<<"$out" | grep -oE '^[0-9]+')
+  awk -v n="$images" -v a="$start" -v b="$end" 'BEGIN {print n, b - a}'
+}
+
+evaluate warmup >/dev/null  # decodes into the cache once
+declare -A rates
+for ((r = 1; r <= REPEATS; r++)); do
+  for variant in tuned system; do
+    if [[ $variant == system ]]; then read -r n s < <(evaluate "$variant" FEDSIGN_MALLOC=system)
+    else read -r n s < <(evaluate "$variant" FEDSIGN_MALLOC=tuned); fi
+    rates[$variant]+="$(awk -v n="$n" -v s="$s" 'BEGIN {print n / s}') "
+    echo "run $r $variant: $n images in $(printf %.2f "$s") s" >&2
+  done
+done
+
+summary() {  # median min max of a list
+  tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {printf "%.0f | %.0f-%.0f", a[int((NR+1)/2)], a[1], a[NR]}'
+}
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio=$(awk -v a="$(median "${rates[tuned]}")" -v b="$(median "${rates[system]}")" 'BEGIN {print a / b}')
+{
+  echo "# fedsign evaluate, end to end"
+  echo
+  echo "\`bench/eval_throughput.sh\` on $(nproc) cores, $THREADS threads, $n cached images of"
+  echo "\`$DATA\` (\`--split all\`), model \`$MODEL\`, $REPEATS alternating runs each; the time is"
+  echo "the whole command (start-up, cache and model load, inference, report)."
+  echo
+  echo "| allocator | images/s (median) | min-max |"
+  echo "|---|---:|---:|"
+  echo "| fedsign (core/allocator.h: no mmap per block, trim above 1 GiB) | $(summary "${rates[tuned]}") |"
+  echo "| C library defaults (FEDSIGN_MALLOC=system) | $(summary "${rates[system]}") |"
+  echo
+  printf 'Ratio of medians: %.2fx.\n' "$ratio"
+  if ((FL_ROUNDS > 0)); then
+    echo
+    echo "## Inside a federated run"
+    echo
+    echo "\`fedsign fl simulate --config configs/fl/fedadam_dirichlet_0.1.toml --rounds $FL_ROUNDS"
+    echo "--threads $THREADS\` (central evaluation on the validation tracks and federated evaluation"
+    echo "every 4th round), from each run's metrics.csv:"
+    echo
+    echo "| allocator | training round (mean s) | evaluated round (mean s) | its evaluation (mean s) | evaluated / training round |"
+    echo "|---|---:|---:|---:|---:|"
+    for variant in tuned system; do
+      FEDSIGN_MALLOC=$variant "$FEDSIGN" fl simulate --config configs/fl/fedadam_dirichlet_0.1.toml \
+        --data "$DATA" --rounds "$FL_ROUNDS" --threads "$THREADS" --cache-dir runs/cache \
+        --out "$WORK/fl-$variant" >"$WORK/fl-$variant.log" 2>&1 ||
+        { cat "$WORK/fl-$variant.log" >&2; exit 1; }
+      label="fedsign"
+      [[ $variant == system ]] && label="C library defaults"
+      awk -F, -v label="$label" '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        { s = $col["seconds"]; e = $col["eval_seconds"]
+          if (e > 0) { es += s; ee += e; ne++ } else { ts += s; nt++ } }
+        END { printf "| %s | %.2f | %.2f | %.2f | %.2fx |\n", label, ts / nt, es / ne, ee / ne,
+              (es / ne) / (ts / nt) }' "$WORK/fl-$variant/metrics.csv"
+    done
+  fi
+} >"$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
+cat "$RESULTS"
