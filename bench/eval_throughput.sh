@@ -5,13 +5,15 @@
 # (FEDSIGN_MALLOC=system), alternating in one run so that the ratio holds on a shared machine.
 # Then the same comparison inside a federated run: FL_ROUNDS rounds of
 # configs/fl/fedadam_dirichlet_0.1.toml (evaluated every 4th round), evaluation seconds per
-# evaluated round against the mean training round, from each run's metrics.csv.
+# evaluated round against the mean training round, from each run's metrics.csv. Last, a short
+# centralized run (TRAIN_EPOCHS epochs of configs/train/compact_gtsrb.toml, validated after each
+# epoch) both ways: wall time and each epoch's training images/s.
 # Writes bench/results/eval_throughput.md (or $RESULTS) and prints it.
 #
 # Usage: bench/eval_throughput.sh [BUILD_DIR]     (default: build; needs bin/fedsign)
 # Environment: DATA (../shared/data/gtsrb), MODEL (run directory; default: a 1-epoch compact
 # model trained on data/sample into runs/eval_bench/), REPEATS (3), THREADS (2), FL_ROUNDS (8;
-# 0 skips the federated part), RESULTS.
+# 0 skips the federated part), TRAIN_EPOCHS (2; 0 skips the training part), RESULTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -20,6 +22,7 @@ DATA="${DATA:-../shared/data/gtsrb}"
 REPEATS="${REPEATS:-3}"
 THREADS="${THREADS:-2}"
 FL_ROUNDS="${FL_ROUNDS:-8}"
+TRAIN_EPOCHS="${TRAIN_EPOCHS:-2}"
 RESULTS="${RESULTS:-bench/results/eval_throughput.md}"
 WORK=runs/eval_bench
 [[ -x "$FEDSIGN" ]] || { echo "missing $FEDSIGN: build fedsign_cli first" >&2; exit 1; }
@@ -95,6 +98,29 @@ ratio=$(awk -v a="$(median "${rates[tuned]}")" -v b="$(median "${rates[system]}"
           if (e > 0) { es += s; ee += e; ne++ } else { ts += s; nt++ } }
         END { printf "| %s | %.2f | %.2f | %.2f | %.2fx |\n", label, ts / nt, es / ne, ee / ne,
               (es / ne) / (ts / nt) }' "$WORK/fl-$variant/metrics.csv"
+    done
+  fi
+  if ((TRAIN_EPOCHS > 0)); then
+    echo
+    echo "## A centralized training run"
+    echo
+    echo "\`fedsign train --config configs/train/compact_gtsrb.toml --epochs $TRAIN_EPOCHS --threads $THREADS\`"
+    echo "(each epoch: training, then the 3,915 validation images):"
+    echo
+    echo "| allocator | whole run (s) | training images/s per epoch |"
+    echo "|---|---:|---|"
+    for variant in tuned system; do
+      label="fedsign"
+      [[ $variant == system ]] && label="C library defaults"
+      start=$(date +%s.%N)
+      FEDSIGN_MALLOC=$variant "$FEDSIGN" train --config configs/train/compact_gtsrb.toml \
+        --data "$DATA" --epochs "$TRAIN_EPOCHS" --threads "$THREADS" --cache-dir runs/cache \
+        --out "$WORK/train-$variant" >"$WORK/train-$variant.log" 2>&1 ||
+        { cat "$WORK/train-$variant.log" >&2; exit 1; }
+      end=$(date +%s.%N)
+      epochs=$(grep -oE '\(([0-9]+) img/s\)' "$WORK/train-$variant.log" | tr -dc '0-9\n' | paste -sd, -)
+      awk -v l="$label" -v a="$start" -v b="$end" -v e="$epochs" \
+        'BEGIN {printf "| %s | %.1f | %s |\n", l, b - a, e}'
     done
   fi
 } >"$RESULTS.tmp"
