@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fedsign/core/allocator.h"
 #include "fedsign/fl/strategy/aggregate.h"
 #include "fedsign/fl/client/client_state.h"
 #include "fedsign/fl/weights.h"
@@ -22,6 +23,7 @@ using namespace fedsign;
 using bench::median_ms;
 
 int main(int argc, char** argv) {
+  fedsign::keep_freed_memory_mapped();  // as the fedsign CLI does (core/allocator.h)
   const std::string name = argc > 1 ? argv[1] : "compact";
   const int reps = argc > 2 ? std::stoi(argv[2]) : 50;
   const std::filesystem::path dir = argc > 3 ? argv[3] : "/tmp/fedsign-state-bench";

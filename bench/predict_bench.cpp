@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fedsign/core/allocator.h"
 #include "fedsign/data/image_loader.h"
 #include "fedsign/train/batch.h"
 #include "fedsign/train/evaluate.h"
@@ -53,6 +54,7 @@ int64_t classify(models::Classifier& model, const torch::Tensor& x, const train:
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedsign::keep_freed_memory_mapped();  // as the fedsign CLI does (core/allocator.h)
   std::string model_path;
   std::vector<std::string> images;
   int reps = 200;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fedsign/core/allocator.h"
 #include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/compress/topk.h"
 #include "fedsign/fl/robust/flat_update.h"
@@ -24,6 +25,7 @@ using namespace fedsign;
 using bench::median_ms;
 
 int main(int argc, char** argv) {
+  fedsign::keep_freed_memory_mapped();  // as the fedsign CLI does (core/allocator.h)
   const std::string name = argc > 1 ? argv[1] : "resnet18";
   const int n = argc > 2 ? std::stoi(argv[2]) : 10;
   const int reps = argc > 3 ? std::stoi(argv[3]) : 5;

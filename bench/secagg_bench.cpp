@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fedsign/core/allocator.h"
 #include "fedsign/fl/privacy/fixed_point.h"
 #include "fedsign/fl/privacy/secagg.h"
 
@@ -27,6 +28,7 @@ double seconds_since(Clock::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedsign::keep_freed_memory_mapped();  // as the fedsign CLI does (core/allocator.h)
   const int64_t length = argc > 1 ? std::stoll(argv[1]) : 590000;
   std::vector<int64_t> counts;
   std::stringstream list(argc > 2 ? argv[2] : "5,20,50");

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "fedsign/core/allocator.h"
 #include "fedsign/train/predictor.h"
 #include "fedsign/train/trainer.h"
 
@@ -163,6 +164,7 @@ int run_inprocess(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedsign::keep_freed_memory_mapped();  // as the fedsign CLI does (core/allocator.h)
   Args a;
   if (argc > 1) a.mode = argv[1];
   for (int i = 2; i < argc; ++i) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "fedsign/core/allocator.h"
 #include "fedsign/models/registry.h"
 #include "fedsign/train/augment.h"
 #include "fedsign/train/evaluate.h"
@@ -49,6 +50,7 @@ double step_throughput(const std::string& name, int64_t batch, int steps, train:
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedsign::keep_freed_memory_mapped();  // as the fedsign CLI does (core/allocator.h)
   const std::string name = argc > 1 ? argv[1] : "compact";
   const int64_t batch = argc > 2 ? std::stoll(argv[2]) : 128;
   const int steps = argc > 3 ? std::stoi(argv[3]) : 20;
