@@ -12,6 +12,9 @@
 # LOCAL_STEPS (5), EPSILONS ("1 4 8"), OUT (runs/fl/dp_curve), FEDSIGN (build/bin/fedsign), JOBS
 # (2: runs at a time, with cores/JOBS threads each). Logs go to OUT/<run>.log; the table also to
 # OUT/results.md. A run whose model.pt exists is not run again (delete its folder to redo it).
+# THREADS (per run; cores/JOBS). CONFIG (configs/fl/dp_central.toml; configs/fl/dp_finetune.toml
+# fine-tunes the head of a model pretrained on pictogram renders: when its init-weights file is
+# missing, the script makes it first with `fedsign synth` + `fedsign train`, public data only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FEDSIGN=${FEDSIGN:-build/bin/fedsign}
@@ -23,8 +26,8 @@ LOCAL_STEPS=${LOCAL_STEPS:-5}
 EPSILONS=${EPSILONS:-"1 4 8"}
 OUT=${OUT:-runs/fl/dp_curve}
 JOBS=${JOBS:-2}
-THREADS=$(( $(nproc) / JOBS )); (( THREADS >= 1 )) || THREADS=1
-CONFIG=configs/fl/dp_central.toml
+THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
+CONFIG=${CONFIG:-configs/fl/dp_central.toml}
 DELTA=1e-5
 
 # Every run: the config with the shared overrides; the runs differ only in --dp/--target-epsilon.
@@ -36,6 +39,15 @@ runs=(baseline); for e in $EPSILONS; do runs+=("eps$e"); done
 if [[ "${1:-}" != "--table" ]]; then
   [[ -x "$FEDSIGN" ]] || { echo "no $FEDSIGN: build first (scripts/build.sh)" >&2; exit 1; }
   mkdir -p "$OUT"
+  init=$(sed -n 's/^init-weights *= *"\(.*\)"/\1/p' "$CONFIG")
+  if [[ -n $init && ! -f $init ]]; then  # the public model: renders of the pictograms only
+    public=$(dirname "$(dirname "$init")")
+    mkdir -p "$public"
+    echo "pretraining the public model: $init (log $public/pretrain.log)"
+    { "$FEDSIGN" synth --data "$DATA" --out "$public/synth" --per-class 300 --seed 11 --threads "$(nproc)" &&
+      "$FEDSIGN" train --data "$public/synth" --val-fraction 0.1 --epochs 8 --threads "$(nproc)" \
+        --out "$(dirname "$init")"; } > "$public/pretrain.log" 2>&1 || { cat "$public/pretrain.log" >&2; exit 1; }
+  fi
   failed=0
   launch() {  # run: start it in the background once a slot is free
     local run=$1 extra
@@ -58,7 +70,7 @@ last_of() {
 }
 
 {
-  echo "GTSRB, $CLIENTS clients (whole tracks), $PER_ROUND per round, $ROUNDS rounds, central DP-FedAvg at delta $DELTA ($CONFIG)"
+  echo "GTSRB, $CLIENTS clients (whole tracks), $PER_ROUND per round, $ROUNDS rounds, central DP-FedAvg at delta $DELTA ($CONFIG, $LOCAL_STEPS local steps)"
   echo
   echo "| run | target epsilon | epsilon spent | noise multiplier | rounds done | final central accuracy, validation (development) |"
   echo "|---|---:|---:|---:|---:|---:|"

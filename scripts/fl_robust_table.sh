@@ -1,40 +1,41 @@
 #!/usr/bin/env bash
 # The robustness table of docs/robustness.md: every defence {FedAvg (none), median, trimmed mean,
-# Krum, adaptive clipping, FLTrust} against every attack {none, sign flip, scaling x10, label
-# flip, backdoor, little-is-enough}, on GTSRB split into CLIENTS clients (Dirichlet 0.5) of which
-# FRACTION attack. Prints one Markdown table: final central accuracy on the validation
-# (development) split, and for the backdoor its attack success rate (accuracy on triggered
-# validation images of the other classes).
+# Multi-Krum, adaptive clipping, FLTrust} against every attack {none, sign flip 20%, scaling x10
+# 10%, label flip 30%, backdoor 10%, little-is-enough 20%} (the share of all clients that attack,
+# issue 14's grid), on GTSRB split into CLIENTS clients (Dirichlet 0.5). Prints one Markdown
+# table: final central accuracy on the validation (development) split, and for the backdoor its
+# attack success rate (accuracy on triggered validation images of the other classes).
 #
 #   scripts/fl_robust_table.sh           # run what is missing (resumable), then the table
 #   scripts/fl_robust_table.sh --table   # only the table, from existing runs
 #
-# Environment: FEDSIGN (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT (runs/robust),
-# ROUNDS (30), CLIENTS (20), PER_ROUND (10), FRACTION (0.2), MODEL (compact), JOBS (2 runs at a
-# time, cores/JOBS threads each), EXTRA (more flags for every run), ONLY_DEFENCES and
-# ONLY_ATTACKS (a part of the grid, e.g. ONLY_DEFENCES="fedavg median krum"). Krum assumes
-# f = ceil(FRACTION x PER_ROUND) attackers per round. Logs: OUT/<defence>-<attack>.log; the
-# table also goes to OUT/table.md.
+# Every run starts from CONFIG (configs/fl/fedavg_dirichlet_0.5.toml: 100 clients, Dirichlet 0.5,
+# 10 per round, its local recipe and cosine schedule) with these overrides. Environment: FEDSIGN
+# (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT (runs/robust), ROUNDS (60), CLIENTS (100), PER_ROUND (10), MODEL (compact), JOBS (2 runs at a time),
+# THREADS (per run; cores/JOBS), EXTRA (more flags for every run), ONLY_DEFENCES and ONLY_ATTACKS (a
+# part of the grid, e.g. ONLY_DEFENCES="fedavg median multi-krum"). Multi-Krum assumes
+# f = ceil(share x PER_ROUND) attackers per round, the attack's share (0.2 without an attack).
+# Logs: OUT/<defence>-<attack>.log; the table also goes to OUT/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FEDSIGN=${FEDSIGN:-build/bin/fedsign}
 DATA=${DATA:-../shared/data/gtsrb}
 OUT=${OUT:-runs/robust}
-ROUNDS=${ROUNDS:-30}
-CLIENTS=${CLIENTS:-20}
+CONFIG=${CONFIG:-configs/fl/fedavg_dirichlet_0.5.toml}
+ROUNDS=${ROUNDS:-60}
+CLIENTS=${CLIENTS:-100}
 PER_ROUND=${PER_ROUND:-10}
-FRACTION=${FRACTION:-0.2}
 MODEL=${MODEL:-compact}
 JOBS=${JOBS:-2}
 EXTRA=${EXTRA:-}
-THREADS=$(( $(nproc) / JOBS )); (( THREADS >= 1 )) || THREADS=1
-KRUM_F=$(awk -v f="$FRACTION" -v n="$PER_ROUND" 'BEGIN { k = f * n; print (k == int(k)) ? k : int(k) + 1 }')
+THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 
-DEFENCES=(fedavg median trimmed-mean krum clipping fltrust)
-DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Krum (f $KRUM_F)"
+DEFENCES=(fedavg median trimmed-mean multi-krum clipping fltrust)
+DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Multi-Krum (f = attackers per round)"
                "adaptive clipping" "FLTrust (100 root images)")
 ATTACKS=(none sign-flip scale label-flip backdoor little-is-enough)
-ATTACK_NAMES=("no attack" "sign flip" "scaling x10" "label flip" "backdoor" "little is enough")
+ATTACK_NAMES=("no attack" "sign flip 20%" "scaling x10 10%" "label flip 30%" "backdoor 10%"
+              "little is enough 20%")
 
 # ONLY_DEFENCES / ONLY_ATTACKS (space-separated ids): a part of the grid, for a quicker look.
 keep_only() {  # ARRAY NAMES_ARRAY WANTED...: filters both arrays in place to the wanted ids
@@ -50,12 +51,28 @@ keep_only() {  # ARRAY NAMES_ARRAY WANTED...: filters both arrays in place to th
 # shellcheck disable=SC2086
 [[ -n "${ONLY_ATTACKS:-}" ]] && keep_only ATTACKS ATTACK_NAMES $ONLY_ATTACKS
 
-defence_flags() {
+# The share of all clients that attack, per attack.
+attack_fraction() {
+  case $1 in
+    none) echo 0 ;;
+    scale|backdoor) echo 0.1 ;;
+    label-flip) echo 0.3 ;;
+    *) echo 0.2 ;;
+  esac
+}
+
+# Multi-Krum's f: the attackers expected per round, rounded up (2 when nobody attacks).
+krum_f() {
+  awk -v f="$(attack_fraction "$1")" -v n="$PER_ROUND" \
+    'BEGIN { if (f == 0) f = 0.2; k = f * n; print (k == int(k)) ? k : int(k) + 1 }'
+}
+
+defence_flags() {  # DEFENCE ATTACK
   case $1 in
     fedavg) ;;
     median) echo "--robust median" ;;
     trimmed-mean) echo "--robust trimmed-mean --trim-beta 0.2" ;;
-    krum) echo "--robust krum --krum-f $KRUM_F" ;;
+    multi-krum) echo "--robust multi-krum --krum-f $(krum_f "$2")" ;;
     clipping) echo "--adaptive-clip" ;;
     fltrust) echo "--robust fltrust --fltrust-root 100" ;;
   esac
@@ -64,8 +81,8 @@ defence_flags() {
 attack_flags() {
   case $1 in
     none) ;;
-    scale) echo "--attack scale --attack-scale 10 --attack-fraction $FRACTION" ;;
-    *) echo "--attack $1 --attack-fraction $FRACTION" ;;
+    scale) echo "--attack scale --attack-scale 10 --attack-fraction $(attack_fraction "$1")" ;;
+    *) echo "--attack $1 --attack-fraction $(attack_fraction "$1")" ;;
   esac
 }
 
@@ -83,9 +100,9 @@ if [[ "${1:-}" != "--table" ]]; then
       [[ -f "$run/server.ckpt" ]] && resume="--resume"
       # Word splitting of the flag strings is intended: each is a list of flags.
       # shellcheck disable=SC2206,SC2207
-      cmd=("$FEDSIGN" fl simulate --data "$DATA" --model "$MODEL" --clients "$CLIENTS"
+      cmd=("$FEDSIGN" fl simulate --config "$CONFIG" --data "$DATA" --model "$MODEL" --clients "$CLIENTS"
            --clients-per-round "$PER_ROUND" --partition dirichlet --alpha 0.5 --rounds "$ROUNDS"
-           --eval-every 5 --threads "$THREADS" $(defence_flags "$defence")
+           --eval-every 10 --threads "$THREADS" $(defence_flags "$defence" "$attack")
            $(attack_flags "$attack") $EXTRA --out "$run" $resume)
       echo "start: ${cmd[*]} (log $run.log)"
       "${cmd[@]}" > "$run.log" 2>&1 &
@@ -106,7 +123,8 @@ mkdir -p "$OUT"
 {
   echo "Final central accuracy (%) on the validation (development) split; backdoor: accuracy /"
   echo "attack success rate (%). $CLIENTS clients (Dirichlet 0.5), $PER_ROUND per round, $ROUNDS"
-  echo "rounds, ${FRACTION} of the clients attack, model $MODEL."
+  echo "rounds, the local recipe of $CONFIG (cosine schedule over the rounds),"
+  echo "model $MODEL; the attack's share of all clients in its row."
   echo
   header="| attack |"; rule="|---|"
   for name in "${DEFENCE_NAMES[@]}"; do header+=" $name |"; rule+="---:|"; done

@@ -16,6 +16,7 @@
 #include "fedsign/fl/run/central_evaluator.h"
 #include "fedsign/fl/run/root_update.h"
 #include "fedsign/fl/sim/simulation.h"
+#include "fedsign/models/registry.h"
 #include "fedsign/report/run_charts.h"
 #include "fedsign/train/model_bundle.h"
 #include "fl_options.h"
@@ -143,6 +144,16 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
     // validation split stays unseen).
     root_update = fl::make_root_update(
         set, fl::sample_root_set(split.train, federation.robust.fltrust_root, config.seed), config);
+  }
+  if (!federation.init_weights.empty() ||
+      federation.trainable_groups != std::vector<std::string>{"all"}) {
+    // A model of the run's architecture to load and check them against (the simulation builds
+    // its own initial model only when no --init-weights is given).
+    models::ModelOptions model_options;
+    model_options.num_classes = 43;
+    model_options.input_size = set.height;
+    model_options.dropout = config.dropout;
+    fl::resolve_model_settings(federation, *models::create_model(config.model, model_options));
   }
   auto strategy = fl::make_federation_strategy(
       federation, central_evaluation(set, split.validation, config, o.attack),

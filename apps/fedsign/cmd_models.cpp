@@ -1,14 +1,33 @@
-// `fedsign models`: the model registry with parameter counts.
+// `fedsign models`: the model registry with parameter counts; with --groups, each model's layer
+// groups (the unit of freezing for `transfer` and `fl --trainable-groups`) and their sizes.
+#include <map>
+
 #include "commands.h"
 #include "fedsign/models/registry.h"
 
 namespace fedsign::cli {
 
+namespace {
+
+void print_groups(models::Classifier& model) {
+  std::map<std::string, int64_t> sizes;
+  for (const auto& item : model.named_parameters()) {
+    sizes[model.group_of(item.key())] += item.value().numel();
+  }
+  for (const auto& group : model.layer_groups()) {
+    std::printf("    %-16s %12lld\n", group.c_str(), static_cast<long long>(sizes[group]));
+  }
+}
+
+}  // namespace
+
 void add_models_command(CLI::App& app, Actions& actions) {
   auto size = std::make_shared<int>(32);
+  auto groups = std::make_shared<bool>(false);
   CLI::App* cmd = add_command(app, "models", "List the available model architectures");
   cmd->add_option("--size", *size, "input side used to build the models")->capture_default_str();
-  actions[cmd] = [size] {
+  cmd->add_flag("--groups", *groups, "also list each model's layer groups with their parameters");
+  actions[cmd] = [size, groups] {
     models::ModelOptions options;
     options.input_size = *size;
     std::printf("%-20s %12s  %s\n", "name", "parameters", "description");
@@ -17,6 +36,7 @@ void add_models_command(CLI::App& app, Actions& actions) {
       std::printf("%-20s %12lld  %s\n", name.c_str(),
                   static_cast<long long>(models::count_parameters(*model)),
                   models::describe_model(name).c_str());
+      if (*groups) print_groups(*model);
     }
   };
 }

@@ -115,6 +115,11 @@ void add_federation_options(CLI::App& cmd, FederationOptions& options) {
       ->capture_default_str()
       ->group(strategy);
   cmd.add_option("--tau", o.tau, "FedOpt only: adaptivity (epsilon)")->capture_default_str()->group(strategy);
+  cmd.add_option("--init-weights", o.init_weights,
+                 "start the global model from this weights file (e.g. a model trained on public "
+                 "data; a head of another shape starts fresh)")
+      ->check(CLI::ExistingFile)
+      ->group(strategy);
 
   const char* rounds = "Rounds and sampling";
   cmd.add_option("--rounds", o.rounds, "federated rounds")
@@ -185,6 +190,12 @@ void add_federation_options(CLI::App& cmd, FederationOptions& options) {
       ->capture_default_str()
       ->group(local);
   cmd.add_option("--min-lr", o.min_lr, "cosine: the last round's learning rate")
+      ->capture_default_str()
+      ->group(local);
+  cmd.add_option("--trainable-groups", o.trainable_groups,
+                 "layer groups the clients train, the rest frozen (all, or e.g. head or "
+                 "stage4,head: `fedsign models --groups`)")
+      ->delimiter(',')
       ->capture_default_str()
       ->group(local);
 

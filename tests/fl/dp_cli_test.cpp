@@ -134,5 +134,32 @@ TEST_F(DpCli, BudgetStopsTheRunAfterTheLastGoodRound) {
   EXPECT_LE(eps[0], budget);
 }
 
+
+// Federated fine-tuning from the command line: a pretrained file starts a DP run that trains the
+// head alone, and a wrong file or group is refused in one line.
+TEST_F(DpCli, FineTuningTheHeadUnderDp) {
+  const auto pretrained = tmp_ / "pretrained";
+  auto pre = run_cli(simulate("--rounds 1 --out " + pretrained.string()), tmp_.path());
+  ASSERT_EQ(pre.exit_code, 0) << pre.err;
+  const auto run = tmp_ / "head";
+  auto tuned = run_cli(simulate("--rounds 2 --dp central --dp-noise-multiplier 1.0 --init-weights " +
+                                (pretrained / "model.pt").string() +
+                                " --trainable-groups head --out " + run.string()),
+                       tmp_.path());
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.err;
+  EXPECT_TRUE(std::filesystem::exists(run / "model.pt"));  // bit-identity: frozen_layers_test
+  std::ofstream(tmp_ / "not_weights.pt") << "hello";
+  auto wrong = run_cli(simulate("--rounds 1 --init-weights " + (tmp_ / "not_weights.pt").string() +
+                                " --out " + (tmp_ / "wrong").string()),
+                       tmp_.path());
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("not_weights.pt"), std::string::npos) << wrong.err;
+  auto group = run_cli(simulate("--rounds 1 --trainable-groups stage9 --out " +
+                                (tmp_ / "group").string()),
+                       tmp_.path());
+  EXPECT_NE(group.exit_code, 0);
+  EXPECT_NE(group.err.find("stage9"), std::string::npos) << group.err;
+}
+
 }  // namespace
 }  // namespace fedsign

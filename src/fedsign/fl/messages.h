@@ -40,6 +40,9 @@ inline constexpr const char* kLr = "lr";                     // double, local le
 inline constexpr const char* kProximalMu = "proximal_mu";    // double, FedProx
 inline constexpr const char* kScaffold = "scaffold";         // bool, client keeps c_i
 inline constexpr const char* kWorkFraction = "work_fraction";  // double in (0, 1], stragglers
+// string: comma-separated layer groups the client trains ("stage4,head"); absent or "all": every
+// group. The rest stays frozen, BatchNorm statistics included (the server discards changes).
+inline constexpr const char* kTrainableGroups = "trainable_groups";
 }  // namespace keys
 
 struct FitIns {

@@ -5,6 +5,7 @@
 #include "fedsign/models/weights.h"
 
 #include <spdlog/spdlog.h>
+#include <torch/nn/modules/batchnorm.h>
 #include <torch/serialize.h>
 
 #include <algorithm>
@@ -139,6 +140,41 @@ void set_trainable_groups(Classifier& model, const std::vector<std::string>& tra
                                             model.group_of(item.key())) != trainable_groups.end();
     item.value().requires_grad_(trainable);
   }
+}
+
+int hold_frozen_statistics(Classifier& model) {
+  int held = 0;
+  for (const auto& item : model.named_modules()) {
+    torch::nn::Module& m = *item.value();
+    if (!dynamic_cast<torch::nn::BatchNorm1dImpl*>(&m) &&
+        !dynamic_cast<torch::nn::BatchNorm2dImpl*>(&m)) {
+      continue;
+    }
+    const auto params = m.parameters(false);
+    const bool frozen = std::none_of(params.begin(), params.end(),
+                                     [](const torch::Tensor& p) { return p.requires_grad(); });
+    if (frozen) {
+      m.eval();
+      ++held;
+    }
+  }
+  return held;
+}
+
+std::vector<std::string> parse_groups(const std::string& text) {
+  std::vector<std::string> groups;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    std::string group = text.substr(start, end - start);
+    group.erase(0, group.find_first_not_of(' '));
+    group.erase(group.find_last_not_of(' ') + 1);
+    FEDSIGN_CHECK(!group.empty(), "layer groups '{}': an empty name (comma-separated, e.g. "
+                  "\"stage4,head\" or \"all\")", text);
+    groups.push_back(group);
+    start = end + 1;
+  }
+  return groups;
 }
 
 std::vector<std::string> last_groups(const Classifier& model, int n) {

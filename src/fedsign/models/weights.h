@@ -30,6 +30,15 @@ void save_weights(const Classifier& model, const std::filesystem::path& file);
 // The special group list {"all"} unfreezes everything; {"head"} is feature extraction.
 void set_trainable_groups(Classifier& model, const std::vector<std::string>& trainable_groups);
 
+// Puts every BatchNorm layer whose parameters are all frozen in evaluation mode, so training
+// neither updates its running statistics nor normalizes with batch statistics: a frozen layer
+// then computes in training exactly what it computes at inference. Call after model.train().
+// Returns how many layers it held.
+int hold_frozen_statistics(Classifier& model);
+
+// Comma-separated layer groups ("stage4,head", "all") as a list; throws on an empty entry.
+std::vector<std::string> parse_groups(const std::string& comma_separated);
+
 // The last `n` groups (e.g. n=2: last block + head), for partial fine-tuning.
 std::vector<std::string> last_groups(const Classifier& model, int n);
 

@@ -241,14 +241,16 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
-  std::unique_ptr<fl::Strategy> strategy =
-      fl::make_federation_strategy(o.federation, std::move(evaluate), o.root_update);
   models::ModelOptions model_options;
   model_options.num_classes = o.num_classes;
   model_options.input_size = o.input_size;
   model_options.dropout = o.dropout;
   torch::manual_seed(o.federation.seed);
   std::shared_ptr<models::Classifier> model = models::create_model(o.model, model_options);
+  fl::FederationConfig federation = o.federation;
+  fl::resolve_model_settings(federation, *model);  // --init-weights, --trainable-groups
+  std::unique_ptr<fl::Strategy> strategy =
+      fl::make_federation_strategy(federation, std::move(evaluate), o.root_update);
   fl::Weights global = strategy->initialize_parameters().value_or(fl::get_weights(*model));
 
   TokenStore tokens(o.tokens_file);

@@ -86,6 +86,7 @@ TrainStats Trainer::run(const data::ImageSet& set, const data::Indices& indices,
   torch::manual_seed(seed);
 
   model_->train();
+  if (hooks.after_train_mode) hooks.after_train_mode(*model_);
   FEDSIGN_CHECK(config_.sampler == "shuffle" || config_.sampler == "balanced",
                 "unknown sampler '{}' (shuffle or balanced)", config_.sampler);
   const auto batch = static_cast<std::size_t>(config_.batch_size);

@@ -33,6 +33,9 @@ struct TrainStats {
 };
 
 struct TrainHooks {
+  // Called once per pass, right after the model is put in training mode (e.g. to keep frozen
+  // layers' BatchNorm statistics fixed: models::hold_frozen_statistics).
+  std::function<void(models::Classifier&)> after_train_mode;
   // Called after loss.backward() and before optimizer.step(), with the model's gradients set.
   std::function<void(models::Classifier&)> after_backward;
 };

@@ -10,6 +10,7 @@
 #include "fedsign/fl/rng.h"
 #include "fedsign/fl/strategy/aggregate.h"
 #include "fedsign/models/registry.h"
+#include "fedsign/models/weights.h"
 #include "fedsign/train/evaluate.h"
 #include "fedsign/train/trainer.h"
 
@@ -121,6 +122,12 @@ FitResult LocalClient::fit(const FitIns& ins) {
   const double fraction =
       faults_.work_fraction(round, id_) * get_double(ins.config, keys::kWorkFraction, 1.0);
   if (fraction < 1.0) steps = std::max<int64_t>(1, std::llround(static_cast<double>(steps) * fraction));
+  // Fine-tuning part of the model: freeze the rest before the optimizer is built (it takes only
+  // trainable parameters). The worker's model is shared, so every fit sets it afresh.
+  const std::vector<std::string> groups =
+      models::parse_groups(get_string(ins.config, keys::kTrainableGroups, "all"));
+  models::set_trainable_groups(worker_.model(), groups);
+  const bool partial = groups != std::vector<std::string>{"all"};
   train::ScheduleConfig schedule;
   schedule.kind = train::ScheduleKind::kConstant;
   schedule.base_lr = lr;
@@ -147,6 +154,7 @@ FitResult LocalClient::fit(const FitIns& ins) {
                   corr.names[std::min(k, corr.size() - 1)]);
   }
   train::TrainHooks hooks;
+  if (partial) hooks.after_train_mode = [](models::Classifier& m) { models::hold_frozen_statistics(m); };
   if (mu > 0 || scaffold) {
     hooks.after_backward = [&](models::Classifier&) {
       torch::NoGradGuard no_grad;

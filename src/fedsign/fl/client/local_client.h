@@ -12,6 +12,8 @@
 // Differential privacy: when the fit config carries DP keys (privacy/dp_fedavg.h), the trained
 // model goes through privacy::client_privatize before it is returned (distributed mode: clipped
 // and noised here, on the client).
+// Fine-tuning part of the model: a fit config with "trainable_groups" freezes the other layer
+// groups (no gradient step, BatchNorm statistics held), so they come back unchanged.
 // Simulated faults: with probability dropout_prob a client throws ClientDropout; with
 // probability straggler_prob it completes only a fraction U(min_fraction, 1) of its steps.
 #pragma once

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/privacy/rdp_accountant.h"
 #include "fedsign/fl/strategy/fedavg.h"
+#include "fedsign/fl/strategy/frozen_layers.h"
+#include "fedsign/models/weights.h"
 
 namespace fedsign::fl {
 
@@ -116,6 +119,30 @@ privacy::DpOptions federation_dp_options(const FederationConfig& c) {
   return dp;
 }
 
+void resolve_model_settings(FederationConfig& c, models::Classifier& model) {
+  if (!c.init_weights.empty()) {
+    models::load_weights(model, c.init_weights);
+    c.initial_parameters = get_weights(model);
+    spdlog::info("initial global model from {}", c.init_weights);
+  }
+  c.frozen_tensors.clear();
+  if (c.trainable_groups == std::vector<std::string>{"all"}) return;
+  models::set_trainable_groups(model, c.trainable_groups);  // validates the names
+  models::set_trainable_groups(model, {"all"});
+  const Weights layout = get_weights(model);
+  for (const std::string& name : layout.names) {
+    const std::string group = model.group_of(name);
+    if (std::find(c.trainable_groups.begin(), c.trainable_groups.end(), group) ==
+        c.trainable_groups.end()) {
+      c.frozen_tensors.push_back(name);
+    }
+  }
+  FEDSIGN_CHECK(c.frozen_tensors.size() < layout.size(),
+                "--trainable-groups: nothing left to train");
+  spdlog::info("clients train layer groups {} ({} of {} tensors frozen)",
+               fmt::join(c.trainable_groups, ","), c.frozen_tensors.size(), layout.size());
+}
+
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
                                                    CentralEvaluateFn evaluate,
                                                    robust::ServerUpdateFn root_update) {
@@ -124,6 +151,7 @@ std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
   if (c.dp_mode != "off") dp = federation_dp_options(c);
   StrategyOptions options = federation_strategy_options(c);
   options.evaluate_fn = std::move(evaluate);
+  options.initial_parameters = c.initial_parameters;
   std::map<std::string, double> params = {{"proximal_mu", c.proximal_mu},
                                           {"server_momentum", c.server_momentum},
                                           {"beta1", c.beta1},
@@ -134,6 +162,13 @@ std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
                 "--robust fltrust needs the server's root set (--fltrust-root images of --data)");
   std::unique_ptr<Strategy> strategy =
       wrap_robust(make_strategy(c.strategy, options, params), c.robust, std::move(root_update));
+  if (!c.frozen_tensors.empty()) {
+    // Inside DP: the DP wrapper stays outermost (its accountant is what the run reports), and
+    // its noisy average passes through FrozenLayers, which restores the frozen tensors.
+    strategy = std::make_unique<FrozenLayers>(
+        std::move(strategy), c.trainable_groups,
+        std::set<std::string>(c.frozen_tensors.begin(), c.frozen_tensors.end()));
+  }
   if (!dp) return strategy;
   log_dp_plan(c, *dp);
   return privacy::wrap_dp(std::move(strategy), *dp);

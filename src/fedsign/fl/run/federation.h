@@ -7,12 +7,18 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "fedsign/fl/privacy/dp_fedavg.h"
 #include "fedsign/fl/robust/wrap_robust.h"
 #include "fedsign/fl/run/driver.h"
 #include "fedsign/fl/strategy/strategy.h"
+
+namespace fedsign::models {
+class Classifier;
+}
 
 namespace fedsign::fl {
 
@@ -55,7 +61,23 @@ struct FederationConfig {
   privacy::DpOptions dp;
   // Robust aggregation around the strategy (rule, trimming, Krum's f, norm clipping).
   RobustOptions robust;
+  // Federated fine-tuning: the first global model from a weights file (e.g. a model trained on
+  // public data, such as fedsign's pictogram renders), and the layer groups the clients train
+  // ({"all"}, or e.g. {"head"} or {"stage4", "head"}: `fedsign models --groups`); the others
+  // stay as they started (strategy/frozen_layers.h).
+  std::string init_weights;
+  std::vector<std::string> trainable_groups = {"all"};
+  // Filled by resolve_model_settings() from a model of the run's architecture.
+  std::optional<Weights> initial_parameters;  // init_weights' tensors
+  std::vector<std::string> frozen_tensors;     // tensors outside trainable_groups
 };
+
+// Loads config.init_weights into `model` (a fresh model of the run's architecture; throws
+// naming the file if it does not fit) and fills config.initial_parameters with the result;
+// checks config.trainable_groups against the model's layer groups and lists the tensors
+// outside them in config.frozen_tensors. Both front doors call it before
+// make_federation_strategy.
+void resolve_model_settings(FederationConfig& config, models::Classifier& model);
 
 // The DP options `config` asks for (dp_mode must not be "off"), checked: a fixed number of
 // clients per round, no SCAFFOLD, no --min-results, a noise multiplier given or reachable. A noise multiplier
@@ -73,6 +95,8 @@ double dp_sampling_rate(const FederationConfig& config);
 // robust rule fltrust, else unused). With DP on, wrapped by privacy::wrap_dp (name
 // "dp-<inner>"), the noise multiplier and the epsilon it plans for logged; DP and a robust rule
 // together are refused (DP averages clipped updates itself: the rule would see one result).
+// With frozen tensors (resolve_model_settings) the strategy inside DP is wrapped in
+// FrozenLayers; config.initial_parameters become the strategy's initial parameters.
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& config,
                                                    CentralEvaluateFn evaluate = {},
                                                    robust::ServerUpdateFn root_update = {});

@@ -14,6 +14,7 @@ class FedAvg : public Strategy {
   explicit FedAvg(StrategyOptions options);
 
   std::string name() const override { return "fedavg"; }
+  std::optional<Weights> initialize_parameters() override { return options_.initial_parameters; }
   std::vector<FitInstruction> configure_fit(int64_t round, const Weights& global,
                                             const ClientManager& clients) override;
   std::unique_ptr<FitAggregation> begin_aggregate_fit(int64_t round,

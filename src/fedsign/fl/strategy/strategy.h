@@ -70,6 +70,9 @@ struct StrategyOptions {
   double min_lr = 0.0;
   int64_t total_rounds = 0;          // cosine: rounds of the whole run (resumed runs included)
   CentralEvaluateFn evaluate_fn;     // optional
+  // The first global model (Flower's initial_parameters), e.g. weights pretrained on public
+  // data; nullopt: the server takes its own freshly initialized model.
+  std::optional<Weights> initial_parameters;
 };
 
 // Consumes a round's fit results one at a time.
