@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -118,7 +120,14 @@ void add_federation_options(CLI::App& cmd, FederationOptions& options) {
   cmd.add_option("--init-weights", o.init_weights,
                  "start the global model from this weights file (e.g. a model trained on public "
                  "data; a head of another shape starts fresh)")
-      ->check(CLI::ExistingFile)
+      // Empty is the default: a run's config.toml snapshot writes init-weights = "".
+      ->check(CLI::Validator(
+          [](const std::string& file) {
+            return file.empty() || std::filesystem::is_regular_file(file)
+                       ? std::string()
+                       : "File does not exist: " + file;
+          },
+          "FILE"))
       ->group(strategy);
 
   const char* rounds = "Rounds and sampling";
