@@ -147,8 +147,8 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   }
   if (!federation.init_weights.empty() ||
       federation.trainable_groups != std::vector<std::string>{"all"}) {
-    // A model of the run's architecture to load and check them against (the simulation builds
-    // its own initial model only when no --init-weights is given).
+    // A scratch model of the run's architecture to load the file into and check the groups
+    // against (the strategy is built before the simulation and its workers' models).
     models::ModelOptions model_options;
     model_options.num_classes = 43;
     model_options.input_size = set.height;
