@@ -57,4 +57,12 @@ echo "$rows" | while IFS= read -r row; do
   chmod 644 "$out/$path"
 done
 
+# The 43 sign pictograms (Meta/, RGBA) and Meta.csv: what --client-renders and `fedsign synth`
+# render training images from.
+rm -rf "$out/Meta" "$out/Meta.csv"
+mkdir -p "$out/Meta"
+cp "$src"/Meta/*.png "$out/Meta/"
+cp "$src/Meta.csv" "$out/Meta.csv"
+chmod 644 "$out"/Meta/*.png "$out/Meta.csv"
+
 echo "make_sample: $(echo "$rows" | wc -l) images, $(du -sh "$out" | cut -f1) in $out"

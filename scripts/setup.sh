@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages fedsign needs. Idempotent: packages already present are skipped.
+# Installs the Debian 12 packages fedsign needs (with --tests: also those of the tests and
+# benchmarks). Idempotent: packages already present are skipped.
 set -euo pipefail
 
+# What building and running fedsign needs (README command 1).
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-openmp          # LibTorch 1.13.1 (CPU) + a fast BLAS
@@ -10,10 +12,17 @@ packages=(
   libxxhash-dev                             # XXH3: checksums and cache keys (header only)
   libmgl-dev                                # MathGL: PNG plots in-process
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libssl-dev  # RPC
-  libcpp-httplib-dev                        # HTTP status endpoint
+  libcpp-httplib-dev                        # HTTP: status endpoint, dashboard, serving
+)
+# What the tests and benchmarks need besides (README command 2: scripts/setup.sh --tests).
+test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev     # tests and benchmarks
   libxml2-dev                               # tests: parsing report.html
+  chromium curl                             # tests and scripts/dashboard_screenshot.sh: the live dashboard
 )
+if [ "${1:-}" = "--tests" ]; then
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -17,10 +17,14 @@
 #include "fedsign/fl/run/root_update.h"
 #include "fedsign/fl/sim/simulation.h"
 #include "fedsign/models/registry.h"
+#include "fedsign/net/dashboard.h"
+#include "fedsign/net/server_setup.h"
+#include "fedsign/net/status_http.h"
 #include "fedsign/report/run_charts.h"
 #include "fedsign/train/model_bundle.h"
 #include "fl_options.h"
 #include "fl_report.h"
+#include "net_hardening_options.h"
 #include "privacy_options.h"
 #include "robust_options.h"
 #include "train_options.h"
@@ -38,6 +42,8 @@ struct SimulateCommand {
   double dropout_prob = 0, straggler_prob = 0, straggler_min_fraction = 0.5;
   fl::attack::AttackOptions attack;
   fl::compress::CompressOptions compress;
+  std::string status_address, status_token_file;
+  bool status_remote = false;
 };
 
 struct PartitionCommand {
@@ -119,6 +125,7 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
                          fl::federation_clients_per_round(federation, o.partition.clients));
   fl::attack::validate(o.attack);
   fl::compress::validate(o.compress);
+  net::check_status_address(o.status_address, o.status_remote);
   o.attack.seed = config.seed;
   data::ImageSet set = load_dataset(o.data);
   const data::TrackSplit split = data::split_by_track(set, o.data.val_fraction, o.data.split_seed);
@@ -131,11 +138,19 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   const auto parts = data::partition(set, split.train, to_partition_config(o.partition));
   const data::PartitionStats stats = report_partition(set, parts, o.partition, run_dir, false);
   std::vector<fl::ClientData> clients;
-  int64_t client_train = 0, client_test = 0;
+  int64_t client_train = 0, client_test = 0, client_renders = 0;
   for (std::size_t j = 0; j < parts.size(); ++j) {
     clients.push_back(client_data(set, parts[j], o.partition, static_cast<int64_t>(j)));
     client_train += static_cast<int64_t>(clients.back().train.size());
     client_test += static_cast<int64_t>(clients.back().test.size());
+  }
+  // After every client's split: the renders only ever join a client's training data.
+  for (std::size_t j = 0; j < clients.size(); ++j) {
+    client_renders += add_client_renders(set, clients[j], o.partition, o.data, static_cast<int64_t>(j));
+  }
+  if (client_renders > 0) {
+    spdlog::info("clients added {} pictogram renders to their {} real training images",
+                 client_renders, client_train);
   }
 
   fl::robust::ServerUpdateFn root_update;
@@ -187,13 +202,27 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   spdlog::info("{}: {} clients, {} rounds, model {}, {} central validation images", strategy->name(),
                o.partition.clients, federation.rounds, config.model, split.validation.size());
 
-  const fl::SimulationResult result =
-      simulation.run([&](const fl::RoundMetrics& m) { print_round(m, federation.rounds); });
+  // The live dashboard (--status-address): the board is what its page polls.
+  net::RunBoard board;
+  const nlohmann::json board_base = {{"kind", "simulation"},
+                                     {"rounds", federation.rounds},
+                                     {"strategy", strategy->name()},
+                                     {"model", config.model},
+                                     {"clients", o.partition.clients}};
+  const auto dashboard = net::start_status_endpoint(
+      o.status_address, o.status_remote, o.status_token_file,
+      [&board, &board_base] { return board.status(board_base).dump(); });
+  board.set_phase(0, "training");
+  const fl::SimulationResult result = simulation.run([&](const fl::RoundMetrics& m) {
+    print_round(m, federation.rounds);
+    board.add_round(m);
+    board.set_phase(m.round, m.round < federation.rounds ? "training" : "done");
+  });
   simulation.save_global_model(run_dir / "model.pt");
   write_summary(run_dir,
                 {o.federation, o.partition, o.bn, config, stats,
                  static_cast<int64_t>(split.validation.size()), client_train, client_test,
-                 attack_summary, o.compress.codec},
+                 client_renders, attack_summary, o.compress.codec},
                 *strategy, result);
   if (!result.history.empty()) {
     const auto& last = result.history.back();
@@ -281,6 +310,7 @@ void add_fl_commands(CLI::App& app, Actions& actions) {
   add_simulation_options(*cmd, *sim);
   add_attack_options(*cmd, sim->attack);
   add_compress_options(*cmd, sim->compress);
+  add_status_options(*cmd, sim->status_address, sim->status_remote, sim->status_token_file);
   actions[cmd] = [cmd, sim] { run_simulate(*cmd, *sim); };
 
   auto part = std::make_shared<PartitionCommand>();

@@ -99,10 +99,11 @@ void run_client(ClientCommand& c) {
     o.partition = partition_key(c.partition, c.data.val_fraction, c.data.split_seed);
     o.partition_index = c.partition.index;
   }
-  const fl::ClientData data = client_data(set, pool, c.partition, c.partition.index);
-  spdlog::info("client '{}': share {} of {} ({}): {} local training / {} local test images",
-               o.name, c.partition.index, c.partition.clients, partition_title(c.partition),
-               data.train.size(), data.test.size());
+  fl::ClientData data = client_data(set, pool, c.partition, c.partition.index);
+  const int64_t renders = add_client_renders(set, data, c.partition, c.data, c.partition.index);
+  spdlog::info("client '{}': share {} of {} ({}): {} local training ({} of them renders) / {} "
+               "local test images", o.name, c.partition.index, c.partition.clients,
+               partition_title(c.partition), data.train.size(), renders, data.test.size());
   net::run_client(o, set, data);
 }
 
@@ -143,9 +144,6 @@ void add_server_network_options(CLI::App& server, ServerCommand& s) {
   server.add_option("--tokens", so.tokens_file,
                     "per-client tokens file: '<name> <token> [revoked]' lines")->group(g);
   add_tls_options(server, so.tls, true);
-  server.add_option("--status-address", so.status_address,
-                    "host:port for the HTTP JSON status endpoint (GET /status); empty: off")
-      ->group(g);
   server.add_option("--max-update-mb", s.max_update_mb,
                     "largest accepted update in MB (0: twice the model + 1 MiB)")
       ->capture_default_str()->group(g);

@@ -2,12 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "fedsign/core/check.h"
 #include "fedsign/data/split.h"
+#include "fedsign/experiments/renders.h"
 #include "fedsign/fl/rng.h"
 #include "fedsign/fl/strategy/strategy.h"
 
@@ -45,6 +49,12 @@ void add_partition_options(CLI::App& cmd, PartitionOptions& o, bool with_index) 
   cmd.add_option("--client-test-fraction", o.client_test_fraction,
                  "share of each client's images (whole tracks) kept for federated evaluation")
       ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--client-renders", o.client_renders,
+                 "renders per class of the sign pictograms (Meta/ of --data) that each client adds "
+                 "to its local training data: public images, seeded per client (0: none)")
+      ->check(CLI::Range(0, 2000))
       ->capture_default_str()
       ->group(group);
   if (with_index) {
@@ -93,6 +103,41 @@ fl::ClientData client_data(const data::ImageSet& set, const data::Indices& part,
   data::ClientSplit s = data::split_client_data(
       set, part, o.client_test_fraction, fl::derive_seed(o.seed, {static_cast<uint64_t>(index)}));
   return {std::move(s.train), std::move(s.test)};
+}
+
+int64_t add_client_renders(data::ImageSet& set, fl::ClientData& client, const PartitionOptions& o,
+                           const DataOptions& data_options, int64_t index) {
+  if (o.client_renders <= 0) return 0;
+  // Synthetic track ids are class * 100000 + track (< 5e6); each client's renders get their own
+  // range far above the real tracks, so no render shares a track with a photo or another client.
+  constexpr int64_t kRenderTrackOffset = 1'000'000'000;
+  constexpr int64_t kRenderTrackStride = 10'000'000;
+  const data::LoadOptions load = to_load_options(data_options);
+  const uint64_t seed = fl::derive_seed(o.seed, {static_cast<uint64_t>(index), 0x72656e64});
+  experiments::RenderRequest request;
+  request.meta_dir = data_options.data_dir;
+  request.per_class = static_cast<int>(o.client_renders);
+  request.seed = seed;
+  request.threads = data_options.threads;
+  request.load = load;
+  request.load.progress = false;
+  for (int c = 0; c < data::kNumGtsrbClasses; ++c) request.classes.push_back(c);
+  const std::filesystem::path folder =
+      fmt::format("renders-{}x{}-seed{}-client{}", o.client_renders, data::kNumGtsrbClasses,
+                  o.seed, index);
+  const bool temporary = load.cache_dir.empty();
+  request.out_dir = temporary ? std::filesystem::temp_directory_path() /
+                                    fmt::format("fedsign-{}-{}", ::getpid(), folder.string())
+                              : load.cache_dir / folder;
+  const data::ImageSet renders = experiments::prepare_renders(request);
+  if (temporary) std::filesystem::remove_all(request.out_dir);
+  FEDSIGN_CHECK(set.size() == 0 || (renders.height == set.height && renders.width == set.width),
+                "renders are {}x{}, the data {}x{}", renders.width, renders.height, set.width,
+                set.height);
+  const data::Indices added =
+      data::append(set, renders, kRenderTrackOffset + index * kRenderTrackStride);
+  client.train.insert(client.train.end(), added.begin(), added.end());
+  return static_cast<int64_t>(added.size());
 }
 
 void add_federation_options(CLI::App& cmd, FederationOptions& options) {

@@ -20,6 +20,7 @@
 #include "fedsign/fl/client/local_client.h"
 #include "fedsign/fl/run/driver.h"
 #include "fedsign/fl/run/federation.h"
+#include "data_options.h"
 
 namespace fedsign::cli {
 
@@ -34,11 +35,13 @@ struct PartitionOptions {
   double sigma = 1.0;
   uint64_t seed = 1;
   double client_test_fraction = 0.1;
+  int64_t client_renders = 0;  // pictogram renders per class added to each client's training data
   int64_t index = 0;  // fl client: which share is this client's
 };
 
 // --clients, --partition, --alpha, --shards-per-client, --quantity-sizes, --sigma,
-// --partition-seed, --client-test-fraction; with `with_index` also --partition-index.
+// --partition-seed, --client-test-fraction, --client-renders; with `with_index` also
+// --partition-index.
 void add_partition_options(CLI::App& command, PartitionOptions& options, bool with_index = false);
 data::PartitionConfig to_partition_config(const PartitionOptions& options);
 std::string partition_title(const PartitionOptions& options);
@@ -51,6 +54,14 @@ std::string partition_key(const PartitionOptions& options, double val_fraction, 
 // network client `index` holds exactly the simulated client `index`'s images.
 fl::ClientData client_data(const data::ImageSet& set, const data::Indices& part,
                            const PartitionOptions& options, int64_t index);
+
+// --client-renders: client `index` renders that many images per class of the sign pictograms
+// (the Meta/ folder of --data: public, the same pictograms every car could hold), seeded by the
+// partition seed and the index, and adds them to its local training data only (its local test
+// stays real photos). The images are appended to `set`; renders are cached under the data
+// cache folder (a temporary folder with --no-cache). Returns how many were added.
+int64_t add_client_renders(data::ImageSet& set, fl::ClientData& client, const PartitionOptions& options,
+                           const DataOptions& data, int64_t index);
 
 struct FederationOptions {
   fl::FederationConfig config;

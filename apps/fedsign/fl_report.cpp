@@ -78,7 +78,7 @@ void write_summary(const std::filesystem::path& dir, const SimulationSummary& s,
       "# Federated run: {}\n\n| | |\n|---|---|\n"
       "| strategy | {} |\n| model | {} (local: {} lr {}, batch {}, {}) |\n"
       "| clients | {} ({}), {} per round |\n| partition | {} |\n"
-      "| data | {} central held-out images; clients train on {} images and keep {} "
+      "| data | {} central held-out images; clients train on {} real images{} and keep {} "
       "(whole tracks, `--client-test-fraction`) for federated evaluation |\n"
       "| rounds | {} |\n| BatchNorm | {} |\n| client failures | {} |\n| attack | {} |\n"
       "| uploads | {} |\n",
@@ -89,7 +89,11 @@ void write_summary(const std::filesystem::path& dir, const SimulationSummary& s,
       s.partition.clients, partition_title(s.partition),
       f.clients_per_round > 0 ? std::to_string(f.clients_per_round)
                               : fmt::format("fraction {}", f.fraction_fit),
-      data::describe(s.stats), s.central_images, s.clients_train_images, s.clients_test_images,
+      data::describe(s.stats), s.central_images, s.clients_train_images,
+      s.clients_renders > 0 ? fmt::format(" plus {} pictogram renders (`--client-renders`)",
+                                          s.clients_renders)
+                            : std::string(),
+      s.clients_test_images,
       f.rounds, s.bn, failures, s.attack, s.compress);
   if (last_eval) {
     text += fmt::format(

@@ -27,6 +27,7 @@ struct SimulationSummary {
   const data::PartitionStats& stats;
   int64_t central_images = 0;
   int64_t clients_train_images = 0, clients_test_images = 0;
+  int64_t clients_renders = 0;  // --client-renders images added to the clients' training data
   std::string attack = "none";    // e.g. "sign-flip: 2 of 10 clients (attackers.json)"
   std::string compress = "none";  // the upload codec
 };

@@ -4,14 +4,24 @@
 
 namespace fedsign::cli {
 
+void add_status_options(CLI::App& cmd, std::string& address, bool& remote,
+                        std::string& token_file) {
+  cmd.add_option("--status-address", address,
+                 "host:port for the live dashboard (GET /) and its JSON (GET /status), e.g. "
+                 "127.0.0.1:8080; empty: off")
+      ->group(kNetworkGroup);
+  cmd.add_flag("--status-remote", remote, "allow --status-address on a non-loopback address")
+      ->group(kNetworkGroup);
+  cmd.add_option("--status-token-file", token_file,
+                 "file whose first line is the bearer token /status requires (or "
+                 "$FEDSIGN_STATUS_TOKEN); the dashboard takes it as #token=... in its address")
+      ->group(kNetworkGroup);
+}
+
 void add_server_hardening_options(CLI::App& cmd, net::ServerOptions& o) {
   cmd.add_flag("--insecure", o.insecure,
                "allow serving a non-loopback --address without TLS (clear text!)")->group(kNetworkGroup);
-  cmd.add_flag("--status-remote", o.status_remote,
-               "allow --status-address on a non-loopback address")->group(kNetworkGroup);
-  cmd.add_option("--status-token-file", o.status_token_file,
-                 "file whose first line is the bearer token /status requires (or "
-                 "$FEDSIGN_STATUS_TOKEN)")->group(kNetworkGroup);
+  add_status_options(cmd, o.status_address, o.status_remote, o.status_token_file);
   cmd.add_option("--header-timeout", o.header_timeout_s,
                  "seconds a result stream may take to send its header")
       ->capture_default_str()->group(kNetworkGroup);

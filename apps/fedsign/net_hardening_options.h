@@ -10,6 +10,9 @@
 namespace fedsign::cli {
 
 void add_server_hardening_options(CLI::App& cmd, net::ServerOptions& options);
+// --status-address, --status-remote, --status-token-file: the live dashboard and /status, for
+// `fl server` and `fl simulate` alike.
+void add_status_options(CLI::App& cmd, std::string& address, bool& remote, std::string& token_file);
 void add_client_hardening_options(CLI::App& cmd, net::ClientOptions& options);
 
 }  // namespace fedsign::cli

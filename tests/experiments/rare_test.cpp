@@ -98,33 +98,6 @@ TEST(Rare, WithheldImageLeakNamesTheFirstOffendingImage) {
             "real image 3 (r3) is not in the training split");
 }
 
-// Pictograms shaped like the fixture's signs (filled circle, triangle, square, ring by c % 4,
-// hue by c / 8), so synthetic images resemble the generated "real" ones.
-fs::path write_fixture_pictograms(const fs::path& dir, int classes) {
-  const fs::path meta = dir / "Meta";
-  fs::create_directories(meta);
-  for (int c = 0; c < classes; ++c) {
-    cv::Mat image(60, 60, CV_8UC4, cv::Scalar(0, 0, 0, 0));
-    cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((c / 8) * 30 % 180, 220, 220)), bgr;
-    cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
-    const auto px = bgr.at<cv::Vec3b>(0, 0);
-    const cv::Scalar color(px[0], px[1], px[2], 255);
-    switch (c % 4) {
-      case 0: cv::circle(image, {30, 30}, 28, color, cv::FILLED); break;
-      case 1: {
-        std::vector<cv::Point> t = {{30, 2}, {58, 57}, {2, 57}};
-        cv::fillConvexPoly(image, t, color);
-        break;
-      }
-      case 2: cv::rectangle(image, {3, 3}, {56, 56}, color, cv::FILLED); break;
-      default: cv::circle(image, {30, 30}, 24, color, 8); break;
-    }
-    if ((c / 4) % 2) cv::rectangle(image, {8, 26}, {52, 34}, cv::Scalar(255, 255, 255, 255), cv::FILLED);
-    cv::imwrite((meta / (std::to_string(c) + ".png")).string(), image);
-  }
-  return meta;
-}
-
 TEST(Rare, EndToEndWritesReport) {
   testing::TempDir tmp;
   testing::FixtureOptions fixture;
@@ -132,7 +105,7 @@ TEST(Rare, EndToEndWritesReport) {
   fixture.tracks_per_class = 3;
   fixture.frames_per_track = 2;
   testing::write_kaggle_dataset(tmp / "data", fixture);
-  write_fixture_pictograms(tmp / "data", 43);
+  testing::write_fixture_pictograms(tmp / "data", 43);
   data::LoadOptions load;
   load.progress = false;
   load.threads = 2;
@@ -217,7 +190,7 @@ TEST(Rare, EndToEndWritesReport) {
 // folder is rendered again instead of being reused silently.
 TEST(Rare, RenderedFolderIsRenderedAgainWhenThePixelsChange) {
   testing::TempDir tmp;
-  write_fixture_pictograms(tmp / "data", 43);  // the protocol loads all 43 pictograms
+  testing::write_fixture_pictograms(tmp / "data", 43);  // the protocol loads all 43 pictograms
   RareConfig c;
   c.meta_dir = tmp / "data";
   c.synth_dir = tmp / "synth";
@@ -250,7 +223,7 @@ TEST(Rare, RenderedFolderIsRenderedAgainWhenThePixelsChange) {
 
 TEST(Rare, RenderFingerprintFollowsPixelsAndClasses) {
   testing::TempDir tmp;
-  auto pictograms = vision::load_pictograms(write_fixture_pictograms(tmp.path(), 4), 4);
+  auto pictograms = vision::load_pictograms(testing::write_fixture_pictograms(tmp.path(), 4), 4);
   const vision::BackgroundSource backgrounds;
   const vision::SynthOptions options;
   const std::string a = render_fingerprint(pictograms, backgrounds, options, 1, {0, 1, 2, 3});

@@ -109,6 +109,52 @@ TEST_F(FlCli, CosineRoundScheduleReachesTheClientsAndTheMetrics) {
   EXPECT_NE(bad.exit_code, 0);
 }
 
+// --client-renders: each client adds renders of the pictograms (Meta/ of --data) to its local
+// training data only; its local test and the central validation stay real photos.
+TEST_F(FlCli, ClientRendersJoinOnlyTheClientsTrainingData) {
+  auto simulate = [&](const std::string& name, const std::string& extra) {
+    return run_cli("fl simulate" + data_ + " --clients 2 --rounds 1 --local-steps 1 --model keras_cnn"
+                   " --batch-size 8 --precision fp32 --client-test-fraction 0.3 --out " +
+                   (tmp_ / name).string() + extra, tmp_.path());
+  };
+  // No Meta/ in the data folder: refused, naming what is missing.
+  auto missing = simulate("no-meta", " --client-renders 2");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("Meta"), std::string::npos) << missing.err;
+
+  testing::write_fixture_pictograms(tmp_ / "data", 43);
+  auto plain = simulate("plain", "");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  auto rendered = simulate("rendered", " --client-renders 2");
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
+  // What the clients keep for evaluation and the central held-out count are unchanged; the
+  // training data grows by 2 renders x 43 classes x 2 clients.
+  const std::string a = testing::read_text(tmp_ / "plain" / "summary.md");
+  const std::string b = testing::read_text(tmp_ / "rendered" / "summary.md");
+  auto data_row = [](const std::string& summary) {
+    const auto from = summary.find("| data |");
+    return summary.substr(from, summary.find('\n', from) - from);
+  };
+  const std::string plain_row = data_row(a), rendered_row = data_row(b);
+  EXPECT_EQ(plain_row.find("renders"), std::string::npos) << plain_row;
+  EXPECT_NE(rendered_row.find("plus 172 pictogram renders"), std::string::npos) << rendered_row;
+  auto without_renders = rendered_row;
+  without_renders.erase(without_renders.find(" plus 172 pictogram renders (`--client-renders`)"),
+                        std::string(" plus 172 pictogram renders (`--client-renders`)").size());
+  EXPECT_EQ(without_renders, plain_row);
+
+  // The renders are cached (stamped) under --cache-dir and reused by the next run.
+  std::string loud = data_;
+  loud.replace(loud.find("--log-level warn"), 16, "--log-level info");
+  auto again = run_cli("fl simulate" + loud + " --clients 2 --rounds 1 --local-steps 1"
+                       " --model keras_cnn --batch-size 8 --precision fp32 --client-test-fraction"
+                       " 0.3 --client-renders 2 --out " +
+                       (tmp_ / "again").string(), tmp_.path());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE((again.out + again.err).find("reusing the rendered images"), std::string::npos)
+      << again.out << again.err;
+}
+
 TEST_F(FlCli, PartitionPrintsAndPlots) {
   const auto out = tmp_ / "part";
   auto r = run_cli("fl partition" + data_ + " --clients 4 --partition shards --shards-per-client 2"
@@ -121,6 +167,16 @@ TEST_F(FlCli, PartitionPrintsAndPlots) {
 
   auto bad = run_cli("fl simulate" + data_ + " --strategy fedmagic", tmp_.path());
   EXPECT_NE(bad.exit_code, 0);
+}
+
+// The dashboard is plain HTTP: a simulation refuses to serve it beyond loopback unless told to,
+// before it loads any data.
+TEST_F(FlCli, DashboardStaysOnLoopbackUnlessAllowed) {
+  auto r = run_cli("fl simulate" + data_ + " --rounds 1 --status-address 0.0.0.0:0 --out " +
+                   (tmp_ / "remote").string(), tmp_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("loopback"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "remote" / "metrics.csv"));
 }
 
 }  // namespace

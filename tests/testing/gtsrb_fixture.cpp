@@ -286,4 +286,29 @@ void bump_mtime(const fs::path& file, int seconds) {
 
 fs::path sample_data_dir() { return fs::path(FEDSIGN_SOURCE_DIR) / "data" / "sample"; }
 
+fs::path write_fixture_pictograms(const fs::path& dir, int classes) {
+  const fs::path meta = dir / "Meta";
+  fs::create_directories(meta);
+  for (int c = 0; c < classes; ++c) {
+    cv::Mat image(60, 60, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+    cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((c / 8) * 30 % 180, 220, 220)), bgr;
+    cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
+    const auto px = bgr.at<cv::Vec3b>(0, 0);
+    const cv::Scalar color(px[0], px[1], px[2], 255);
+    switch (c % 4) {
+      case 0: cv::circle(image, {30, 30}, 28, color, cv::FILLED); break;
+      case 1: {
+        std::vector<cv::Point> t = {{30, 2}, {58, 57}, {2, 57}};
+        cv::fillConvexPoly(image, t, color);
+        break;
+      }
+      case 2: cv::rectangle(image, {3, 3}, {56, 56}, color, cv::FILLED); break;
+      default: cv::circle(image, {30, 30}, 24, color, 8); break;
+    }
+    if ((c / 4) % 2) cv::rectangle(image, {8, 26}, {52, 34}, cv::Scalar(255, 255, 255, 255), cv::FILLED);
+    cv::imwrite((meta / (std::to_string(c) + ".png")).string(), image);
+  }
+  return meta;
+}
+
 }  // namespace fedsign::testing

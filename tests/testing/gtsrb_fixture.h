@@ -57,6 +57,11 @@ void replace_line(const std::filesystem::path& file, int line, const std::string
 // Sets the modification time `seconds` later than it is (like `touch` without sleeping).
 void bump_mtime(const std::filesystem::path& file, int seconds = 10);
 
+// dir/Meta/<c>.png for c < classes: RGBA pictograms shaped like the fixture's signs (filled
+// circle, triangle, square, ring by c % 4, white bar if c / 4 is odd, hue by c / 8), so renders
+// of them resemble the generated "real" images. Returns dir/Meta.
+std::filesystem::path write_fixture_pictograms(const std::filesystem::path& dir, int classes);
+
 // The embedded sample (data/sample in the source tree, Kaggle layout, 516 real images).
 std::filesystem::path sample_data_dir();
 

@@ -32,13 +32,6 @@ namespace fs = std::filesystem;
 // Synthetic track ids start here, far above the real ones (class * 100000 + track).
 constexpr int64_t kSyntheticTrackOffset = 1'000'000'000;
 
-// The renderer is not versioned by hand: the stamp of a rendered folder holds a hash of the
-// first samples of every requested class, rendered afresh on each run, so any change of the
-// renderer's pixels (or of the pictograms) re-renders. Bump the layout version only when the
-// folder's file layout (names, CSV columns) changes without changing pixels.
-constexpr int kSynthLayoutVersion = 1;
-constexpr int kFingerprintSamplesPerClass = 2;
-
 std::vector<int> rarest_classes(const std::vector<int64_t>& counts, int count) {
   std::vector<int> present;
   for (std::size_t c = 0; c < counts.size(); ++c)
@@ -121,54 +114,7 @@ GroupAccuracy group_accuracy(const std::vector<int>& truth, const std::vector<in
   return g;
 }
 
-std::string render_fingerprint(const std::vector<vision::Pictogram>& pictograms,
-                               const vision::BackgroundSource& backgrounds,
-                               const vision::SynthOptions& options, uint64_t seed,
-                               const std::vector<int>& classes) {
-  Hasher hasher;
-  for (int c : classes) {
-    FEDSIGN_CHECK(c >= 0 && c < static_cast<int>(pictograms.size()) && !pictograms[c].bgra.empty(),
-                  "no pictogram for class {}", c);
-    for (int index = 0; index < kFingerprintSamplesPerClass; ++index) {
-      const vision::SynthSample s = vision::synthesize(pictograms[c], backgrounds, options, seed, index);
-      const cv::Mat image = s.image.isContinuous() ? s.image : s.image.clone();
-      hasher.update_value(c);
-      hasher.update_value(image.rows);
-      hasher.update_value(image.cols);
-      hasher.update_value(image.type());
-      hasher.update(image.data, image.total() * image.elemSize());
-      hasher.update_value(s.roi);
-    }
-  }
-  return fmt::format("{:016x}", hasher.digest());
-}
-
-std::string synth_stamp(const RareConfig& c, const std::vector<int>& classes,
-                        const std::string& fingerprint) {
-  const auto& s = c.synth;
-  std::ostringstream o;
-  o << "fedsign-synth layout " << kSynthLayoutVersion << "\nrenders " << fingerprint << "\nmeta "
-    << fs::absolute(c.meta_dir).lexically_normal().string() << "\nbackgrounds "
-    << c.backgrounds.string() << "\nseed " << c.synth_seed << "\nper_class "
-    << c.synth_per_class << "\nclasses";
-  for (int k : classes) o << ' ' << k;
-  o << "\nsize " << s.min_sign_size << '-' << s.max_sign_size << " margin " << s.margin
-    << " rot " << s.max_rotate_degrees << " slant " << s.max_slant << " offset " << s.max_offset
-    << " blur " << s.max_gaussian_blur << ' ' << s.motion_blur_probability << ' '
-    << s.max_motion_blur << " bc " << s.brightness << ' ' << s.contrast << " noise " << s.noise
-    << " jpeg " << s.jpeg_probability << ' ' << s.min_jpeg_quality << " occ "
-    << s.occlusion_probability << ' ' << s.max_occlusion << " shadow " << s.shadow_probability
-    << " grad " << s.gradient_probability << " app " << s.appearance_strength << " guards "
-    << s.guard_min_sign_pixels << ' ' << s.guard_max_blur << ' ' << s.guard_min_contrast << '\n';
-  return o.str();
-}
-
 namespace {
-
-std::string read_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 std::string pct(double v) { return fmt::format("{:.1f}%", 100 * v); }
 
@@ -218,39 +164,17 @@ std::pair<train::Predictions, double> train_and_predict(const data::ImageSet& se
 data::ImageSet prepare_synthetic(const RareConfig& config, const std::vector<int>& classes,
                                  double* images_per_minute) {
   FEDSIGN_CHECK(!config.synth_dir.empty(), "no folder for the synthetic images");
-  const auto pictograms = vision::load_pictograms(vision::find_meta_dir(config.meta_dir));
-  const vision::BackgroundSource backgrounds =
-      config.backgrounds.empty() ? vision::BackgroundSource()
-                                 : vision::BackgroundSource(config.backgrounds);
-  const std::string stamp = synth_stamp(
-      config, classes,
-      render_fingerprint(pictograms, backgrounds, config.synth, config.synth_seed, classes));
-  const fs::path stamp_file = config.synth_dir / "synth-request.txt";
-  if (images_per_minute) *images_per_minute = 0;
-  if (!(fs::exists(stamp_file) && read_file(stamp_file) == stamp &&
-        fs::exists(config.synth_dir / "Train.csv"))) {
-    if (fs::exists(stamp_file)) {
-      spdlog::info("the synthetic images in {} were made by another request or renderer; "
-                   "rendering again", config.synth_dir.string());
-    }
-    vision::DatasetWriteOptions write;
-    write.classes = classes;
-    write.per_class = config.synth_per_class;
-    write.seed = config.synth_seed;
-    write.threads = config.synth_threads;
-    write.progress = config.load.progress;
-    fs::remove(stamp_file);
-    const auto report =
-        vision::write_synthetic_dataset(pictograms, backgrounds, config.synth, write, config.synth_dir);
-    spdlog::info("rendered {} synthetic images in {:.1f} s ({:.0f} images/min)", report.images,
-                 report.seconds, report.images_per_minute());
-    if (images_per_minute) *images_per_minute = report.images_per_minute();
-    write_text_atomically(stamp_file, stamp);
-  } else {
-    spdlog::info("reusing the synthetic images in {}", config.synth_dir.string());
-  }
-  data::LoadReport load_report;
-  return data::load_images(data::find_dataset(config.synth_dir), config.load, &load_report);
+  RenderRequest request;
+  request.meta_dir = config.meta_dir;
+  request.backgrounds = config.backgrounds;
+  request.out_dir = config.synth_dir;
+  request.classes = classes;
+  request.per_class = config.synth_per_class;
+  request.seed = config.synth_seed;
+  request.threads = config.synth_threads;
+  request.synth = config.synth;
+  request.load = config.load;
+  return prepare_renders(request, images_per_minute);
 }
 
 RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit& split,

@@ -22,6 +22,7 @@
 #include "fedsign/data/image_loader.h"
 #include "fedsign/data/image_set.h"
 #include "fedsign/data/split.h"
+#include "fedsign/experiments/renders.h"
 #include "fedsign/train/train_config.h"
 #include "fedsign/vision/synth.h"
 
@@ -54,14 +55,6 @@ struct GroupAccuracy {
 
 GroupAccuracy group_accuracy(const std::vector<int>& truth, const std::vector<int>& predicted,
                              const std::vector<int>& rare_classes, int num_classes = 43);
-
-// A hash (hex) of the first samples of each class in `classes` rendered with these inputs: it
-// changes whenever the renderer's pixels do, so a folder rendered by an older renderer is
-// never mistaken for a current one. Costs a few milliseconds per class.
-std::string render_fingerprint(const std::vector<vision::Pictogram>& pictograms,
-                               const vision::BackgroundSource& backgrounds,
-                               const vision::SynthOptions& options, uint64_t seed,
-                               const std::vector<int>& classes);
 
 // ---- protocol ----
 
@@ -117,18 +110,13 @@ struct RareResult {
   std::filesystem::path report_md;
 };
 
-// What a rendered folder was made from (request options + render_fingerprint()); a folder
-// whose stamp differs is rendered again.
-std::string synth_stamp(const RareConfig& config, const std::vector<int>& classes,
-                        const std::string& fingerprint);
-
 // Runs the protocol on `real` (decoded real training data) with `split` (track split of it)
 // and writes everything to `run_dir`.
 RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit& split,
                              const RareConfig& config, const std::filesystem::path& run_dir);
 
-// Renders (or reuses, when synth_dir holds the same request) and decodes the synthetic set.
-// "The same request" is decided by synth_stamp(), written to synth_dir/synth-request.txt.
+// Renders (or reuses, when synth_dir holds the same request) and decodes the synthetic set:
+// prepare_renders() with the config's synthetic-data settings.
 data::ImageSet prepare_synthetic(const RareConfig& config, const std::vector<int>& classes,
                                  double* images_per_minute);
 

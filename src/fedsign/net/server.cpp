@@ -1,5 +1,7 @@
 #include "fedsign/net/server.h"
 
+#include "fedsign/net/dashboard.h"
+
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -18,6 +20,7 @@
 #include "fedsign/models/registry.h"
 #include "fedsign/models/weights.h"
 #include "fedsign/net/coordinator.h"
+#include "fedsign/net/dashboard.h"
 #include "fedsign/net/network_metrics.h"
 #include "fedsign/net/partition_check.h"
 #include "fedsign/net/round_adapter.h"
@@ -55,24 +58,13 @@ std::string fmt_bytes(double b) {
   return fmt::format("{:.1f} kB", b / 1e3);
 }
 
-nlohmann::json number_or_null(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
-}
-
-// What the status endpoint shows; guarded by its mutex.
-struct Board {
-  std::mutex mutex;
-  int64_t round = 0;
-  std::string phase = "starting";
-  nlohmann::json last_round = nullptr;
-};
 
 // The network's part of the shared run loop: waiting for clients, accounting, network.csv, the
 // status board, and the state a restarted server needs (client ids, partition, history).
 class NetworkRun : public fl::RunHooks {
  public:
   NetworkRun(const ServerOptions& o, Coordinator& coordinator, DispatchingStrategy& dispatch,
-             PartitionCheck& partitions, Board& board, models::Classifier& model)
+             PartitionCheck& partitions, RunBoard& board, models::Classifier& model)
       : o_(o), coordinator_(coordinator), dispatch_(dispatch), partitions_(partitions),
         board_(board), model_(model) {}
 
@@ -163,20 +155,10 @@ class NetworkRun : public fl::RunHooks {
                         fmt_bytes(static_cast<double>(row.bytes_received)));
     spdlog::info("{}", line);
     for (const auto& f : failures_) spdlog::info("  round {}: {}", m.round, f.reason);
-    std::lock_guard lock(board_.mutex);
-    board_.last_round = to_json(row);
-    board_.last_round["clients_trained"] = m.clients_trained;
-    board_.last_round["failures"] = m.failures;
-    board_.last_round["train_loss"] = number_or_null(m.train_loss);
-    board_.last_round["central_accuracy"] = number_or_null(m.central_accuracy);
-    board_.last_round["federated_accuracy"] = number_or_null(m.federated_accuracy);
+    board_.add_round(m, to_json(row));
   }
 
-  void set_phase(int64_t round, const std::string& phase) {
-    std::lock_guard lock(board_.mutex);
-    board_.round = round;
-    board_.phase = phase;
-  }
+  void set_phase(int64_t round, const std::string& phase) { board_.set_phase(round, phase); }
 
   int64_t rejected_before() const { return rejected_before_; }
 
@@ -185,7 +167,7 @@ class NetworkRun : public fl::RunHooks {
   Coordinator& coordinator_;
   DispatchingStrategy& dispatch_;
   PartitionCheck& partitions_;
-  Board& board_;
+  RunBoard& board_;
   models::Classifier& model_;
   std::vector<NetRow> history_;
   std::vector<fl::Failure> failures_;
@@ -194,16 +176,10 @@ class NetworkRun : public fl::RunHooks {
   bool model_info_written_ = false;
 };
 
-std::unique_ptr<StatusEndpoint> start_status(const ServerOptions& o, Board& board,
+std::unique_ptr<StatusEndpoint> start_status(const ServerOptions& o, RunBoard& board,
                                              Coordinator& coordinator, const NetworkRun& run) {
   return start_status_endpoint(o, [&o, &board, &coordinator, &run] {
-    nlohmann::json j;
-    {
-      std::lock_guard lock(board.mutex);
-      j["round"] = board.round;
-      j["phase"] = board.phase;
-      j["last_round"] = board.last_round;
-    }
+    nlohmann::json j = board.status({{"kind", "network server"}});
     j["rounds"] = o.run.rounds;
     j["strategy"] = o.federation.strategy;
     j["model"] = o.model;
@@ -262,7 +238,7 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   service_options.partitions = &partitions;
   FederationService service(coordinator, dispatch, service_options);
 
-  Board board;
+  RunBoard board;
   NetworkRun hooks(o, coordinator, dispatch, partitions, board, *model);
   NetClientManager manager(coordinator);
   fl::RunDriver driver(dispatch, manager, dispatch.client_factory(), o.run, hooks);

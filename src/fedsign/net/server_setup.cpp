@@ -39,12 +39,13 @@ void check_listen_security(const ServerOptions& o) {
   } else if (!tls) {
     spdlog::warn("TLS is off: fine on loopback ({}), not beyond it", o.address);
   }
-  if (!o.status_address.empty()) {
-    FEDSIGN_CHECK(o.status_remote || is_loopback_address(o.status_address),
-                  "the status endpoint {} is plain HTTP: keep it on loopback, or allow it with "
-                  "--status-remote (and protect it with --status-token-file)",
-                  o.status_address);
-  }
+  check_status_address(o.status_address, o.status_remote);
+}
+
+void check_status_address(const std::string& address, bool remote) {
+  FEDSIGN_CHECK(address.empty() || remote || is_loopback_address(address),
+                "the status endpoint {} is plain HTTP: keep it on loopback, or allow it with "
+                "--status-remote (and protect it with --status-token-file)", address);
 }
 
 std::vector<std::pair<std::string, int>> server_channel_args(const ServerOptions& o) {
@@ -98,9 +99,17 @@ ServiceOptions make_service_options(const ServerOptions& o) {
 
 std::unique_ptr<StatusEndpoint> start_status_endpoint(const ServerOptions& o,
                                                       std::function<std::string()> render) {
-  if (o.status_address.empty()) return nullptr;
-  std::string token = read_secret(o.status_token_file, "FEDSIGN_STATUS_TOKEN");
-  return std::make_unique<StatusEndpoint>(o.status_address, std::move(render), std::move(token));
+  return start_status_endpoint(o.status_address, o.status_remote, o.status_token_file,
+                               std::move(render));
+}
+
+std::unique_ptr<StatusEndpoint> start_status_endpoint(const std::string& address, bool remote,
+                                                      const std::string& token_file,
+                                                      std::function<std::string()> render) {
+  if (address.empty()) return nullptr;
+  check_status_address(address, remote);
+  std::string token = read_secret(token_file, "FEDSIGN_STATUS_TOKEN");
+  return std::make_unique<StatusEndpoint>(address, std::move(render), std::move(token));
 }
 
 }  // namespace fedsign::net

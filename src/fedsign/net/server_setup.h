@@ -45,5 +45,12 @@ ServiceOptions make_service_options(const ServerOptions& options);
 // options.status_token_file or $FEDSIGN_STATUS_TOKEN.
 std::unique_ptr<StatusEndpoint> start_status_endpoint(const ServerOptions& options,
                                                       std::function<std::string()> render);
+// Refuses a non-empty, non-loopback status address unless `remote` (plain HTTP).
+void check_status_address(const std::string& address, bool remote);
+// The same for any run (`fl simulate` too): null when `address` is empty; refuses a
+// non-loopback address unless `remote` (the endpoint is plain HTTP).
+std::unique_ptr<StatusEndpoint> start_status_endpoint(const std::string& address, bool remote,
+                                                      const std::string& token_file,
+                                                      std::function<std::string()> render);
 
 }  // namespace fedsign::net

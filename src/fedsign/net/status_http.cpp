@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fedsign/core/check.h"
+#include "fedsign/net/dashboard.h"
 
 namespace fedsign::net {
 
@@ -37,6 +38,14 @@ StatusEndpoint::StatusEndpoint(const std::string& address, std::function<std::st
     }
     res.set_content(render(), "application/json");
   });
+  // The dashboard page holds no data (it fetches /status with the token), so it needs none.
+  server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                   "connect-src 'self'");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_content(dashboard_page(), "text/html; charset=utf-8");
+  });
   server_->set_read_timeout(5, 0);  // a client that never finishes its request is dropped
   server_->set_keep_alive_max_count(10);
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
@@ -45,7 +54,7 @@ StatusEndpoint::StatusEndpoint(const std::string& address, std::function<std::st
   port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   FEDSIGN_CHECK(port_ > 0, "cannot listen on {} for the status endpoint", address);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
-  spdlog::info("status endpoint: http://{}:{}/status{}", host, port_,
+  spdlog::info("dashboard: http://{}:{}/ (JSON: /status){}", host, port_,
                expected.empty() ? "" : " (bearer token required)");
 }
 

@@ -1,4 +1,5 @@
-// The server's HTTP JSON status endpoint (cpp-httplib): GET /status returns
+// A run's HTTP status endpoint (cpp-httplib): GET / is the live dashboard (dashboard.h), GET
+// /status returns
 // {"round", "rounds", "phase", "clients": [...], "last_round": {...}, "rejected", "bytes_sent",
 // "bytes_received"}; GET /healthz returns "ok". With a token, /status answers 401 unless the
 // request carries "Authorization: Bearer <token>" (compared in constant time). Runs on its own
