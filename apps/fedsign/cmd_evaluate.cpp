@@ -76,14 +76,20 @@ void run(const EvaluateCommand& o) {
   data::Subset subset = data::Subset::kTrain;
   data::ImageSet set = load_dataset(data, &subset);
   const bool test_set = subset == data::Subset::kTest;
-  FEDSIGN_CHECK(!(test_set && o.split == "validation"),
-                "--split validation splits a training set by track; the test set in {} is scored "
+  FEDSIGN_CHECK(!(test_set && (o.split == "validation" || o.split == "test")),
+                "--split {} splits a training set by track; the test set in {} is scored "
                 "whole (use --split all or leave --split out)",
-                data.data_dir);
+                o.split, data.data_dir);
   const std::string split = o.split == "auto" ? (test_set ? "all" : "validation") : o.split;
-  data::Indices indices = split == "all"
-                              ? data::all_indices(set)
-                              : data::split_by_track(set, data.val_fraction, data.split_seed).validation;
+  FEDSIGN_CHECK(split != "test" || data.test_fraction > 0,
+                "--split test needs the --test-fraction (and --split-seed) the run was split with");
+  data::Indices indices;
+  if (split == "all") {
+    indices = data::all_indices(set);
+  } else {
+    data::TrackSplit parts = split_dataset(set, data);
+    indices = split == "test" ? std::move(parts.test) : std::move(parts.validation);
+  }
   FEDSIGN_CHECK(!indices.empty(), "nothing to evaluate: the {} split is empty", split);
   train::configure_threads(data.threads);
   const auto mode = train::resolve_compute_mode(o.precision, "auto");
@@ -106,7 +112,7 @@ void run(const EvaluateCommand& o) {
   std::printf("%zu images: accuracy %.2f%%, macro accuracy %.2f%%, loss %.4f (%s set, %s)\n",
               indices.size(), 100 * r.accuracy, 100 * r.macro_accuracy, p.mean_loss,
               data::to_string(subset).c_str(),
-              split == "all" ? "every image" : "validation split by track");
+              (split == "all" ? std::string("every image") : split + " split by track").c_str());
   std::printf("worst classes:\n");
   for (int c : r.worst_classes(o.worst)) {
     worst.push_back({{"class", c}, {"name", data::sign_name(c)}, {"recall", r.recall[c]},
@@ -126,10 +132,12 @@ void add_evaluate_command(CLI::App& app, Actions& actions) {
   CLI::App* cmd = add_command(app, "evaluate", "Evaluate a trained model");
   cmd->add_option("model", o->model, "run directory or model .pt file")->required();
   add_data_options(*cmd, o->data);
+  add_test_split_option(*cmd, o->data);
   cmd->add_option("--split", o->split,
-                  "validation (track split of a training set), all, or auto: validation for a "
-                  "training set, all for a test set")
-      ->check(CLI::IsMember({"auto", "validation", "all"}))
+                  "validation or test (track splits of a training set; test needs the run's "
+                  "--test-fraction), all, or auto: validation for a training set, all for a "
+                  "test set")
+      ->check(CLI::IsMember({"auto", "validation", "test", "all"}))
       ->capture_default_str();
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
   cmd->add_option("--precision", o->precision, "auto, fp32 or bf16")

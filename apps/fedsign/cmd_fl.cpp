@@ -128,7 +128,7 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   net::check_status_address(o.status_address, o.status_remote);
   o.attack.seed = config.seed;
   data::ImageSet set = load_dataset(o.data);
-  const data::TrackSplit split = data::split_by_track(set, o.data.val_fraction, o.data.split_seed);
+  const data::TrackSplit split = split_dataset(set, o.data);
   const std::filesystem::path run_dir = o.federation.out;
   std::filesystem::create_directories(run_dir);
   if (!o.federation.resume) {
@@ -235,6 +235,8 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
       std::printf("backdoor attack success rate %s\n", percent(asr->second).c_str());
     }
   }
+  // The final global model meets the test split once (--test-fraction); no round saw it.
+  report_test_split(run_dir, set, split.test, config.precision, config.eval_batch_size);
 }
 
 void run_partition(const PartitionCommand& o) {
@@ -299,6 +301,7 @@ void add_fl_commands(CLI::App& app, Actions& actions) {
   CLI::App* cmd = add_command(*group, "simulate",
                               "Simulate federated training: N clients on this machine");
   add_data_options(*cmd, sim->data);
+  add_test_split_option(*cmd, sim->data);
   add_model_options(*cmd, sim->train);
   add_local_training_options(*cmd, sim->train);
   add_seed_option(*cmd, sim->train.config.seed,

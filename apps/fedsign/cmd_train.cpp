@@ -34,7 +34,7 @@ std::vector<std::string> trainable_groups(const TrainCommand& o) {
 void run(const CLI::App& command, const TrainCommand& o) {
   const train::TrainConfig config = resolve(o.train, o.data);
   data::ImageSet set = load_dataset(o.data);
-  const data::TrackSplit split = data::split_by_track(set, o.data.val_fraction, o.data.split_seed);
+  const data::TrackSplit split = split_dataset(set, o.data);
 
   const std::filesystem::path run_dir = o.out;
   std::filesystem::create_directories(run_dir);
@@ -58,16 +58,18 @@ void run(const CLI::App& command, const TrainCommand& o) {
   std::string summary = fmt::format(
       "# Training run\n\n"
       "| | |\n|---|---|\n"
-      "| model | {} |\n| images | {} train / {} validation (split by track) |\n"
+      "| model | {} |\n| images | {} train / {} validation / {} test (split by track) |\n"
       "| epochs | {} |\n| best validation accuracy | {:.2f}% (epoch {}) |\n"
       "| last validation accuracy | {:.2f}% |\n| training time | {:.1f} s |\n",
-      config.model, split.train.size(), split.validation.size(), config.epochs,
+      config.model, split.train.size(), split.validation.size(), split.test.size(), config.epochs,
       100 * result.best_val_accuracy, result.best_epoch, 100 * last.val_accuracy,
       result.train_seconds);
   write_text_atomically(run_dir / "summary.md", summary);
   std::printf("best validation accuracy %.2f%% (epoch %lld), last %.2f%%, %.1f s; run in %s\n",
               100 * result.best_val_accuracy, static_cast<long long>(result.best_epoch),
               100 * last.val_accuracy, result.train_seconds, run_dir.c_str());
+  // The selected model (model.pt) meets the test split once, after every choice was made.
+  report_test_split(run_dir, set, split.test, config.precision, config.eval_batch_size);
 }
 }  // namespace
 
@@ -75,6 +77,7 @@ void add_train_command(CLI::App& app, Actions& actions) {
   auto options = std::make_shared<TrainCommand>();
   CLI::App* cmd = add_command(app, "train", "Train a classifier (centralized)");
   add_data_options(*cmd, options->data);
+  add_test_split_option(*cmd, options->data);
   add_train_options(*cmd, options->train);
   cmd->add_option("--out", options->out, "run directory")->capture_default_str();
   cmd->add_flag("--resume", options->resume, "continue from OUT/last.ckpt");

@@ -2,9 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
+#include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
+#include "fedsign/core/read_file.h"
+#include "fedsign/train/evaluate.h"
+#include "fedsign/train/model_bundle.h"
 #include "fedsign/data/test_set_fallback.h"
 
 namespace fedsign::cli {
@@ -36,6 +43,44 @@ void add_data_options(CLI::App& command, DataOptions& o, bool with_split) {
         ->capture_default_str();
     command.add_option("--split-seed", o.split_seed, "seed of the track split")->capture_default_str();
   }
+}
+
+void add_test_split_option(CLI::App& command, DataOptions& o) {
+  command.add_option("--test-fraction", o.test_fraction,
+                     "share kept as an untouched test split, by track, disjoint from validation "
+                     "and fixed by --split-seed alone (0: none); reported once, at the end")
+      ->check(CLI::Range(0.0, 0.5))
+      ->capture_default_str();
+}
+
+data::TrackSplit split_dataset(const data::ImageSet& set, const DataOptions& o) {
+  return data::split_by_track(set, o.val_fraction, o.split_seed, o.test_fraction);
+}
+
+double report_test_split(const std::filesystem::path& run_dir, const data::ImageSet& set,
+                         const data::Indices& test, const std::string& precision,
+                         int64_t batch_size) {
+  if (test.empty()) return NAN;
+  train::LoadedModel loaded = train::load_model_bundle(run_dir);
+  const auto mode = train::resolve_compute_mode(precision, "auto");
+  train::apply_memory_format(*loaded.model, mode.channels_last);
+  const train::Predictions p = train::predict_subset(*loaded.model, set, test, mode, batch_size);
+  const double accuracy = p.accuracy();
+  const nlohmann::json j = {{"split", "test"},
+                            {"images", test.size()},
+                            {"accuracy", accuracy},
+                            {"loss", p.mean_loss},
+                            {"model", loaded.weights_file.filename().string()}};
+  write_text_atomically(run_dir / "test.json", j.dump(2) + "\n");
+  const std::filesystem::path summary = run_dir / "summary.md";
+  if (std::filesystem::exists(summary)) {
+    write_text_atomically(summary, read_file(summary) +
+                                       fmt::format("| test split (untouched, {} images) | {:.2f}% |\n",
+                                                   test.size(), 100 * accuracy));
+  }
+  std::printf("test split (untouched, %zu images, read once): accuracy %.2f%%\n", test.size(),
+              100 * accuracy);
+  return accuracy;
 }
 
 namespace {

@@ -24,6 +24,7 @@ struct DataOptions {
   bool no_cache = false;
   std::string on_bad_image = "abort";
   double val_fraction = 0.2;
+  double test_fraction = 0.0;  // --test-fraction (train, fl simulate, evaluate): 0 = no test split
   uint64_t split_seed = 1;
   int threads = 0;
   // Read-only commands (evaluate, data info/cache) set this when --subset was not given: a
@@ -35,6 +36,21 @@ struct DataOptions {
 // Adds --data, --subset, --labels, --size, --contrast, --cache-dir, --no-cache, --on-bad-image,
 // --threads; with_split also adds --val-fraction and --split-seed.
 void add_data_options(CLI::App& command, DataOptions& options, bool with_split = true);
+
+// --test-fraction: a third, untouched split by track (data::split_by_track), for the commands
+// that report it (train, fl simulate) or score it (evaluate --split test).
+void add_test_split_option(CLI::App& command, DataOptions& options);
+
+// The run's split by track: train / validation (/ test with --test-fraction).
+data::TrackSplit split_dataset(const data::ImageSet& set, const DataOptions& options);
+
+// The untouched test split's one reading, at the end of a run: scores the model bundle in
+// `run_dir` (model.pt + model.json) on `test`, prints "test split (untouched): ...", appends a
+// row to run_dir/summary.md and writes run_dir/test.json. Returns the accuracy (NaN if `test`
+// is empty: nothing is done then).
+double report_test_split(const std::filesystem::path& run_dir, const data::ImageSet& set,
+                         const data::Indices& test, const std::string& precision,
+                         int64_t batch_size);
 
 data::LoadOptions to_load_options(const DataOptions& options);
 

@@ -99,6 +99,39 @@ TEST_F(CliEndToEnd, TrainEvaluatePredict) {
   EXPECT_FALSE(json[0]["top"][0]["name"].get<std::string>().empty());
 }
 
+// --test-fraction: a third split by track that the run reads once, at the end, and that
+// `evaluate --split test` scores again to the same figure.
+TEST_F(CliEndToEnd, UntouchedTestSplitIsReportedOnceAndScoredAgainByEvaluate) {
+  const auto run = tmp_ / "three-way";
+  const std::string split = " --val-fraction 0.25 --test-fraction 0.25 --split-seed 3";
+  auto train = run_cli("train" + common_ + split + " --epochs 2 --batch-size 16 --out " +
+                       run.string(), tmp_.path());
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  // 5 classes x 4 tracks x 3 frames: one track per class is the test split.
+  EXPECT_NE(train.out.find("test split (untouched, 15 images, read once)"), std::string::npos)
+      << train.out;
+  const auto test = nlohmann::json::parse(testing::read_text(run / "test.json"));
+  EXPECT_EQ(test["images"], 15);
+  const double accuracy = test["accuracy"];
+  EXPECT_NE(testing::read_text(run / "summary.md").find("| test split (untouched, 15 images) |"),
+            std::string::npos);
+  EXPECT_NE(testing::read_text(run / "summary.md").find("30 train / 15 validation / 15 test"),
+            std::string::npos) << testing::read_text(run / "summary.md");
+
+  auto evaluate = run_cli("evaluate " + run.string() + common_ + split + " --split test --out " +
+                              (tmp_ / "three-way-eval").string(), tmp_.path());
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.err;
+  EXPECT_NE(evaluate.out.find("15 images"), std::string::npos) << evaluate.out;
+  const auto scored =
+      nlohmann::json::parse(testing::read_text(tmp_ / "three-way-eval" / "summary.json"));
+  EXPECT_NEAR(scored["accuracy"].get<double>(), accuracy, 1e-9);
+
+  auto without = run_cli("evaluate " + run.string() + common_ + " --split test --out " +
+                             (tmp_ / "no-fraction").string(), tmp_.path());
+  EXPECT_EQ(without.exit_code, 1);
+  EXPECT_NE(without.err.find("--test-fraction"), std::string::npos) << without.err;
+}
+
 TEST_F(CliEndToEnd, OptionsFromConfigFile) {
   const auto run = tmp_ / "run";
   testing::write_text(tmp_ / "train.toml", "epochs = 1\nbatch-size = 16\nmodel = \"keras_cnn\"\n");

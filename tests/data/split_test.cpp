@@ -95,6 +95,48 @@ TEST(TrackSplit, RejectsFractionOutsideRange) {
   EXPECT_ERROR(split_by_track(set, -0.1, 1), "validation fraction must be in [0, 1)");
 }
 
+// The three-way split (--test-fraction): disjoint by track, shares about right, and the test
+// split fixed by the seed alone, whatever the validation share.
+TEST(TrackSplit, ThreeWayTestSplitIsDisjointAndIndependentOfValidation) {
+  const ImageSet set = make_set(43, 12);
+  const TrackSplit a = split_by_track(set, 0.2, 7, 0.1);
+  std::map<std::int64_t, int> side;  // track -> 0 train, 1 validation, 2 test
+  auto mark = [&](const Indices& part, int which) {
+    for (auto i : part) {
+      auto [it, inserted] = side.emplace(set.tracks[i], which);
+      EXPECT_EQ(it->second, which) << "track " << set.tracks[i] << " on two sides";
+    }
+  };
+  mark(a.train, 0);
+  mark(a.validation, 1);
+  mark(a.test, 2);
+  Indices all = a.train;
+  all.insert(all.end(), a.validation.begin(), a.validation.end());
+  all.insert(all.end(), a.test.begin(), a.test.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, all_indices(set)) << "every image exactly once";
+  EXPECT_TRUE(std::is_sorted(a.test.begin(), a.test.end()));
+  const double n = static_cast<double>(set.size());
+  EXPECT_NEAR(a.test.size() / n, 0.1, 0.03);
+  EXPECT_NEAR(a.validation.size() / n, 0.2, 0.03) << "validation is a share of all images";
+  const auto test_counts = class_counts(set, a.test);
+  for (int c = 0; c < 43; ++c) EXPECT_GT(test_counts[c], 0) << "class " << c << " is tested";
+
+  // Another validation share (what a user tunes) moves no image into or out of the test split.
+  for (double validation : {0.0, 0.1, 0.3}) {
+    EXPECT_EQ(split_by_track(set, validation, 7, 0.1).test, a.test) << validation;
+  }
+  EXPECT_NE(split_by_track(set, 0.2, 8, 0.1).test, a.test) << "the seed draws it";
+  // No test fraction: exactly the two-way split every earlier figure was measured on.
+  const TrackSplit two_way = split_by_track(set, 0.2, 7);
+  const TrackSplit zero = split_by_track(set, 0.2, 7, 0.0);
+  EXPECT_TRUE(zero.test.empty());
+  EXPECT_EQ(zero.train, two_way.train);
+  EXPECT_EQ(zero.validation, two_way.validation);
+  EXPECT_ERROR(split_by_track(set, 0.6, 7, 0.4), "test fraction must be >= 0 and leave images");
+  EXPECT_ERROR(split_by_track(set, 0.2, 7, -0.1), "test fraction must be >= 0");
+}
+
 TEST(TrackSplit, TestImagesWithOwnTracksSplitPerImage) {
   ImageSet set;
   for (int i = 0; i < 100; ++i) {

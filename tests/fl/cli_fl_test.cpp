@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <regex>
 
 #include "fedsign/report/run_charts.h"
 #include "fedsign/fl/strategy/strategy.h"
@@ -167,6 +168,27 @@ TEST_F(FlCli, PartitionPrintsAndPlots) {
 
   auto bad = run_cli("fl simulate" + data_ + " --strategy fedmagic", tmp_.path());
   EXPECT_NE(bad.exit_code, 0);
+}
+
+// --test-fraction: the final global model meets the untouched test split once, after the run.
+TEST_F(FlCli, FinalModelIsScoredOnTheUntouchedTestSplit) {
+  const auto run = tmp_ / "tested";
+  auto r = run_cli("fl simulate" + data_ + " --clients 2 --rounds 1 --local-steps 1 --model keras_cnn"
+                   " --batch-size 8 --precision fp32 --val-fraction 0.25 --test-fraction 0.25"
+                   " --out " + run.string(), tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("test split (untouched, 15 images, read once)"), std::string::npos) << r.out;
+  EXPECT_NE(testing::read_text(run / "test.json").find("\"images\": 15"), std::string::npos);
+  EXPECT_NE(testing::read_text(run / "summary.md").find("test split (untouched, 15 images)"),
+            std::string::npos);
+  // The clients' pool excludes it: 60 images - 15 validation - 15 test = 30 held by clients.
+  const std::string summary = testing::read_text(run / "summary.md");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(summary, m, std::regex("(\\d+) central held-out images; clients "
+                                                       "train on (\\d+) real images and keep (\\d+)")))
+      << summary;
+  EXPECT_EQ(std::stoi(m[1]), 15);
+  EXPECT_EQ(std::stoi(m[2]) + std::stoi(m[3]), 30);
 }
 
 // The dashboard is plain HTTP: a simulation refuses to serve it beyond loopback unless told to,

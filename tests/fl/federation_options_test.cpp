@@ -101,7 +101,7 @@ TEST_F(FederationOptions, CentralEvaluationSetIsDisjointFromEveryClientsData) {
   const auto at = text.find("| data | ");
   ASSERT_NE(at, std::string::npos) << text;
   ASSERT_EQ(std::sscanf(text.c_str() + at,
-                        "| data | %ld central held-out images; clients train on %ld images and keep %ld",
+                        "| data | %ld central held-out images; clients train on %ld real images and keep %ld",
                         &central, &train, &test),
             3)
       << text;

@@ -57,9 +57,13 @@ std::size_t tracks_to_hold_out(const std::vector<Track>& tracks, double fraction
   return taken;
 }
 
-TrackSplit split_by_track(const ImageSet& set, double validation_fraction, std::uint64_t seed) {
+TrackSplit split_by_track(const ImageSet& set, double validation_fraction, std::uint64_t seed,
+                          double test_fraction) {
   FEDSIGN_CHECK(validation_fraction >= 0.0 && validation_fraction < 1.0,
                 "validation fraction must be in [0, 1), got {}", validation_fraction);
+  FEDSIGN_CHECK(test_fraction >= 0.0 && validation_fraction + test_fraction < 1.0,
+                "test fraction must be >= 0 and leave images for training (validation {} + test "
+                "{} < 1)", validation_fraction, test_fraction);
   FEDSIGN_CHECK(set.tracks.size() == set.labels.size(),
                 "image set has {} labels but {} track ids", set.labels.size(), set.tracks.size());
   // class -> track id -> images, both ordered, so the input order of images does not matter.
@@ -69,15 +73,36 @@ TrackSplit split_by_track(const ImageSet& set, double validation_fraction, std::
   }
   TrackSplit split;
   std::mt19937_64 rng(seed);
+  // The test split's own stream: a constant apart from the validation stream's seed.
+  std::mt19937_64 test_rng(seed ^ 0x7465737473706c74ULL);
   for (auto& [label, track_map] : classes) {
     std::vector<Track> tracks;
     for (auto& [id, images] : track_map) tracks.push_back({id, label, std::move(images)});
+    double validation_share = validation_fraction;
+    if (test_fraction > 0) {
+      std::int64_t images = 0;
+      for (const Track& t : tracks) images += t.size();
+      shuffle_tracks(tracks, test_rng);
+      const std::size_t held = tracks_to_hold_out(tracks, test_fraction, true);
+      for (std::size_t k = 0; k < held; ++k) {
+        split.test.insert(split.test.end(), tracks[k].images.begin(), tracks[k].images.end());
+      }
+      std::int64_t held_images = 0;
+      for (std::size_t k = 0; k < held; ++k) held_images += tracks[k].size();
+      tracks.erase(tracks.begin(), tracks.begin() + static_cast<std::ptrdiff_t>(held));
+      // Validation's share of what is left, so that it is validation_fraction of the class.
+      const std::int64_t left = images - held_images;
+      validation_share = left > 0 ? std::min(0.99, validation_fraction * images / left) : 0.0;
+      // Back to id order, so the validation draw below sees the tracks as the two-way split does.
+      std::sort(tracks.begin(), tracks.end(), [](const Track& a, const Track& b) { return a.id < b.id; });
+    }
     shuffle_tracks(tracks, rng);
-    deal(tracks, tracks_to_hold_out(tracks, validation_fraction, true), split.validation,
+    deal(tracks, tracks_to_hold_out(tracks, validation_share, true), split.validation,
          split.train);
   }
   std::sort(split.train.begin(), split.train.end());
   std::sort(split.validation.begin(), split.validation.end());
+  std::sort(split.test.begin(), split.test.end());
   return split;
 }
 

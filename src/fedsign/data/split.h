@@ -42,11 +42,20 @@ std::size_t tracks_to_hold_out(const std::vector<Track>& tracks, double fraction
 struct TrackSplit {
   Indices train;
   Indices validation;
+  Indices test;  // empty unless a test fraction was asked for
 };
 
 // Per class, shuffles that class's tracks with `seed` and puts about `validation_fraction` of its
 // images (whole tracks, at least one track when the class has two or more) into validation.
-TrackSplit split_by_track(const ImageSet& set, double validation_fraction, std::uint64_t seed);
+//
+// With `test_fraction` > 0, first about that share of each class's images (whole tracks) goes to
+// a test split that no choice may read, drawn from its own seeded stream: the test split depends
+// on the set, `test_fraction` and `seed` only, never on `validation_fraction`, so tuning the
+// validation share cannot move an image into or out of it. Validation then takes
+// `validation_fraction` of all images from the remaining tracks (70/20/10 for 0.2 and 0.1). With
+// `test_fraction` == 0 the split is exactly the two-way one.
+TrackSplit split_by_track(const ImageSet& set, double validation_fraction, std::uint64_t seed,
+                          double test_fraction = 0.0);
 
 // A client's images split by track into local training and test parts (not stratified: a client
 // holds few classes): tracks are shuffled (seeded) and moved to the test part while that brings
