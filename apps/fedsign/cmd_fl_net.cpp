@@ -53,9 +53,10 @@ void run_server(const CLI::App& command, ServerCommand& c) {
                 "--robust fltrust needs --data: the server's root set comes from its training split");
   fl::CentralEvaluateFn evaluate;
   data::ImageSet set;  // outlives the run: the evaluator and FLTrust's root training read it
+  data::TrackSplit split;
   if (!c.data.data_dir.empty()) {
     set = load_dataset(c.data);
-    const data::TrackSplit split = data::split_by_track(set, c.data.val_fraction, c.data.split_seed);
+    split = split_dataset(set, c.data);
     train::TrainConfig config = resolve(c.model, c.data);
     train::configure_threads(config.threads);
     evaluate = fl::make_central_evaluator(set, split.validation, config);
@@ -70,6 +71,11 @@ void run_server(const CLI::App& command, ServerCommand& c) {
     }
   }
   net::run_server(o, std::move(evaluate));
+  // As in `fl simulate`: the final global model (model.pt) meets the test split once.
+  if (!split.test.empty()) {
+    const train::TrainConfig config = resolve(c.model, c.data);
+    report_test_split(o.run.run_dir, set, split.test, config.precision, config.eval_batch_size);
+  }
 }
 
 struct ClientCommand {
@@ -89,14 +95,18 @@ void run_client(ClientCommand& c) {
                 "--partition-index {} not in [0, --clients {})", c.partition.index,
                 c.partition.clients);
   data::ImageSet set = load_dataset(c.data);
+  FEDSIGN_CHECK(c.partition.clients > 1 || c.data.test_fraction == 0,
+                "--test-fraction splits a folder shared by --clients > 1 (as the server and "
+                "`fl simulate` split it); a client that owns its folder trains on all of it");
   data::Indices pool = data::all_indices(set);  // a client that owns its folder holds all of it
   if (c.partition.clients > 1) {
     // A share of a common folder, exactly the simulation's client `index`: the same central
     // split (its validation part is the server's), partition and local split.
-    pool = data::split_by_track(set, c.data.val_fraction, c.data.split_seed).train;
+    pool = split_dataset(set, c.data).train;
     pool = data::partition(set, pool, to_partition_config(c.partition))
         [static_cast<std::size_t>(c.partition.index)];
-    o.partition = partition_key(c.partition, c.data.val_fraction, c.data.split_seed);
+    o.partition = partition_key(c.partition, c.data.val_fraction, c.data.split_seed,
+                                c.data.test_fraction);
     o.partition_index = c.partition.index;
   }
   fl::ClientData data = client_data(set, pool, c.partition, c.partition.index);
@@ -192,6 +202,7 @@ void add_fl_net_commands(CLI::App& app, Actions& actions) {
   s->federation.out = "runs/fl-server";
   CLI::App* server = add_command(*fl, "server", "Run a federated server for remote clients (gRPC)");
   add_data_options(*server, s->data);
+  add_test_split_option(*server, s->data);
   server->get_option("--data")->description(
       "GTSRB folder for central evaluation on its held-out split (--val-fraction, --split-seed); "
       "empty: none");
@@ -207,6 +218,7 @@ void add_fl_net_commands(CLI::App& app, Actions& actions) {
   c->partition.clients = 1;  // by default a client trains on all of its --data
   CLI::App* client = add_command(*fl, "client", "Run a federated client against a server (gRPC)");
   add_data_options(*client, c->data);
+  add_test_split_option(*client, c->data);
   add_local_training_options(*client, c->train);
   add_seed_option(*client, c->train.config.seed, "seed for local shuffling and augmentation");
   add_partition_options(*client, c->partition, true);

@@ -91,11 +91,15 @@ std::string partition_title(const PartitionOptions& o) {
   return o.kind;
 }
 
-std::string partition_key(const PartitionOptions& o, double val_fraction, uint64_t split_seed) {
-  return fmt::format("{} clients={} alpha={} shards={} sizes={} sigma={} seed={} "
-                     "test-fraction={} val-fraction={} split-seed={}",
-                     o.kind, o.clients, o.alpha, o.shards_per_client, o.quantity_sizes, o.sigma,
-                     o.seed, o.client_test_fraction, val_fraction, split_seed);
+std::string partition_key(const PartitionOptions& o, double val_fraction, uint64_t split_seed,
+                          double test_fraction) {
+  std::string key = fmt::format("{} clients={} alpha={} shards={} sizes={} sigma={} seed={} "
+                                "test-fraction={} val-fraction={} split-seed={}",
+                                o.kind, o.clients, o.alpha, o.shards_per_client, o.quantity_sizes,
+                                o.sigma, o.seed, o.client_test_fraction, val_fraction, split_seed);
+  // Only when set, so that keys of clients without a test split are as before.
+  if (test_fraction > 0) key += fmt::format(" split-test-fraction={}", test_fraction);
+  return key;
 }
 
 fl::ClientData client_data(const data::ImageSet& set, const data::Indices& part,

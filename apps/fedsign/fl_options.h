@@ -47,7 +47,8 @@ data::PartitionConfig to_partition_config(const PartitionOptions& options);
 std::string partition_title(const PartitionOptions& options);
 // A canonical one-line description of the partition (all that decides who holds what), which
 // the network server compares across clients.
-std::string partition_key(const PartitionOptions& options, double val_fraction, uint64_t split_seed);
+std::string partition_key(const PartitionOptions& options, double val_fraction, uint64_t split_seed,
+                          double test_fraction = 0.0);
 
 // Client `index`'s local data from its part of the partition: split by track into local training
 // and local test (--client-test-fraction), seeded by the partition seed and the index, so the

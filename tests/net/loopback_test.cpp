@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "tests/net/process.h"
@@ -125,6 +126,39 @@ TEST_F(Loopback, ThreeClientsTrainBetterThanChance) {
   for (const char* f : {"server.ckpt", "model.pt", "model.json", "endpoint.json"}) {
     EXPECT_TRUE(std::filesystem::exists(tmp_ / "run" / f)) << f;
   }
+}
+
+// --test-fraction over the network: the server holds the test tracks out of its central
+// evaluation, the clients out of their shares (the partition key carries it), and the final
+// model is scored on them once, as `fl simulate` does.
+TEST_F(Loopback, FinalModelIsScoredOnTheUntouchedTestSplit) {
+  for (const char* n : {"a", "b"}) add_token(n, std::string("tok-") + n);
+  const std::vector<std::string> split = {"--val-fraction", "0.25", "--test-fraction", "0.25"};
+  auto server = start(with(with(server_args(1, 2), {"--data", (tmp_ / "data").string(),
+                                                    "--cache-dir", (tmp_ / "cache").string(),
+                                                    "--threads", "1"}),
+                           split),
+                      "server.log");
+  auto a = start(with(client_args("a", 0, 2), split), "a.log");
+  auto b = start(with(client_args("b", 1, 2), split), "b.log");
+  ASSERT_EQ(server->wait_for(300s), 0) << server->log();
+  EXPECT_EQ(a->wait_for(30s), 0) << a->log();
+  EXPECT_EQ(b->wait_for(30s), 0) << b->log();
+  // 5 classes x 8 tracks x 5 frames: 2 tracks per class are the test split (50 images).
+  EXPECT_NE(server->log().find("test split (untouched, 50 images, read once)"), std::string::npos)
+      << server->log();
+  const auto test = nlohmann::json::parse(testing::read_text(tmp_ / "run" / "test.json"));
+  EXPECT_EQ(test["images"], 50);
+  // Each client's share is of the 100 training images (200 - 50 validation - 50 test).
+  for (auto* client : {a.get(), b.get()}) {
+    EXPECT_NE(client->log().find("share "), std::string::npos) << client->log();
+  }
+  const std::string log_a = a->log(), log_b = b->log();
+  std::smatch ma, mb;
+  const std::regex count("(\\d+) local training \\(0 of them renders\\) / (\\d+) local test");
+  ASSERT_TRUE(std::regex_search(log_a, ma, count)) << log_a;
+  ASSERT_TRUE(std::regex_search(log_b, mb, count)) << log_b;
+  EXPECT_EQ(std::stoi(ma[1]) + std::stoi(ma[2]) + std::stoi(mb[1]) + std::stoi(mb[2]), 100);
 }
 
 TEST_F(Loopback, KilledClientDoesNotStopTheRound) {
