@@ -81,14 +81,24 @@ void run(const CLI::App& command, const RareCommand& o) {
   write_text_atomically(run_dir / "config.toml", command.config_to_str(true, false));
 
   data::ImageSet real = load_dataset(o.data);
-  const data::TrackSplit split = data::split_by_track(real, o.data.val_fraction, o.data.split_seed);
+  const data::TrackSplit split = split_dataset(real, o.data);
   const experiments::RareResult result = experiments::run_rare_protocol(real, split, c, run_dir);
   experiments::write_rare_report(run_dir, result,
                                  "fedsign rare --config " + (run_dir / "config.toml").string());
-  std::printf("%-18s %8s %8s %8s\n", "variant", "all", "rare", "frequent");
+  const bool with_test = !split.test.empty();
+  std::printf("%-18s %8s %8s %8s%s\n", "variant", "all", "rare", "frequent",
+              with_test ? "   test: all     rare frequent" : "");
   for (const auto& v : result.variants) {
-    std::printf("%-18s %7.2f%% %7.2f%% %7.2f%%\n", v.name.c_str(), 100 * v.accuracy.all,
+    std::printf("%-18s %7.2f%% %7.2f%% %7.2f%%", v.name.c_str(), 100 * v.accuracy.all,
                 100 * v.accuracy.rare, 100 * v.accuracy.frequent);
+    if (with_test) {
+      std::printf("      %7.2f%% %7.2f%% %7.2f%%", 100 * v.test.all, 100 * v.test.rare,
+                  100 * v.test.frequent);
+    }
+    std::printf("\n");
+  }
+  if (with_test) {
+    std::printf("test split (untouched, %zu images, read once per variant)\n", split.test.size());
   }
   if (result.synth_images_per_minute > 0) {
     std::printf("synthetic: %zu images rendered at %.0f images/min\n", result.synthetic_images,
@@ -106,6 +116,7 @@ void add_rare_command(CLI::App& app, Actions& actions) {
                               "Rare-sign protocol: withhold rare classes' real images, learn them "
                               "from synthetic pictogram renderings, report all/rare/frequent accuracy");
   add_data_options(*cmd, o->data);
+  add_test_split_option(*cmd, o->data);
   add_train_options(*cmd, o->train);  // --epochs = fine-tuning epochs per variant
   cmd->add_option("--out", o->out, "run directory")->capture_default_str();
   cmd->add_option("--rare-count", o->rare_count, "the K rarest classes by training count")

@@ -76,23 +76,27 @@ void run(const CLI::App& command, const TransferCommand& o) {
   }
 
   data::ImageSet set = load_dataset(data);
-  const data::TrackSplit split = data::split_by_track(set, data.val_fraction, data.split_seed);
+  const data::TrackSplit split = split_dataset(set, data);
   const std::filesystem::path run_dir = o.out;
   std::filesystem::create_directories(run_dir);
   write_text_atomically(run_dir / "config.toml", command.config_to_str(true, false));
-  spdlog::info("source {} ({}, {} classes); {} train / {} test images at {} px", source.weights.string(),
+  spdlog::info("source {} ({}, {} classes); {} train / {} validation images at {} px", source.weights.string(),
                source.architecture, source.num_classes, split.train.size(),
                split.validation.size(), data.size);
 
   const auto results = experiments::run_transfer(
       set, split, source, options, run_dir,
       [&](experiments::TransferMode mode, const experiments::TransferEpoch& e) {
-        spdlog::info("{:>8} epoch {:3}/{}  train loss {:.4f} acc {:6.2f}%  test loss {:.4f} acc "
+        spdlog::info("{:>8} epoch {:3}/{}  train loss {:.4f} acc {:6.2f}%  validation loss {:.4f} acc "
                      "{:6.2f}%  {:5.1f}s",
                      experiments::to_string(mode), e.epoch, options.config.epochs, e.train_loss,
-                     100 * e.train_accuracy, e.test_loss, 100 * e.test_accuracy, e.seconds);
+                     100 * e.train_accuracy, e.val_loss, 100 * e.val_accuracy, e.seconds);
       });
   std::printf("%s", experiments::transfer_table_markdown(results).c_str());
+  if (!split.test.empty()) {
+    std::printf("test split (untouched, %zu images, read once per mode): the table's test column\n",
+                split.test.size());
+  }
   std::printf("run in %s\n", run_dir.c_str());
 }
 }  // namespace
@@ -128,6 +132,7 @@ void add_transfer_command(CLI::App& app, Actions& actions) {
   cmd->add_option("--label-map", o->label_map,
                   "direct mode: CSV 'source,target' class pairs (default: identity)");
   add_data_options(*cmd, o->data);
+  add_test_split_option(*cmd, o->data);
   add_train_options(*cmd, o->train);
   cmd->add_option("--out", o->out, "run directory")->capture_default_str();
   actions[cmd] = [cmd, o] { run(*cmd, *o); };

@@ -24,7 +24,7 @@ struct DataOptions {
   bool no_cache = false;
   std::string on_bad_image = "abort";
   double val_fraction = 0.2;
-  double test_fraction = 0.0;  // --test-fraction (train, fl simulate, evaluate): 0 = no test split
+  double test_fraction = 0.0;  // --test-fraction (train, fl, rare, transfer, evaluate): 0 = none
   uint64_t split_seed = 1;
   int threads = 0;
   // Read-only commands (evaluate, data info/cache) set this when --subset was not given: a
@@ -38,7 +38,8 @@ struct DataOptions {
 void add_data_options(CLI::App& command, DataOptions& options, bool with_split = true);
 
 // --test-fraction: a third, untouched split by track (data::split_by_track), for the commands
-// that report it (train, fl simulate) or score it (evaluate --split test).
+// that report it (train, fl simulate/server/client, rare, transfer) or score it (evaluate
+// --split test).
 void add_test_split_option(CLI::App& command, DataOptions& options);
 
 // The run's split by track: train / validation (/ test with --test-fraction).

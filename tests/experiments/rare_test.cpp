@@ -14,7 +14,9 @@
 #include "fedsign/data/gtsrb_reader.h"
 #include "fedsign/data/image_loader.h"
 #include "fedsign/data/split.h"
+#include "fedsign/train/evaluate.h"
 #include "fedsign/train/model_bundle.h"
+#include "fedsign/train/precision.h"
 #include "fedsign/vision/pictograms.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -102,7 +104,7 @@ TEST(Rare, EndToEndWritesReport) {
   testing::TempDir tmp;
   testing::FixtureOptions fixture;
   fixture.num_classes = 43;
-  fixture.tracks_per_class = 3;
+  fixture.tracks_per_class = 4;  // per class: 2 training, 1 validation, 1 test track
   fixture.frames_per_track = 2;
   testing::write_kaggle_dataset(tmp / "data", fixture);
   testing::write_fixture_pictograms(tmp / "data", 43);
@@ -111,7 +113,8 @@ TEST(Rare, EndToEndWritesReport) {
   load.threads = 2;
   load.contrast = data::Contrast::kEqualize;  // not the default, so model.json must record it
   const auto real = data::load_images(data::find_dataset(tmp / "data"), load);
-  const auto split = data::split_by_track(real, 0.34, 1);
+  const auto split = data::split_by_track(real, 0.25, 1, 0.25);
+  ASSERT_EQ(split.test.size(), 43u * 2);
 
   RareConfig c;
   c.rare_classes = {3, 17};
@@ -136,7 +139,13 @@ TEST(Rare, EndToEndWritesReport) {
   EXPECT_EQ(result.synthetic_images, 43u * 4);
   ASSERT_EQ(result.variants.size(), 3u);
   EXPECT_LT(result.variants[0].accuracy.rare, 0.5);  // never saw a rare image
-  for (const auto& v : result.variants) EXPECT_GT(v.accuracy.n_rare, 0);
+  for (const auto& v : result.variants) {
+    EXPECT_GT(v.accuracy.n_rare, 0);
+    EXPECT_EQ(v.accuracy.n_all, static_cast<int64_t>(split.validation.size()));
+    // Each variant's final model is scored on the test split too (one track per class).
+    EXPECT_EQ(v.test.n_all, static_cast<int64_t>(split.test.size()));
+    EXPECT_EQ(v.test.n_rare, 4);
+  }
   for (const char* f : {"report.md", "report.csv", "report.png", "report_rare_classes.csv",
                         "pretrain/model.pt", "synthetic-supcon/model.pt"}) {
     EXPECT_TRUE(fs::exists(tmp / "run" / f)) << f;
@@ -164,10 +173,15 @@ TEST(Rare, EndToEndWritesReport) {
     EXPECT_EQ(real_used, data::filter_classes(real, split.train, {3, 17}, false).size());
     EXPECT_EQ(synthetic_used > 0, run != "pretrain");
   }
-  // Every model written is usable by `fedsign evaluate/predict` (model.json beside model.pt).
-  for (const char* variant : {"pretrain", "synthetic", "synthetic-supcon"}) {
+  // Every model written is usable by `fedsign evaluate/predict` (model.json beside model.pt),
+  // and the reported test figures are those of the saved models, measured again here.
+  const auto compute = train::resolve_compute_mode("fp32", "contiguous");
+  for (const auto& [variant, index] :
+       std::vector<std::pair<const char*, int>>{{"pretrain", 0}, {"synthetic", 1}, {"synthetic-supcon", 2}}) {
     SCOPED_TRACE(variant);
     const auto bundle = train::load_model_bundle(tmp / "run" / variant);
+    const auto p = train::predict_subset(*bundle.model, real, split.test, compute);
+    EXPECT_NEAR(result.variants[index].test.all, p.accuracy(), 1e-9);
     EXPECT_EQ(bundle.info.architecture, c.train.model);
     EXPECT_EQ(bundle.info.num_classes, 43);
     EXPECT_EQ(bundle.info.input_size, real.height);
@@ -176,6 +190,9 @@ TEST(Rare, EndToEndWritesReport) {
   const std::string md = testing::read_text(tmp / "run" / "report.md");
   EXPECT_NE(md.find("| synthetic-supcon |"), std::string::npos);
   EXPECT_NE(md.find("Per-class accuracy"), std::string::npos);
+  EXPECT_NE(md.find("| test: rare |"), std::string::npos);
+  EXPECT_NE(md.find("On the test split"), std::string::npos);
+  EXPECT_NE(testing::read_text(tmp / "run" / "report.csv").find("test_accuracy_rare"), std::string::npos);
 
   // A second run reuses the rendered images (same request).
   const auto before = fs::last_write_time(tmp / "synth" / "Train.csv");

@@ -209,15 +209,15 @@ TEST(TransferRun, AllModesEndToEndOnGeneratedData) {
   const double n_test = static_cast<double>(split.validation.size());
   for (const auto& r : results) {
     SCOPED_TRACE(to_string(r.mode));
-    const double correct = r.test_accuracy * n_test;  // a count of test images
+    const double correct = r.val_accuracy * n_test;  // a count of test images
     EXPECT_NEAR(correct, std::round(correct), 1e-6);
-    EXPECT_GT(r.test_loss, 0.0);
+    EXPECT_GT(r.val_loss, 0.0);
     if (r.mode != TransferMode::kDirect) {
       ASSERT_EQ(r.history.size(), 2u);
       EXPECT_GT(r.train_seconds, 0.0);
       // The reported figure is the last epoch's (no selection on the test split).
-      EXPECT_EQ(r.test_accuracy, r.history.back().test_accuracy);
-      EXPECT_EQ(r.test_loss, r.history.back().test_loss);
+      EXPECT_EQ(r.val_accuracy, r.history.back().val_accuracy);
+      EXPECT_EQ(r.val_loss, r.history.back().val_loss);
     }
   }
   // The reported figures are those of the saved models, re-measured independently.
@@ -227,8 +227,8 @@ TEST(TransferRun, AllModesEndToEndOnGeneratedData) {
     SCOPED_TRACE(to_string(r.mode));
     auto bundle = train::load_model_bundle(tmp / "run" / to_string(r.mode));
     const auto p = train::predict_subset(*bundle.model, set, split.validation, compute);
-    EXPECT_DOUBLE_EQ(p.accuracy(), r.test_accuracy);
-    EXPECT_NEAR(p.mean_loss, r.test_loss, 1e-4 * std::max(1.0, r.test_loss));
+    EXPECT_DOUBLE_EQ(p.accuracy(), r.val_accuracy);
+    EXPECT_NEAR(p.mean_loss, r.val_loss, 1e-4 * std::max(1.0, r.val_loss));
   }
   for (const char* f : {"transfer.md", "transfer.csv", "transfer_accuracy.png",
                         "transfer_loss.png"}) {
@@ -249,6 +249,52 @@ TEST(TransferRun, AllModesEndToEndOnGeneratedData) {
   // The fine-tuned model is a usable bundle.
   auto bundle = train::load_model_bundle(tmp / "run" / "finetune");
   EXPECT_EQ(bundle.info.input_size, 40);
+  // Without a test split there is no test column, and the table calls validation validation.
+  EXPECT_EQ(md.find("test split"), std::string::npos);
+  EXPECT_NE(md.find("| validation accuracy |"), std::string::npos);
+  for (const auto& r : results) EXPECT_EQ(r.test_images, 0u);
+}
+
+// With a test split, each mode's final model is scored there once: the figure is that of the
+// saved model on exactly the test tracks, and the tables get a test column.
+TEST(TransferRun, FinalModelOfEachModeIsScoredOnTheTestSplit) {
+  testing::TempDir tmp;
+  testing::FixtureOptions fixture;
+  fixture.num_classes = 4;
+  fixture.tracks_per_class = 4;
+  fixture.frames_per_track = 3;
+  testing::write_kaggle_dataset(tmp / "data", fixture);
+  data::LoadOptions load;
+  load.progress = false;
+  load.threads = 1;
+  const auto set = data::load_images(data::find_dataset(tmp / "data"), load);
+  const auto split = data::split_by_track(set, 0.25, 1, 0.25);
+  ASSERT_EQ(split.test.size(), 4u * 3);
+  const auto source = write_source(tmp / "source", 43);
+
+  TransferOptions options;
+  options.modes = {TransferMode::kDirect, TransferMode::kFinetune};
+  options.config.epochs = 1;
+  options.config.batch_size = 16;
+  options.config.warmup_epochs = 0;
+  options.config.precision = "fp32";
+  options.config.threads = 1;
+  const auto results = run_transfer(set, split, source, options, tmp / "run", {});
+  ASSERT_EQ(results.size(), 2u);
+  const auto compute = train::resolve_compute_mode("fp32", "contiguous");
+  for (const auto& r : results) {
+    SCOPED_TRACE(to_string(r.mode));
+    EXPECT_EQ(r.test_images, split.test.size());
+    EXPECT_GT(r.test_loss, 0.0);
+    const double correct = r.test_accuracy * static_cast<double>(split.test.size());
+    EXPECT_NEAR(correct, std::round(correct), 1e-6);
+  }
+  auto bundle = train::load_model_bundle(tmp / "run" / "finetune");
+  const auto p = train::predict_subset(*bundle.model, set, split.test, compute);
+  EXPECT_DOUBLE_EQ(p.accuracy(), results[1].test_accuracy);
+  const std::string md = testing::read_text(tmp / "run" / "transfer.md");
+  EXPECT_NE(md.find("| test split accuracy |"), std::string::npos);
+  EXPECT_NE(testing::read_text(tmp / "run" / "transfer.csv").find("test_accuracy"), std::string::npos);
 }
 
 }  // namespace

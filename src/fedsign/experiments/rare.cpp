@@ -126,13 +126,16 @@ struct TrainRun {
   std::vector<std::string> groups = {"all"};
 };
 
+struct TrainedRun {
+  train::Predictions validation;
+  train::Predictions test;  // empty without a test split
+  double seconds = 0;
+};
+
 // Trains with fit() (no validation: the last epoch's weights are kept) and returns the
-// predictions on `validation`.
-std::pair<train::Predictions, double> train_and_predict(const data::ImageSet& set,
-                                                        const data::Indices& validation,
-                                                        const TrainRun& run,
-                                                        data::Contrast contrast,
-                                                        const fs::path& dir) {
+// predictions on the validation split and, read once here, on the test split.
+TrainedRun train_and_predict(const data::ImageSet& set, const data::TrackSplit& evaluation,
+                             const TrainRun& run, data::Contrast contrast, const fs::path& dir) {
   data::TrackSplit split;
   split.train = run.train;
   train::RunOptions options;
@@ -155,8 +158,20 @@ std::pair<train::Predictions, double> train_and_predict(const data::ImageSet& se
   models::load_weights(*model, fit.best_model);
   const auto mode = train::resolve_compute_mode(run.config.precision, run.config.memory_format);
   train::apply_memory_format(*model, mode.channels_last);
-  return {train::predict_subset(*model, set, validation, mode, run.config.eval_batch_size),
-          fit.train_seconds};
+  TrainedRun trained;
+  trained.validation =
+      train::predict_subset(*model, set, evaluation.validation, mode, run.config.eval_batch_size);
+  if (!evaluation.test.empty()) {
+    trained.test = train::predict_subset(*model, set, evaluation.test, mode, run.config.eval_batch_size);
+  }
+  trained.seconds = fit.train_seconds;
+  return trained;
+}
+
+void set_accuracies(RareVariantResult& v, const TrainedRun& run, const std::vector<int>& rare) {
+  v.accuracy = group_accuracy(run.validation.truth, run.validation.predicted, rare);
+  if (!run.test.truth.empty()) v.test = group_accuracy(run.test.truth, run.test.predicted, rare);
+  v.train_seconds = run.seconds;
 }
 
 }  // namespace
@@ -236,8 +251,8 @@ RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit&
     result.training_sets[name] = train;
   };
   check_and_record(pretrain.name, pretrain.train);
-  auto [pre_predictions, pre_seconds] =
-      train_and_predict(set, split.validation, pretrain, config.load.contrast, run_dir / "pretrain");
+  const TrainedRun pretrained_run =
+      train_and_predict(set, split, pretrain, config.load.contrast, run_dir / "pretrain");
   const fs::path pretrained = run_dir / "pretrain" / "model.pt";
 
   const data::Indices mixed =
@@ -252,8 +267,7 @@ RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit&
     if (name == "no-synthetic") {
       v.description = fmt::format("pretrained on real frequent classes only ({} epochs)",
                                   config.pretrain_epochs);
-      v.accuracy = group_accuracy(pre_predictions.truth, pre_predictions.predicted, result.rare_classes);
-      v.train_seconds = pre_seconds;
+      set_accuracies(v, pretrained_run, result.rare_classes);
     } else {
       FEDSIGN_CHECK(name == "synthetic" || name == "synthetic-supcon" || name == "scratch",
                     "unknown variant '{}' (no-synthetic, synthetic, synthetic-supcon, scratch)", name);
@@ -285,12 +299,10 @@ RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit&
                                      config.contrastive_weight, config.contrastive_temperature);
       }
       check_and_record(name, run.train);
-      auto [predictions, seconds] =
-          train_and_predict(set, split.validation, run, config.load.contrast, run_dir / name);
-      v.accuracy = group_accuracy(predictions.truth, predictions.predicted, result.rare_classes);
-      v.train_seconds = seconds;
+      set_accuracies(v, train_and_predict(set, split, run, config.load.contrast, run_dir / name),
+                     result.rare_classes);
     }
-    spdlog::info("[{}] accuracy all {}  rare {}  frequent {}", name, pct(v.accuracy.all),
+    spdlog::info("[{}] validation accuracy all {}  rare {}  frequent {}", name, pct(v.accuracy.all),
                  pct(v.accuracy.rare), pct(v.accuracy.frequent));
     result.variants.push_back(v);
   }
@@ -298,8 +310,34 @@ RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit&
   return result;
 }
 
+namespace {
+// Markdown table of the rare classes' per-class accuracy of every variant on one split, and
+// its rows in `csv`.
+std::string per_class_table(const RareResult& r, const std::string& split,
+                            GroupAccuracy RareVariantResult::*accuracy, report::CsvTable& csv) {
+  std::string md = fmt::format("| class | sign | {} images |", split);
+  for (const auto& v : r.variants) md += " " + v.name + " |";
+  md += "\n|---|---|---|";
+  for (std::size_t i = 0; i < r.variants.size(); ++i) md += "---|";
+  md += "\n";
+  for (int c : r.rare_classes) {
+    const int64_t support = r.variants.empty() ? 0 : (r.variants.front().*accuracy).support.at(c);
+    md += fmt::format("| {} | {} | {} |", c, data::sign_name(c), support);
+    for (const auto& v : r.variants) {
+      const double a = (v.*accuracy).per_class.at(c);
+      md += " " + pct(a) + " |";
+      csv.add_row({std::to_string(c), v.name, split, fmt::format("{:.5f}", a), std::to_string(support)});
+    }
+    md += "\n";
+  }
+  return md;
+}
+}  // namespace
+
 void write_rare_report(const fs::path& dir, const RareResult& r, const std::string& command_line) {
   fs::create_directories(dir);
+  const bool with_test = std::any_of(r.variants.begin(), r.variants.end(),
+                                     [](const RareVariantResult& v) { return v.test.n_all > 0; });
   std::string md = "# Rare-sign protocol\n\n";
   if (!command_line.empty()) md += fmt::format("```\n{}\n```\n\n", command_line);
   md += "Rare classes (all real training images withheld): ";
@@ -312,9 +350,25 @@ void write_rare_report(const fs::path& dir, const RareResult& r, const std::stri
                     r.synth_images_per_minute > 0
                         ? fmt::format(" (rendered at {:.0f} images/min)", r.synth_images_per_minute)
                         : std::string());
-  md += "| variant | all | rare | frequent | training time | what |\n|---|---|---|---|---|---|\n";
-  report::CsvTable csv({"variant", "accuracy_all", "accuracy_rare", "accuracy_frequent",
-                        "n_all", "n_rare", "n_frequent", "train_seconds"});
+  md += "Validation: the track-disjoint validation split, each variant's last epoch (no selection).";
+  if (with_test) {
+    md += fmt::format(" Test: the untouched test split ({} images, {} of the rare classes), read "
+                      "once per variant after its training.",
+                      r.variants.front().test.n_all, r.variants.front().test.n_rare);
+  }
+  md += "\n\n| variant | all | rare | frequent |";
+  md += with_test ? " test: all | test: rare | test: frequent |" : "";
+  md += " training time | what |\n|---|---|---|---|";
+  md += with_test ? "---|---|---|" : "";
+  md += "---|---|\n";
+  std::vector<std::string> columns = {"variant", "accuracy_all", "accuracy_rare", "accuracy_frequent",
+                                      "n_all", "n_rare", "n_frequent", "train_seconds"};
+  if (with_test) {
+    columns.insert(columns.end(), {"test_accuracy_all", "test_accuracy_rare",
+                                   "test_accuracy_frequent", "n_test_all", "n_test_rare",
+                                   "n_test_frequent"});
+  }
+  report::CsvTable csv(columns);
   report::BarChart chart;
   chart.title = "Rare-sign protocol: validation accuracy";
   chart.y_label = "accuracy (%)";
@@ -322,35 +376,34 @@ void write_rare_report(const fs::path& dir, const RareResult& r, const std::stri
   chart.values.assign(3, {});
   for (const auto& v : r.variants) {
     const auto& a = v.accuracy;
-    md += fmt::format("| {} | {} | {} | {} | {:.0f} s | {} |\n", v.name, pct(a.all), pct(a.rare),
-                      pct(a.frequent), v.train_seconds, v.description);
-    csv.add_row({v.name, fmt::format("{:.5f}", a.all), fmt::format("{:.5f}", a.rare),
-                 fmt::format("{:.5f}", a.frequent), std::to_string(a.n_all),
-                 std::to_string(a.n_rare), std::to_string(a.n_frequent),
-                 fmt::format("{:.1f}", v.train_seconds)});
+    const auto& t = v.test;
+    md += fmt::format("| {} | {} | {} | {} |", v.name, pct(a.all), pct(a.rare), pct(a.frequent));
+    if (with_test) md += fmt::format(" {} | {} | {} |", pct(t.all), pct(t.rare), pct(t.frequent));
+    md += fmt::format(" {:.0f} s | {} |\n", v.train_seconds, v.description);
+    std::vector<std::string> row = {v.name, fmt::format("{:.5f}", a.all), fmt::format("{:.5f}", a.rare),
+                                    fmt::format("{:.5f}", a.frequent), std::to_string(a.n_all),
+                                    std::to_string(a.n_rare), std::to_string(a.n_frequent),
+                                    fmt::format("{:.1f}", v.train_seconds)};
+    if (with_test) {
+      row.insert(row.end(), {fmt::format("{:.5f}", t.all), fmt::format("{:.5f}", t.rare),
+                             fmt::format("{:.5f}", t.frequent), std::to_string(t.n_all),
+                             std::to_string(t.n_rare), std::to_string(t.n_frequent)});
+    }
+    csv.add_row(row);
     chart.labels.push_back(v.name);
     chart.values[0].push_back(100 * a.all);
     chart.values[1].push_back(100 * a.rare);
     chart.values[2].push_back(100 * a.frequent);
   }
-  md += "\n## Per-class accuracy of the rare classes\n\n| class | sign | validation images |";
-  for (const auto& v : r.variants) md += " " + v.name + " |";
-  md += "\n|---|---|---|";
-  for (std::size_t i = 0; i < r.variants.size(); ++i) md += "---|";
-  md += "\n";
-  report::CsvTable per_class({"class", "variant", "accuracy", "validation_images"});
-  for (int c : r.rare_classes) {
-    const int64_t support = r.variants.empty() ? 0 : r.variants.front().accuracy.support.at(c);
-    md += fmt::format("| {} | {} | {} |", c, data::sign_name(c), support);
-    for (const auto& v : r.variants) {
-      md += " " + pct(v.accuracy.per_class.at(c)) + " |";
-      per_class.add_row({std::to_string(c), v.name, fmt::format("{:.5f}", v.accuracy.per_class.at(c)),
-                         std::to_string(support)});
-    }
-    md += "\n";
+  report::CsvTable per_class({"class", "variant", "split", "accuracy", "images"});
+  md += "\n## Per-class accuracy of the rare classes\n\n";
+  md += per_class_table(r, "validation", &RareVariantResult::accuracy, per_class);
+  if (with_test) {
+    md += "\nOn the test split:\n\n";
+    md += per_class_table(r, "test", &RareVariantResult::test, per_class);
   }
   md += "\nreport.csv: the table above; report_rare_classes.csv: per-class accuracy; report.png: "
-        "the chart.\n";
+        "the chart (validation).\n";
   write_text_atomically(dir / "report.md", md);
   csv.save(dir / "report.csv");
   per_class.save(dir / "report_rare_classes.csv");

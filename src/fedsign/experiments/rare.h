@@ -9,7 +9,9 @@
 //      synthetic images (all classes or rare only) at a ratio; optionally with class-balanced
 //      batches and a supervised-contrastive loss.
 //   5. Evaluate every variant on the real validation split: accuracy on all / rare / frequent
-//      classes, per-class accuracy of the rare ones; report.md, report.csv, report.png.
+//      classes, per-class accuracy of the rare ones; report.md, report.csv, report.png. With a
+//      test split (split.test, --test-fraction) each variant's final model is scored there too,
+//      once, and the report gets test columns beside the validation ones.
 //
 // No model selection on validation: every training run keeps its last epoch's weights.
 #pragma once
@@ -61,7 +63,8 @@ GroupAccuracy group_accuracy(const std::vector<int>& truth, const std::vector<in
 struct RareVariantResult {
   std::string name;
   std::string description;
-  GroupAccuracy accuracy;
+  GroupAccuracy accuracy;  // on the validation split
+  GroupAccuracy test;      // on the test split, read once after training (n_all 0: none)
   double train_seconds = 0;
 };
 

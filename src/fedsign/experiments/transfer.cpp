@@ -57,6 +57,12 @@ void freeze_all(models::Classifier& model) {
   for (auto& p : model.parameters()) p.requires_grad_(false);
 }
 
+// True if any mode was scored on a test split (the tables then get its column).
+bool has_test_split(const std::vector<TransferResult>& results) {
+  return std::any_of(results.begin(), results.end(),
+                     [](const TransferResult& r) { return r.test_images > 0; });
+}
+
 // Loss/accuracy of `model` on `indices` (eval mode).
 std::pair<double, double> measure(models::Classifier& model, const data::ImageSet& set,
                                   const data::Indices& indices, const train::ComputeMode& mode,
@@ -69,39 +75,48 @@ std::pair<double, double> measure(models::Classifier& model, const data::ImageSe
 void write_mode_outputs(const fs::path& dir, const TransferResult& r) {
   fs::create_directories(dir);
   report::CsvTable csv(
-      {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
-  report::Series train_loss{"train", {}, {}}, test_loss{"test", {}, {}};
-  report::Series train_acc{"train", {}, {}}, test_acc{"test", {}, {}};
+      {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"});
+  report::Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}};
+  report::Series train_acc{"train", {}, {}}, val_acc{"validation", {}, {}};
   for (const auto& e : r.history) {
     csv.add_row({std::to_string(e.epoch), fmt::format("{:.5f}", e.train_loss),
-                 fmt::format("{:.5f}", e.train_accuracy), fmt::format("{:.5f}", e.test_loss),
-                 fmt::format("{:.5f}", e.test_accuracy), fmt::format("{:.2f}", e.seconds)});
+                 fmt::format("{:.5f}", e.train_accuracy), fmt::format("{:.5f}", e.val_loss),
+                 fmt::format("{:.5f}", e.val_accuracy), fmt::format("{:.2f}", e.seconds)});
     const auto x = static_cast<double>(e.epoch);
     train_loss.x.push_back(x), train_loss.y.push_back(e.train_loss);
-    test_loss.x.push_back(x), test_loss.y.push_back(e.test_loss);
+    val_loss.x.push_back(x), val_loss.y.push_back(e.val_loss);
     train_acc.x.push_back(x), train_acc.y.push_back(100 * e.train_accuracy);
-    test_acc.x.push_back(x), test_acc.y.push_back(100 * e.test_accuracy);
+    val_acc.x.push_back(x), val_acc.y.push_back(100 * e.val_accuracy);
   }
   csv.save(dir / "metrics.csv");
   if (r.history.empty()) return;
   const std::string name = to_string(r.mode);
   report::save_line_plot(dir / "loss.png",
-                         {"Loss (" + name + ")", "epoch", "cross-entropy", {train_loss, test_loss}});
+                         {"Loss (" + name + ")", "epoch", "cross-entropy", {train_loss, val_loss}});
   report::save_line_plot(dir / "accuracy.png", {"Accuracy (" + name + ")", "epoch",
-                                                "accuracy (%)", {train_acc, test_acc}});
+                                                "accuracy (%)", {train_acc, val_acc}});
 }
 
 void write_summary(const fs::path& run_dir, const std::vector<TransferResult>& results,
                    const TransferSource& source, const TransferOptions& o) {
-  report::CsvTable csv({"mode", "test_accuracy", "test_loss", "train_accuracy", "train_loss",
-                        "train_seconds", "parameters", "trainable_parameters", "epochs"});
+  const bool with_test = has_test_split(results);
+  std::vector<std::string> columns = {"mode", "val_accuracy", "val_loss", "train_accuracy",
+                                      "train_loss", "train_seconds", "parameters",
+                                      "trainable_parameters", "epochs"};
+  if (with_test) columns.insert(columns.end(), {"test_accuracy", "test_loss", "test_images"});
+  report::CsvTable csv(columns);
   int64_t max_epoch = 0;
   for (const auto& r : results) {
-    csv.add_row({to_string(r.mode), fmt::format("{:.5f}", r.test_accuracy),
-                 fmt::format("{:.5f}", r.test_loss), fmt::format("{:.5f}", r.train_accuracy),
-                 fmt::format("{:.5f}", r.train_loss), fmt::format("{:.2f}", r.train_seconds),
-                 std::to_string(r.parameters), std::to_string(r.trainable_parameters),
-                 std::to_string(r.history.size())});
+    std::vector<std::string> row = {
+        to_string(r.mode), fmt::format("{:.5f}", r.val_accuracy), fmt::format("{:.5f}", r.val_loss),
+        fmt::format("{:.5f}", r.train_accuracy), fmt::format("{:.5f}", r.train_loss),
+        fmt::format("{:.2f}", r.train_seconds), std::to_string(r.parameters),
+        std::to_string(r.trainable_parameters), std::to_string(r.history.size())};
+    if (with_test) {
+      row.insert(row.end(), {fmt::format("{:.5f}", r.test_accuracy), fmt::format("{:.5f}", r.test_loss),
+                             std::to_string(r.test_images)});
+    }
+    csv.add_row(row);
     if (!r.history.empty()) max_epoch = std::max(max_epoch, r.history.back().epoch);
   }
   csv.save(run_dir / "transfer.csv");
@@ -112,29 +127,32 @@ void write_summary(const fs::path& run_dir, const std::vector<TransferResult>& r
       "# Transfer learning\n\n"
       "Source: `{}` ({}, {} classes, trained at {} px, contrast {}). Target: {} classes at "
       "{} px (contrast {}), {} epochs per trained mode, optimizer {} lr {:g}, batch {}. Features head hidden "
-      "layers: {}; partial fine-tuning trains the last {} layer groups. Test = the "
-      "track-disjoint validation split, model after the last epoch.\n\n",
+      "layers: {}; partial fine-tuning trains the last {} layer groups. Validation = the "
+      "track-disjoint validation split, model after the last epoch (no selection on it).{}\n\n",
       source.weights.string(), source.architecture, source.num_classes, source.input_size,
       source.contrast, o.num_classes, o.input_size, o.contrast, o.config.epochs, o.config.optimizer.name,
-      o.config.optimizer.lr, o.config.batch_size, hidden, o.partial_groups);
+      o.config.optimizer.lr, o.config.batch_size, hidden, o.partial_groups,
+      with_test ? " Test split = tracks kept out of training and validation (--test-fraction), "
+                  "read once per mode, after its last epoch."
+                : "");
   md += transfer_table_markdown(results);
   md += "\n![accuracy](transfer_accuracy.png)\n![loss](transfer_loss.png)\n";
   write_text_atomically(run_dir / "transfer.md", md);
 
   // All modes on one chart; direct use (no epochs) as a flat line.
-  report::LinePlot accuracy{"Test accuracy per mode", "epoch", "accuracy (%)", {}};
-  report::LinePlot loss{"Test loss per mode", "epoch", "cross-entropy", {}};
+  report::LinePlot accuracy{"Validation accuracy per mode", "epoch", "accuracy (%)", {}};
+  report::LinePlot loss{"Validation loss per mode", "epoch", "cross-entropy", {}};
   for (const auto& r : results) {
     report::Series a{to_string(r.mode), {}, {}}, l{to_string(r.mode), {}, {}};
     if (r.history.empty()) {
       for (double x : {0.0, static_cast<double>(std::max<int64_t>(1, max_epoch))}) {
-        a.x.push_back(x), a.y.push_back(100 * r.test_accuracy);
-        l.x.push_back(x), l.y.push_back(r.test_loss);
+        a.x.push_back(x), a.y.push_back(100 * r.val_accuracy);
+        l.x.push_back(x), l.y.push_back(r.val_loss);
       }
     }
     for (const auto& e : r.history) {
-      a.x.push_back(static_cast<double>(e.epoch)), a.y.push_back(100 * e.test_accuracy);
-      l.x.push_back(static_cast<double>(e.epoch)), l.y.push_back(e.test_loss);
+      a.x.push_back(static_cast<double>(e.epoch)), a.y.push_back(100 * e.val_accuracy);
+      l.x.push_back(static_cast<double>(e.epoch)), l.y.push_back(e.val_loss);
     }
     accuracy.series.push_back(a);
     loss.series.push_back(l);
@@ -254,14 +272,17 @@ std::vector<std::string> trainable_parameter_names(const models::Classifier& mod
 }
 
 std::string transfer_table_markdown(const std::vector<TransferResult>& results) {
-  std::string md =
-      "| mode | what | trainable params | test accuracy | test loss | train accuracy | "
-      "train loss | training time |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
+  const bool with_test = has_test_split(results);
+  std::string md = fmt::format(
+      "| mode | what | trainable params | validation accuracy | validation loss |{} train accuracy | "
+      "train loss | training time |\n|---|---|---:|---:|---:|{}---:|---:|---:|\n",
+      with_test ? " test split accuracy |" : "", with_test ? "---:|" : "");
   for (const auto& r : results) {
-    md += fmt::format("| {} | {} | {} / {} | {:.2f}% | {:.4f} | {:.2f}% | {:.4f} | {:.1f} s |\n",
+    md += fmt::format("| {} | {} | {} / {} | {:.2f}% | {:.4f} |{} {:.2f}% | {:.4f} | {:.1f} s |\n",
                       to_string(r.mode), info(r.mode).description, r.trainable_parameters,
-                      r.parameters, 100 * r.test_accuracy, r.test_loss, 100 * r.train_accuracy,
-                      r.train_loss, r.train_seconds);
+                      r.parameters, 100 * r.val_accuracy, r.val_loss,
+                      with_test ? fmt::format(" {:.2f}% |", 100 * r.test_accuracy) : "",
+                      100 * r.train_accuracy, r.train_loss, r.train_seconds);
   }
   return md;
 }
@@ -271,7 +292,7 @@ std::vector<TransferResult> run_transfer(const data::ImageSet& set, const data::
                                          const fs::path& run_dir,
                                          const TransferProgress& progress) {
   FEDSIGN_CHECK(!split.train.empty(), "transfer: no training images");
-  FEDSIGN_CHECK(!split.validation.empty(), "transfer: no validation (test) images");
+  FEDSIGN_CHECK(!split.validation.empty(), "transfer: no validation images");
   FEDSIGN_CHECK(set.height == o.input_size, "transfer: images are {} px but input_size is {}",
                 set.height, o.input_size);
   fs::create_directories(run_dir);
@@ -291,7 +312,7 @@ std::vector<TransferResult> run_transfer(const data::ImageSet& set, const data::
     if (mode == TransferMode::kDirect) {
       compute = train::resolve_compute_mode(o.config.precision, o.config.memory_format);
       train::apply_memory_format(*model, compute.channels_last);
-      std::tie(r.test_loss, r.test_accuracy) =
+      std::tie(r.val_loss, r.val_accuracy) =
           measure(*model, set, split.validation, compute, eval_batch);
     } else {
       const auto batch = static_cast<std::size_t>(o.config.batch_size);
@@ -305,25 +326,29 @@ std::vector<TransferResult> run_transfer(const data::ImageSet& set, const data::
         e.train_loss = stats.mean_loss;
         e.train_accuracy = stats.accuracy;
         e.seconds = stats.seconds;
-        std::tie(e.test_loss, e.test_accuracy) =
+        std::tie(e.val_loss, e.val_accuracy) =
             measure(*model, set, split.validation, compute, eval_batch);
         r.train_seconds += stats.seconds;
         r.history.push_back(e);
         if (progress) progress(mode, e);
       }
       if (!r.history.empty()) {
-        r.test_loss = r.history.back().test_loss;
-        r.test_accuracy = r.history.back().test_accuracy;
+        r.val_loss = r.history.back().val_loss;
+        r.val_accuracy = r.history.back().val_accuracy;
       } else {
-        std::tie(r.test_loss, r.test_accuracy) =
+        std::tie(r.val_loss, r.val_accuracy) =
             measure(*model, set, split.validation, compute, eval_batch);
       }
     }
     std::tie(r.train_loss, r.train_accuracy) =
         measure(*model, set, split.train, compute, eval_batch);
-    spdlog::info("{}: test accuracy {:.2f}% loss {:.4f}, train accuracy {:.2f}% loss {:.4f}, "
+    if (!split.test.empty()) {  // the one reading of the test split, of the final model
+      std::tie(r.test_loss, r.test_accuracy) = measure(*model, set, split.test, compute, eval_batch);
+      r.test_images = split.test.size();
+    }
+    spdlog::info("{}: validation accuracy {:.2f}% loss {:.4f}, train accuracy {:.2f}% loss {:.4f}, "
                  "{:.1f} s, {} of {} parameters trained",
-                 to_string(mode), 100 * r.test_accuracy, r.test_loss, 100 * r.train_accuracy,
+                 to_string(mode), 100 * r.val_accuracy, r.val_loss, 100 * r.train_accuracy,
                  r.train_loss, r.train_seconds, r.trainable_parameters, r.parameters);
 
     const fs::path mode_dir = run_dir / to_string(mode);

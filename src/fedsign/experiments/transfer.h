@@ -8,14 +8,16 @@
 //   partial   source weights, new output layer, the last N layer groups trained
 //
 // Each mode is trained with train::Trainer on the training split and measured on the
-// validation split (track-disjoint; the "test" numbers of the table). No model selection on
-// that split: the model after the last epoch is measured. Train accuracy/loss are of the final
+// validation split (track-disjoint) after every epoch. No model selection on that split: the
+// model after the last epoch is reported. With a test split (split.test, --test-fraction) that
+// final model is also scored there, once, after its training. Train accuracy/loss are of the final
 // model on the training split in eval mode (no augmentation), so direct use is comparable.
 // Not thread-safe.
 #pragma once
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,13 +81,17 @@ std::vector<std::string> trainable_parameter_names(const models::Classifier& mod
 struct TransferEpoch {
   int64_t epoch = 0;
   double train_loss = 0, train_accuracy = 0;  // running, with augmentation
-  double test_loss = 0, test_accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;
   double seconds = 0;
 };
 
 struct TransferResult {
   TransferMode mode = TransferMode::kDirect;
-  double test_accuracy = 0, test_loss = 0;
+  double val_accuracy = 0, val_loss = 0;
+  // The untouched test split, read once per mode: NaN and 0 images when there is none.
+  double test_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double test_loss = std::numeric_limits<double>::quiet_NaN();
+  std::size_t test_images = 0;
   double train_accuracy = 0, train_loss = 0;
   double train_seconds = 0;
   int64_t parameters = 0, trainable_parameters = 0;
