@@ -13,12 +13,13 @@
 # the spread is the training's, on one fixed federation.
 # Runs JOBS (default 2) at a time with cores/JOBS threads each; results in
 # runs/fl-seeds/<config>/seed<S>/, logs beside them, table in runs/fl-seeds/results.md.
-# Environment: FEDSIGN (build/bin/fedsign), JOBS, CONFIGS, SEEDS, TEST_FRACTION (0.1).
+# Environment: FEDSIGN (build/bin/fedsign), JOBS, THREADS (per run), CONFIGS, SEEDS,
+# TEST_FRACTION (0.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FEDSIGN=${FEDSIGN:-build/bin/fedsign}
 JOBS=${JOBS:-2}
-THREADS=$(( $(nproc) / JOBS )); (( THREADS >= 1 )) || THREADS=1
+THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 read -r -a CONFIGS <<< "${CONFIGS:-fedavg_iid fedadam_dirichlet_0.1}"
 read -r -a SEEDS <<< "${SEEDS:-42 1 2}"
 TEST_FRACTION=${TEST_FRACTION:-0.1}
@@ -48,6 +49,9 @@ final_validation() {
   awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
            { v = $col["central_accuracy"]; if (v != "" && v != "nan") last = v } END { print last }' "$1"
 }
+failures() {  # client failures over all rounds
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next } { n += $col["failures"] } END { print n + 0 }' "$1"
+}
 test_accuracy() { sed -n 's/^ *"accuracy": *\([0-9.eE+-]*\),*$/\1/p' "$1"; }
 test_images() { sed -n 's/^ *"images": *\([0-9]*\),*$/\1/p' "$1"; }
 # "mean (min-max)" in percent of a list of fractions.
@@ -57,20 +61,21 @@ spread() {
 }
 
 {
-  echo "| run | config | seeds | final validation (dev set), mean (min-max) | **test split, mean (min-max)** | test images |"
-  echo "|---|---|---|---:|---:|---:|"
+  echo "| run | config | seeds | final validation (dev set), mean (min-max) | **test split, mean (min-max)** | test images | client failures |"
+  echo "|---|---|---|---:|---:|---:|---:|"
   for config in "${CONFIGS[@]}"; do
-    vals=(); tests=(); done_seeds=(); images=""
+    vals=(); tests=(); done_seeds=(); images=""; failed_updates=0
     for seed in "${SEEDS[@]}"; do
       dir="$OUT/$config/seed$seed"
       [[ -f "$dir/test.json" && -f "$dir/metrics.csv" ]] || continue
       vals+=("$(final_validation "$dir/metrics.csv")")
       tests+=("$(test_accuracy "$dir/test.json")")
       images=$(test_images "$dir/test.json")
+      failed_updates=$(( failed_updates + $(failures "$dir/metrics.csv") ))
       done_seeds+=("$seed")
     done
     (( ${#done_seeds[@]} > 0 )) || continue
-    echo "| $config | configs/fl/$config.toml | ${done_seeds[*]} | $(spread "${vals[@]}") | $(spread "${tests[@]}") | $images |"
+    echo "| $config | configs/fl/$config.toml | ${done_seeds[*]} | $(spread "${vals[@]}") | $(spread "${tests[@]}") | $images | $failed_updates |"
   done
 } > "$OUT/results.md"
 cat "$OUT/results.md"

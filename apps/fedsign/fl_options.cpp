@@ -112,9 +112,9 @@ fl::ClientData client_data(const data::ImageSet& set, const data::Indices& part,
 int64_t add_client_renders(data::ImageSet& set, fl::ClientData& client, const PartitionOptions& o,
                            const DataOptions& data_options, int64_t index) {
   if (o.client_renders <= 0) return 0;
-  // Synthetic track ids are class * 100000 + track (< 5e6); each client's renders get their own
-  // range far above the real tracks, so no render shares a track with a photo or another client.
-  constexpr int64_t kRenderTrackOffset = 1'000'000'000;
+  // Each client's renders get their own range of track ids above experiments::kRenderTrackOffset
+  // (rendered track ids are class * 100000 + track, < 5e6), so no render shares a track with a
+  // photo or with another client's renders.
   constexpr int64_t kRenderTrackStride = 10'000'000;
   const data::LoadOptions load = to_load_options(data_options);
   const uint64_t seed = fl::derive_seed(o.seed, {static_cast<uint64_t>(index), 0x72656e64});
@@ -139,7 +139,7 @@ int64_t add_client_renders(data::ImageSet& set, fl::ClientData& client, const Pa
                 "renders are {}x{}, the data {}x{}", renders.width, renders.height, set.width,
                 set.height);
   const data::Indices added =
-      data::append(set, renders, kRenderTrackOffset + index * kRenderTrackStride);
+      data::append(set, renders, experiments::kRenderTrackOffset + index * kRenderTrackStride);
   client.train.insert(client.train.end(), added.begin(), added.end());
   return static_cast<int64_t>(added.size());
 }

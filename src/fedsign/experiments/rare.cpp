@@ -29,9 +29,6 @@
 namespace fedsign::experiments {
 namespace fs = std::filesystem;
 
-// Synthetic track ids start here, far above the real ones (class * 100000 + track).
-constexpr int64_t kSyntheticTrackOffset = 1'000'000'000;
-
 std::vector<int> rarest_classes(const std::vector<int64_t>& counts, int count) {
   std::vector<int> present;
   for (std::size_t c = 0; c < counts.size(); ++c)
@@ -231,7 +228,7 @@ RareResult run_rare_protocol(const data::ImageSet& real, const data::TrackSplit&
     FEDSIGN_CHECK(synth_set.height == real.height && synth_set.width == real.width,
                   "synthetic images decode to {}x{}, real ones to {}x{}", synth_set.width,
                   synth_set.height, real.width, real.height);
-    synthetic = data::append(set, synth_set, kSyntheticTrackOffset);
+    synthetic = data::append(set, synth_set, kRenderTrackOffset);
     result.synthetic_images = synthetic.size();
   }
 

@@ -15,6 +15,11 @@
 
 namespace fedsign::experiments {
 
+// Track ids of rendered images start here, far above the real ones (class * 100000 + track, and
+// the official test set's 1e9 + row sits in the test subset only), so that no render shares a
+// track with a photo: a split by track never puts a render and a photo into one track.
+constexpr int64_t kRenderTrackOffset = 1'000'000'000;
+
 struct RenderRequest {
   std::filesystem::path meta_dir;     // pictograms (a folder holding Meta/ or the pictograms)
   std::filesystem::path backgrounds;  // optional photo folder; empty: procedural backgrounds
