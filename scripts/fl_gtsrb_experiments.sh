@@ -26,13 +26,7 @@ CENTRAL=runs/compact_gtsrb
 
 if [[ "${1:-}" != "--table" ]]; then
   mkdir -p runs/fl
-  failed=0
-  launch() {  # log command...: start in the background once a slot is free
-    local log=$1; shift
-    while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || failed=1; done
-    echo "start: $* (log $log)"
-    "$@" > "$log" 2>&1 &
-  }
+  source scripts/lib/job_slots.sh
   [[ -f "$CENTRAL/metrics.csv" ]] ||
     launch runs/fl/centralized.log "$FEDSIGN" train --config configs/train/compact_gtsrb.toml \
       --threads "$THREADS" --out "$CENTRAL"
@@ -41,8 +35,8 @@ if [[ "${1:-}" != "--table" ]]; then
       launch "runs/fl/$run.log" "$FEDSIGN" fl simulate --config "configs/fl/$run.toml" \
         --threads "$THREADS" --out "runs/fl/$run"
   done
-  while (( $(jobs -rp | wc -l) > 0 )); do wait -n || failed=1; done
-  (( failed == 0 )) || { echo "a run failed: see runs/fl/*.log" >&2; exit 1; }
+  wait_all
+  (( FAILED == 0 )) || { echo "a run failed: see runs/fl/*.log" >&2; exit 1; }
 fi
 
 dirs=(); names=()

@@ -27,21 +27,19 @@ OUT=runs/fl-seeds
 
 if [[ "${1:-}" != "--table" ]]; then
   mkdir -p "$OUT"
-  failed=0
+  source scripts/lib/job_slots.sh
   for config in "${CONFIGS[@]}"; do
     [[ -f "configs/fl/$config.toml" ]] || { echo "no configs/fl/$config.toml" >&2; exit 1; }
     for seed in "${SEEDS[@]}"; do
       dir="$OUT/$config/seed$seed"
       [[ -f "$dir/test.json" ]] && continue
-      while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || failed=1; done
       mkdir -p "$OUT/$config"
-      echo "start: $config seed $seed (log $dir.log)"
-      "$FEDSIGN" fl simulate --config "configs/fl/$config.toml" --seed "$seed" \
-        --test-fraction "$TEST_FRACTION" --threads "$THREADS" --out "$dir" > "$dir.log" 2>&1 &
+      launch "$dir.log" "$FEDSIGN" fl simulate --config "configs/fl/$config.toml" --seed "$seed" \
+        --test-fraction "$TEST_FRACTION" --threads "$THREADS" --out "$dir"
     done
   done
-  while (( $(jobs -rp | wc -l) > 0 )); do wait -n || failed=1; done
-  (( failed == 0 )) || { echo "a run failed: see $OUT/*/seed*.log" >&2; exit 1; }
+  wait_all
+  (( FAILED == 0 )) || { echo "a run failed: see $OUT/*/seed*.log" >&2; exit 1; }
 fi
 
 # The last central_accuracy of metrics.csv (final validation) and test.json's accuracy, per run.

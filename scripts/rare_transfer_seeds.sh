@@ -29,13 +29,7 @@ if [[ "${1:-}" != "--table" ]]; then
     "$FEDSIGN" train --data runs/synth-source-data --val-fraction 0.1 --epochs 8 \
       --threads 1 --out runs/synth-source
   fi
-  failed=0
-  launch() {  # log command...: start in the background once a slot is free
-    local log=$1; shift
-    while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || failed=1; done
-    echo "start: $* (log $log)"
-    "$@" > "$log" 2>&1 &
-  }
+  source scripts/lib/job_slots.sh
   for seed in "${SEEDS[@]}"; do
     [[ -f "$OUT/rare/seed$seed/report.csv" ]] ||
       launch "$OUT/rare/seed$seed.log" "$FEDSIGN" rare --config configs/rare/rare10.toml \
@@ -44,8 +38,8 @@ if [[ "${1:-}" != "--table" ]]; then
       launch "$OUT/transfer/seed$seed.log" "$FEDSIGN" transfer --config configs/transfer/compact.toml \
         --seed "$seed" --test-fraction "$TEST_FRACTION" --threads 1 --out "$OUT/transfer/seed$seed"
   done
-  while (( $(jobs -rp | wc -l) > 0 )); do wait -n || failed=1; done
-  (( failed == 0 )) || { echo "a run failed: see $OUT/*/seed*.log" >&2; exit 1; }
+  wait_all
+  (( FAILED == 0 )) || { echo "a run failed: see $OUT/*/seed*.log" >&2; exit 1; }
 fi
 
 # "mean (min-max)" in percent of column `col` over the rows whose first column is `key`, in the

@@ -33,6 +33,20 @@ TransferSource write_source(const std::filesystem::path& dir, int64_t classes) {
   return resolve_transfer_source(dir);
 }
 
+// A generated 4-class dataset (3 frames per track) decoded at `size` px.
+data::ImageSet four_class_set(const std::filesystem::path& dir, int tracks_per_class, int size) {
+  testing::FixtureOptions fixture;
+  fixture.num_classes = 4;
+  fixture.tracks_per_class = tracks_per_class;
+  fixture.frames_per_track = 3;
+  testing::write_kaggle_dataset(dir, fixture);
+  data::LoadOptions load;
+  load.progress = false;
+  load.threads = 1;
+  load.size = size;
+  return data::load_images(data::find_dataset(dir), load);
+}
+
 std::vector<std::string> names_with_prefix(const models::Classifier& model,
                                            const std::vector<std::string>& prefixes,
                                            const std::string& add = "") {
@@ -178,16 +192,7 @@ TEST(TransferModeNames, ParseAndPrint) {
 
 TEST(TransferRun, AllModesEndToEndOnGeneratedData) {
   testing::TempDir tmp;
-  testing::FixtureOptions fixture;
-  fixture.num_classes = 4;
-  fixture.tracks_per_class = 3;
-  fixture.frames_per_track = 3;
-  testing::write_kaggle_dataset(tmp / "data", fixture);
-  data::LoadOptions load;
-  load.progress = false;
-  load.threads = 1;
-  load.size = 40;  // "upscaled" from the source's 32 px
-  const auto set = data::load_images(data::find_dataset(tmp / "data"), load);
+  const auto set = four_class_set(tmp / "data", 3, 40);  // "upscaled" from the source's 32 px
   const auto split = data::split_by_track(set, 0.3, 1);
   const auto source = write_source(tmp / "source", 43);
 
@@ -259,15 +264,7 @@ TEST(TransferRun, AllModesEndToEndOnGeneratedData) {
 // saved model on exactly the test tracks, and the tables get a test column.
 TEST(TransferRun, FinalModelOfEachModeIsScoredOnTheTestSplit) {
   testing::TempDir tmp;
-  testing::FixtureOptions fixture;
-  fixture.num_classes = 4;
-  fixture.tracks_per_class = 4;
-  fixture.frames_per_track = 3;
-  testing::write_kaggle_dataset(tmp / "data", fixture);
-  data::LoadOptions load;
-  load.progress = false;
-  load.threads = 1;
-  const auto set = data::load_images(data::find_dataset(tmp / "data"), load);
+  const auto set = four_class_set(tmp / "data", 4, 32);
   const auto split = data::split_by_track(set, 0.25, 1, 0.25);
   ASSERT_EQ(split.test.size(), 4u * 3);
   const auto source = write_source(tmp / "source", 43);
