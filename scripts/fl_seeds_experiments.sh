@@ -52,11 +52,8 @@ failures() {  # client failures over all rounds
 }
 test_accuracy() { sed -n 's/^ *"accuracy": *\([0-9.eE+-]*\),*$/\1/p' "$1"; }
 test_images() { sed -n 's/^ *"images": *\([0-9]*\),*$/\1/p' "$1"; }
-# "mean (min-max)" in percent of a list of fractions.
-spread() {
-  printf '%s\n' "$@" | awk '{ v = 100 * $1; s += v; if (n == 0 || v < lo) lo = v; if (n == 0 || v > hi) hi = v; ++n }
-    END { printf "%.2f%% (%.2f-%.2f)", s / n, lo, hi }'
-}
+source scripts/lib/tables.sh
+spread() { printf '%s\n' "$@" | mean_range; }  # "mean% (min-max)" of the fractions given
 
 {
   echo "| run | config | seeds | final validation (dev set), mean (min-max) | **test split, mean (min-max)** | test images | client failures |"

@@ -42,15 +42,9 @@ if [[ "${1:-}" != "--table" ]]; then
   (( FAILED == 0 )) || { echo "a run failed: see $OUT/*/seed*.log" >&2; exit 1; }
 fi
 
-# "mean (min-max)" in percent of column `col` over the rows whose first column is `key`, in the
-# CSV files given.
-spread() {
-  local key=$1 col=$2; shift 2
-  awk -F, -v key="$key" -v col="$col" '
-    FNR == 1 { for (i = 1; i <= NF; ++i) c[$i] = i; next }
-    $1 == key { v = 100 * $c[col]; s += v; if (n == 0 || v < lo) lo = v; if (n == 0 || v > hi) hi = v; ++n }
-    END { if (n) printf "%.2f%% (%.2f-%.2f)", s / n, lo, hi; else printf "-" }' "$@"
-}
+# "mean% (min-max)" of column COL over the rows whose first field is KEY: spread KEY COL FILE...
+source scripts/lib/tables.sh
+spread() { csv_values "$@" | mean_range; }
 
 rare_csvs=(); transfer_csvs=(); rare_seeds=(); transfer_seeds=()
 for seed in "${SEEDS[@]}"; do

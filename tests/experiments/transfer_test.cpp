@@ -211,16 +211,16 @@ TEST(TransferRun, AllModesEndToEndOnGeneratedData) {
   EXPECT_EQ(epochs_seen, 4 * 2);
   EXPECT_TRUE(results[0].history.empty());
   EXPECT_EQ(results[0].train_seconds, 0.0);
-  const double n_test = static_cast<double>(split.validation.size());
+  const double n_validation = static_cast<double>(split.validation.size());
   for (const auto& r : results) {
     SCOPED_TRACE(to_string(r.mode));
-    const double correct = r.val_accuracy * n_test;  // a count of test images
+    const double correct = r.val_accuracy * n_validation;  // a count of validation images
     EXPECT_NEAR(correct, std::round(correct), 1e-6);
     EXPECT_GT(r.val_loss, 0.0);
     if (r.mode != TransferMode::kDirect) {
       ASSERT_EQ(r.history.size(), 2u);
       EXPECT_GT(r.train_seconds, 0.0);
-      // The reported figure is the last epoch's (no selection on the test split).
+      // The reported figure is the last epoch's (no selection on the validation split).
       EXPECT_EQ(r.val_accuracy, r.history.back().val_accuracy);
       EXPECT_EQ(r.val_loss, r.history.back().val_loss);
     }
