@@ -158,6 +158,17 @@ void add_server_network_options(CLI::App& server, ServerCommand& s) {
                     "largest accepted update in MB (0: twice the model + 1 MiB)")
       ->capture_default_str()->group(g);
   add_server_hardening_options(server, so);
+  server.add_flag("--secagg", so.secagg,
+                  "secure aggregation: the server learns only the sum of each round's updates "
+                  "(needs --dp distributed; docs/privacy.md)")
+      ->group(kPrivacyGroup);
+  server.add_option("--secagg-threshold", so.secagg_threshold,
+                    "share f of the sampled clients: the sum is recovered while floor(f m) + 1 "
+                    "of them remain, and fewer colluders learn nothing")
+      ->capture_default_str()->group(kPrivacyGroup);
+  server.add_option("--secagg-step-timeout", so.secagg_step_timeout_s,
+                    "seconds each key or unmasking step waits for the round's clients")
+      ->capture_default_str()->group(kPrivacyGroup);
 }
 
 void add_client_network_options(CLI::App& client, ClientCommand& c) {
@@ -187,7 +198,7 @@ void add_client_network_options(CLI::App& client, ClientCommand& c) {
   client.add_option("--poll-ms", co.poll_ms, "long-poll time for tasks")->capture_default_str()->group(g);
   client.add_option("--fault", co.fault,
                     "FOR TESTS ONLY: nan, shape, stale, slow, inflate, huge, half, replay, replay-only, "
-                    "steal, flood, die-download (net/client_faults.h)")
+                    "steal, flood, die-download, secagg-drop (net/client_faults.h)")
       ->group(g);
   add_client_hardening_options(client, co);
 }

@@ -10,6 +10,9 @@
 #include "fedsign/core/check.h"
 #include "fedsign/fl/privacy/fixed_point.h"
 #include "fedsign/fl/privacy/secagg.h"
+#include "fedsign/fl/privacy/secagg_update.h"
+#include "fedsign/fl/update.h"
+#include "fedsign/fl/weights.h"
 
 namespace fedsign::fl::privacy {
 namespace {
@@ -181,6 +184,56 @@ TEST(SecAgg, TamperedSharesAreRejected) {
   from_a.shares[0].ciphertext[3] ^= 1;
   server.receive_shares(from_a);
   EXPECT_THROW(b.mask(server.shares_for(1), {1, 2, 3, 4}), fedsign::Error);
+}
+
+}  // namespace
+}  // namespace fedsign::fl::privacy
+
+// ---- a model update as secure aggregation's input (secagg_update.h)
+namespace fedsign::fl::privacy {
+namespace {
+
+Weights model(float base) {
+  Weights w;
+  w.names = {"conv.weight", "bn.num_batches_tracked", "fc.bias"};
+  w.tensors = {torch::full({2, 3}, base), torch::tensor({int64_t{7}}), torch::arange(4).to(torch::kFloat32) * base};
+  return w;
+}
+
+TEST(SecAggUpdate, DecodedSumOfEncodedUpdatesIsTheSumOfTheDeltas) {
+  const Weights global = model(0.5f);
+  const std::vector<Weights> locals = {model(0.75f), model(0.25f), model(1.5f)};
+  Config config{{secagg_keys::kThreshold, int64_t{2}}, {secagg_keys::kClients, int64_t{3}},
+                {secagg_keys::kBound, secagg_bound(4.0, 0.0)}};  // every delta within 4
+  ASSERT_TRUE(secagg_requested(config));
+  const FixedPointCodec codec = secagg_codec(config);
+  // 6 + 4 floating values + the unclipped word; the integer counter is not sent.
+  EXPECT_EQ(secagg_input_length(global), 11);
+  std::vector<uint32_t> sum(11, 0);
+  for (std::size_t k = 0; k < locals.size(); ++k) {
+    add_words(sum, encode_secagg_input(global, locals[k], codec, /*unclipped=*/k != 1));
+  }
+  int64_t unclipped = 0;
+  const Weights decoded = decode_secagg_sum(global, sum, codec, &unclipped);
+  EXPECT_EQ(unclipped, 2);
+  Weights expected = zeros_like(global);
+  for (const auto& local : locals) expected = add(expected, model_delta(global, local));
+  for (std::size_t i = 0; i < global.size(); ++i) {
+    if (!global.tensors[i].is_floating_point()) {
+      EXPECT_EQ(decoded.tensors[i].item<int64_t>(), 0) << "counters are not summed";
+      continue;
+    }
+    EXPECT_LE((decoded.tensors[i] - expected.tensors[i]).abs().max().item<double>(),
+              codec.max_sum_error() + 1e-6) << global.names[i];
+    EXPECT_EQ(decoded.tensors[i].scalar_type(), global.tensors[i].scalar_type());
+  }
+  EXPECT_GT(expected.tensors[2].abs().max().item<double>(), 1.0);  // a sum worth checking
+  // A sum of the wrong length, and a config without the codec's keys, are refused.
+  EXPECT_THROW(decode_secagg_sum(global, std::vector<uint32_t>(10, 0), codec, &unclipped),
+               fedsign::Error);
+  EXPECT_THROW(secagg_codec(Config{{secagg_keys::kThreshold, int64_t{2}}}), fedsign::Error);
+  // Noise widens the bound by 6 stddevs.
+  EXPECT_DOUBLE_EQ(secagg_bound(1.0, 0.5), 4.0);
 }
 
 }  // namespace

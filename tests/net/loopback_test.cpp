@@ -10,6 +10,10 @@
 #include <regex>
 #include <nlohmann/json.hpp>
 
+#include "fedsign/fl/update.h"
+#include "fedsign/fl/weights.h"
+#include "fedsign/models/registry.h"
+#include "fedsign/models/weights.h"
 #include "tests/net/process.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -247,6 +251,100 @@ TEST_F(Loopback, LargeModelRoundTripsThroughTheChunkedStream) {
   const auto net = network();
   EXPECT_GT(testing::number(net[0], "bytes_received"), 40e6);  // resnet18: ~45 MB of weights
   EXPECT_EQ(testing::number(net[0], "rejected"), 0);
+}
+
+// Secure aggregation over the network (docs/privacy.md): DP-FedAvg in distributed mode with
+// no noise (clipping only), so the sum the server recovers can be compared with plain averaging.
+std::vector<std::string> secure(std::vector<std::string> args, int per_round) {
+  return with(std::move(args), {"--dp", "distributed", "--dp-noise-multiplier", "0", "--dp-clip",
+                                "10", "--clients-per-round", std::to_string(per_round),
+                                "--secagg", "--secagg-step-timeout", "30"});
+}
+
+fl::Weights final_model(const std::filesystem::path& run) {
+  auto model = models::create_model("compact", {});
+  models::load_weights(*model, run / "model.pt");
+  return fl::get_weights(*model);
+}
+
+// A client that shares its keys and then drops out (before its masked update) does not stop
+// the round: the others' shares of its mask key remove its pairwise masks from the sum.
+TEST_F(Loopback, SecureAggregationRecoversTheSumWhenAClientDropsAfterSharingKeys) {
+  for (const char* n : {"a", "b", "c", "d"}) add_token(n, std::string("tok-") + n);
+  auto server = start(secure(server_args(2, 4), 4), "server.log");
+  std::vector<std::unique_ptr<Process>> clients;
+  int i = 0;
+  for (const char* n : {"a", "b", "c"}) clients.push_back(start(client_args(n, i++, 4), std::string(n) + ".log"));
+  auto d = start(with(client_args("d", 3, 4), {"--fault", "secagg-drop"}), "d.log");
+  ASSERT_EQ(server->wait_for(300s), 0) << server->log();
+  const auto rows = metrics();
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(testing::number(row, "clients_trained"), 3);
+    EXPECT_EQ(testing::number(row, "failures"), 1);
+    EXPECT_TRUE(std::isfinite(testing::number(row, "train_loss")));
+  }
+  const std::string log = server->log();
+  // 4 sampled, threshold floor(0.5 x 4) + 1 = 3.
+  EXPECT_NE(log.find("round 2: the sum of 3 masked updates recovered (threshold 3)"),
+            std::string::npos) << log;
+  EXPECT_NE(d->log().find("dropping out after sharing keys"), std::string::npos) << d->log();
+  for (auto& c : clients) {
+    EXPECT_EQ(c->wait_for(30s), 0) << c->log();
+    EXPECT_NE(c->log().find("unmasking answered (3 survivors)"), std::string::npos) << c->log();
+  }
+  // The unmasked global model is a model, not masks: finite and of the size updates have.
+  const fl::Weights w = final_model(tmp_ / "run");
+  for (const auto& t : w.tensors) EXPECT_TRUE(torch::isfinite(t).all().item<bool>());
+  EXPECT_LT(fl::l2_norm(w), 1e3);
+}
+
+// The same federation with and without secure aggregation ends with the same global model, up
+// to the fixed-point step: the server's sum is the plain sum. Clients register one after
+// another so that they get the same ids (and training seeds) in both runs.
+TEST_F(Loopback, SecureAggregationGivesThePlainAverage) {
+  for (const char* n : {"a", "b", "c"}) add_token(n, std::string("tok-") + n);
+  std::map<std::string, fl::Weights> models;
+  for (const std::string mode : {"plain", "secure"}) {
+    auto args = secure(server_args(1, 3), 3);
+    if (mode == "plain") args.erase(std::find(args.begin(), args.end(), "--secagg"));
+    for (auto& a : args) {
+      if (a == (tmp_ / "run").string()) a = (tmp_ / mode).string();
+    }
+    auto server = start(args, mode + ".log");
+    std::vector<std::unique_ptr<Process>> clients;
+    int i = 0;
+    for (const char* n : {"a", "b", "c"}) {
+      clients.push_back(start(client_args(n, i++, 3), mode + "-" + n + ".log"));
+      ASSERT_TRUE(wait_until([&] {
+        return server->log().find(std::string("client '") + n + "' registered") != std::string::npos;
+      }, 60s)) << server->log();
+    }
+    ASSERT_EQ(server->wait_for(300s), 0) << server->log();
+    for (auto& c : clients) EXPECT_EQ(c->wait_for(30s), 0) << c->log();
+    EXPECT_EQ(server->log().find("masked updates recovered") != std::string::npos, mode == "secure")
+        << server->log();
+    const auto rows = testing::read_csv(tmp_ / mode / "metrics.csv");
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(testing::number(rows[0], "clients_trained"), 3);
+    models[mode] = final_model(tmp_ / mode);
+  }
+  // Bound 10, 3 summands: a fixed-point step of 2^-26; float32 rounding dominates. The round
+  // moved the model (the runs did not both keep the initial one).
+  EXPECT_LT(fl::max_abs_diff(models["plain"], models["secure"]), 1e-5);
+  torch::manual_seed(42);  // the server's initial model (--seed 42)
+  auto initial = models::create_model("compact", {});
+  EXPECT_GT(fl::max_abs_diff(models["secure"], fl::get_weights(*initial)), 1e-3);
+}
+
+TEST_F(Loopback, SecureAggregationWithoutClientClippingIsRefused) {
+  add_token("a", "tok-a");
+  auto server = start(with(server_args(1, 1), {"--secagg"}), "server.log");
+  const auto code = server->wait_for(60s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(server->log().find("secure aggregation needs --dp distributed"), std::string::npos)
+      << server->log();
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ namespace fedsign::net {
 inline constexpr std::size_t kMaxChunkBytes = 1 << 20;
 inline constexpr const char* kWeightsGroup = "weights";
 inline constexpr const char* kControlGroup = "control";
+// A secure-aggregation result: the masked words of the update, as one int32 tensor.
+inline constexpr const char* kMaskedGroup = "masked";
 
 using fl::DecodeLimits;
 using fl::supported_dtype;

@@ -17,7 +17,9 @@
 #include "fedsign/core/read_file.h"
 #include "fedsign/net/client_faults.h"
 #include "fedsign/net/client_task.h"
+#include "fedsign/fl/privacy/secagg_update.h"
 #include "fedsign/net/grpc_status.h"
+#include "fedsign/net/secagg_client.h"
 #include "fedsign/net/tokens.h"
 #include "fedsign/net/validate.h"
 #include "fedsign/net/wire.h"
@@ -334,12 +336,23 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       result.set_kind(header.kind());
       result.set_model_version(header.model_version());
       std::optional<Blob> blob;
+      std::optional<SecAggSession> secure;
       try {
         if (fit) {
           fl::FitIns ins;
           ins.weights = task.groups[kWeightsGroup];
           ins.config = from_proto(header.config());
           if (auto it = task.groups.find(kControlGroup); it != task.groups.end()) ins.control = it->second;
+          if (fl::privacy::secagg_requested(ins.config)) {
+            // Keys before training, so that training time is not spent in the key steps.
+            secure.emplace(*stub, reply.session_id(), header, reply.client_id(), o.poll_ms);
+            if (Status k = secure->exchange_keys(); !k.ok()) {
+              FEDSIGN_FAIL("secure aggregation: {}", k.to_string());
+            }
+            if (o.fault == "secagg-drop") {
+              FEDSIGN_FAIL("TEST FAULT secagg-drop: dropping out after sharing keys");
+            }
+          }
           // A DP round's update is clipped (distributed mode: and noised) inside fit(); the
           // noise comes from this device's own randomness, which the server cannot recompute.
           client.set_dp_noise_seed(device_seed());
@@ -351,6 +364,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           }
           WeightGroups groups{{kWeightsGroup, r.weights}};
           if (r.control_delta) groups[kControlGroup] = *r.control_delta;
+          if (secure) groups = secure->masked_update(ins.weights, r);
           blob = encode(groups);
           to_proto(*blob, result.mutable_blob());
           result.set_num_examples(r.num_examples);
@@ -384,6 +398,12 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
         blob.reset();
       }
       s = submit_with_retry(*stub, result, blob ? &*blob : nullptr, header.deadline_unix_ms(), &reason);
+      if (s.ok() && secure && blob) {
+        if (Status u = secure->unmask(); !u.ok()) {
+          spdlog::warn("round {}: secure aggregation unmasking failed: {}", header.round(),
+                       u.to_string());
+        }
+      }
       if (s.ok()) {
         ++tasks_done;
         spdlog::info("round {}: {} result accepted", header.round(), fit ? "fit" : "evaluate");

@@ -20,7 +20,7 @@ namespace fedsign::net {
 
 bool known_fault(const std::string& fault) {
   for (const char* k : {"nan", "shape", "stale", "slow", "inflate", "huge", "half", "replay",
-                        "replay-only", "steal", "flood", "die-download"}) {
+                        "replay-only", "steal", "flood", "die-download", "secagg-drop"}) {
     if (fault == k) return true;
   }
   return false;

@@ -11,6 +11,8 @@
 //   flood    opens `kFloodStreams` unauthenticated result streams, each on its own
 //            connection, sends nothing and holds them (never registers)
 //   die-download  SIGKILLs itself after the first chunk of a training task's model
+//   secagg-drop   in a secure-aggregation round: shares its keys, then drops out before its
+//            masked update (reports the task failed), so the others' sum must be recovered
 #pragma once
 
 #include <grpcpp/grpcpp.h>

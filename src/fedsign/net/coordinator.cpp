@@ -118,6 +118,14 @@ Status Coordinator::heartbeat(const Caller& caller, const std::string& state, in
   return Status::Ok();
 }
 
+Status Coordinator::identify(const Caller& caller, fl::ClientId* id) {
+  std::lock_guard lock(mutex_);
+  Status status;
+  if (!find_session_locked(caller, &status)) return status;
+  *id = sessions_.at(caller.session);
+  return Status::Ok();
+}
+
 Status Coordinator::next_task(const Caller& caller, std::chrono::milliseconds wait,
                               std::shared_ptr<Task>* task, bool* shutdown) {
   const auto until = Clock::now() + wait;

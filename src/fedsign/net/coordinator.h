@@ -110,6 +110,8 @@ class Coordinator {
   // Session calls: NOT_FOUND for an unknown session or one presented by another identity or
   // connection (the same answer, so a guesser learns nothing).
   Status heartbeat(const Caller& caller, const std::string& state, int64_t* round);
+  // The client id behind a session (a session call: it also counts as a sign of life).
+  Status identify(const Caller& caller, fl::ClientId* id);
   // Waits up to `wait` for an open task; *task stays null when there is none. *shutdown is set
   // once the server finished.
   Status next_task(const Caller& caller, std::chrono::milliseconds wait,

@@ -2,9 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+#include <set>
 #include <stdexcept>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/privacy/dp_fedavg.h"
+#include "fedsign/fl/privacy/secagg_update.h"
 #include "fedsign/net/validate.h"
 
 namespace fedsign::net {
@@ -14,6 +18,7 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
   explicit Forwarding(DispatchingStrategy& owner) : owner_(owner) {}
   void add(fl::FitResult /*placeholder*/) override {}  // folded on arrival (fold())
   fl::AggregateFitResult finish(const std::vector<fl::Failure>& failures) override {
+    if (owner_.secagg()) return finish_secure(failures);
     std::lock_guard lock(owner_.mutex_);
     FEDSIGN_CHECK(owner_.aggregation_ != nullptr, "no open aggregation");
     if (owner_.folded_ < owner_.min_results_) {
@@ -41,6 +46,51 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
   }
 
  private:
+  // The survivors' unmasked sum through DP-FedAvg (the aggregation opened for the round saw
+  // no update). Waits for the unmasking step without holding the owner's mutex.
+  fl::AggregateFitResult finish_secure(const std::vector<fl::Failure>& failures) {
+    std::shared_ptr<SecAggRound> round;
+    fl::Weights global;
+    fl::Metrics metrics;
+    {
+      std::lock_guard lock(owner_.mutex_);
+      round = owner_.secagg_;
+      global = owner_.global_;
+      metrics = owner_.secagg_metrics_.mean();
+      owner_.aggregation_.reset();  // masked updates are refused from here on
+      owner_.aggregating_round_ = -1;
+    }
+    FEDSIGN_CHECK(round != nullptr, "no open secure aggregation round");
+    fl::AggregateFitResult kept;
+    kept.weights = global;
+    kept.metrics["num_failures"] = static_cast<double>(failures.size());
+    std::vector<uint32_t> sum;
+    try {
+      sum = round->finish();
+    } catch (const std::exception& e) {
+      spdlog::warn("{}: keeping the global model", e.what());
+      kept.metrics["num_results"] = 0;
+      kept.metrics["secagg_failed"] = 1;
+      return kept;
+    }
+    const int64_t survivors = round->survivor_count();
+    int64_t unclipped = 0;
+    const fl::Weights delta_sum =
+        fl::privacy::decode_secagg_sum(global, sum, *owner_.secagg_codec_, &unclipped);
+    auto& dp = dynamic_cast<fl::privacy::DpFedAvg&>(owner_.inner_);
+    fl::AggregateFitResult out = dp.aggregate_sum(round->round(), global, delta_sum, survivors,
+                                                  unclipped, metrics, failures);
+    out.metrics["secagg_survivors"] = static_cast<double>(survivors);
+    spdlog::info("secure aggregation, round {}: the sum of {} masked updates recovered "
+                 "(threshold {})", round->round(), survivors, round->threshold());
+    if (Status s = check_finite(out.weights, "new global model"); !s.ok()) {
+      spdlog::error("{}: keeping the previous global model", s.message);
+      out.weights = global;
+      out.metrics["non_finite_aggregate"] = 1;
+    }
+    return out;
+  }
+
   DispatchingStrategy& owner_;
 };
 
@@ -73,12 +123,43 @@ std::shared_ptr<Task> DispatchingStrategy::make_task(TaskKind kind, fl::ClientId
 std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
     int64_t round, const fl::Weights& global, const fl::ClientManager& clients) {
   std::vector<fl::FitInstruction> instructions = inner_.configure_fit(round, global, clients);
+  std::shared_ptr<SecAggRound> secure;
+  std::optional<fl::privacy::FixedPointCodec> codec;
+  if (secagg_settings_ && !instructions.empty()) {
+    // Every sampled client gets the same protocol parameters: threshold, summands and the
+    // fixed-point bound (the DP clip plus 6 stddevs of the client's noise).
+    const auto m = static_cast<int64_t>(instructions.size());
+    const auto t = std::min<int64_t>(
+        m, static_cast<int64_t>(std::floor(secagg_settings_->threshold * static_cast<double>(m))) + 1);
+    const fl::Config& config = instructions.front().ins.config;
+    const auto number = [&](const char* key) {
+      auto it = config.find(key);
+      FEDSIGN_CHECK(it != config.end(), "secure aggregation needs '{}' in the fit config", key);
+      return std::get<double>(it->second);
+    };
+    const double bound = fl::privacy::secagg_bound(number(fl::privacy::dp_keys::kClip),
+                                                   number(fl::privacy::dp_keys::kClientNoise));
+    std::set<fl::ClientId> sampled;
+    for (auto& instruction : instructions) {
+      instruction.ins.config[fl::privacy::secagg_keys::kThreshold] = t;
+      instruction.ins.config[fl::privacy::secagg_keys::kClients] = m;
+      instruction.ins.config[fl::privacy::secagg_keys::kBound] = bound;
+      sampled.insert(instruction.client_id);
+    }
+    codec = fl::privacy::secagg_codec(instructions.front().ins.config);
+    secure = std::make_shared<SecAggRound>(round, std::move(sampled), t,
+                                           fl::privacy::secagg_input_length(global),
+                                           secagg_settings_->step_timeout);
+  }
   {
     std::lock_guard lock(mutex_);
     aggregation_ = inner_.begin_aggregate_fit(round, global);
     aggregating_round_ = round;
     max_train_seconds_ = 0;
     folded_ = 0;
+    secagg_ = std::move(secure);
+    secagg_codec_ = std::move(codec);
+    secagg_metrics_ = fl::MetricsMean();
   }
   global_ = global;
   layout_ = std::make_shared<const fl::Weights>(global);
@@ -131,6 +212,9 @@ Status DispatchingStrategy::fold(const std::shared_ptr<Task>& task, fl::FitResul
     return {Code::kFailedPrecondition,
             fmt::format("round {} is not aggregating (late update)", task->round)};
   }
+  if (secagg_) {
+    return {Code::kInvalidArgument, "this round uses secure aggregation: a plain update is refused"};
+  }
   // Under mutex_: finish() cannot run between the check and add(), and a task failed by its
   // deadline cannot be added any more.
   if (!coordinator_.commit(task)) {
@@ -146,6 +230,42 @@ Status DispatchingStrategy::fold(const std::shared_ptr<Task>& task, fl::FitResul
   } catch (const std::exception& e) {
     return {Code::kInvalidArgument, e.what()};
   }
+  return Status::Ok();
+}
+
+void DispatchingStrategy::enable_secagg(const SecAggSettings& settings) {
+  const auto* dp = dynamic_cast<const fl::privacy::DpFedAvg*>(&inner_);
+  FEDSIGN_CHECK(dp != nullptr && dp->options().mode == fl::privacy::DpMode::kDistributed,
+                "secure aggregation needs --dp distributed: the clients must clip (and noise) "
+                "their updates, since the server only ever sees their sum (use "
+                "--dp-noise-multiplier 0 for clipping without noise)");
+  FEDSIGN_CHECK(settings.threshold >= 0 && settings.threshold < 1,
+                "secure aggregation: threshold {} not in [0, 1)", settings.threshold);
+  FEDSIGN_CHECK(settings.step_timeout.count() > 0, "secure aggregation: step timeout must be > 0");
+  secagg_settings_ = settings;
+}
+
+std::shared_ptr<SecAggRound> DispatchingStrategy::secagg_round(int64_t round) const {
+  std::lock_guard lock(mutex_);
+  return secagg_ && secagg_->round() == round ? secagg_ : nullptr;
+}
+
+Status DispatchingStrategy::fold_masked(const std::shared_ptr<Task>& task,
+                                        std::vector<uint32_t> words, const fl::Metrics& metrics) {
+  std::lock_guard lock(mutex_);
+  if (!secagg_ || !aggregation_ || task->kind != TaskKind::kFit || task->round != aggregating_round_) {
+    return {Code::kFailedPrecondition,
+            fmt::format("round {} is not aggregating (late masked update)", task->round)};
+  }
+  if (!coordinator_.commit(task)) {
+    return {Code::kDeadlineExceeded,
+            fmt::format("task {} already closed (upload deadline passed or failed)", task->id)};
+  }
+  if (Status s = secagg_->masked(task->client, std::move(words)); !s.ok()) return s;
+  auto it = metrics.find("train_seconds");
+  if (it != metrics.end()) max_train_seconds_ = std::max(max_train_seconds_, it->second);
+  secagg_metrics_.add(metrics, 1.0);
+  ++folded_;
   return Status::Ok();
 }
 

@@ -13,6 +13,10 @@
 //     placeholder FitResult that the forwarding aggregation ignores (already folded).
 // Waiting one client after another costs nothing: all tasks run concurrently, so the round takes
 // as long as its slowest client (or its deadline).
+// With secure aggregation on (enable_secagg; the inner strategy must be DP-FedAvg in distributed
+// mode, whose clients clip and noise), each fit round also opens a SecAggRound: the clients'
+// masked updates go there instead of into the aggregation, and finish() hands the unmasked SUM
+// to DpFedAvg::aggregate_sum. The server never holds one client's update.
 // Thread-safety: fold() may be called from any thread; the rest from the round-loop thread.
 #pragma once
 
@@ -23,9 +27,19 @@
 #include "fedsign/fl/client/client.h"
 #include "fedsign/fl/run/server.h"
 #include "fedsign/fl/strategy/strategy.h"
+#include "fedsign/fl/privacy/fixed_point.h"
+#include "fedsign/fl/strategy/aggregate.h"
 #include "fedsign/net/coordinator.h"
+#include "fedsign/net/secagg_round.h"
 
 namespace fedsign::net {
+
+struct SecAggSettings {
+  // Shamir threshold t = floor(threshold * m) + 1 (at most m) of the m clients sampled: the
+  // sum is recovered while t of them remain, and t - 1 colluders learn nothing.
+  double threshold = 0.5;
+  std::chrono::milliseconds step_timeout{60000};  // per key / unmasking step
+};
 
 class DispatchingStrategy : public fl::Strategy {
  public:
@@ -61,6 +75,17 @@ class DispatchingStrategy : public fl::Strategy {
   // the aggregation refuses it.
   Status fold(const std::shared_ptr<Task>& task, fl::FitResult result);
 
+  // Secure aggregation from the next fit round on. Throws unless the inner strategy is
+  // DP-FedAvg in distributed mode.
+  void enable_secagg(const SecAggSettings& settings);
+  bool secagg() const { return secagg_settings_.has_value(); }
+  // The open secure-aggregation round `round` (null if none).
+  std::shared_ptr<SecAggRound> secagg_round(int64_t round) const;
+  // Hands the masked update of `task` (its client's words) to the round's SecAggRound; like
+  // fold(), only while the task's round is aggregating and the task has not failed.
+  Status fold_masked(const std::shared_ptr<Task>& task, std::vector<uint32_t> words,
+                     const fl::Metrics& metrics);
+
   // The open task of `client` in the current round (null if none).
   std::shared_ptr<Task> task_for(fl::ClientId client, TaskKind kind);
   Coordinator& coordinator() { return coordinator_; }
@@ -94,6 +119,11 @@ class DispatchingStrategy : public fl::Strategy {
   int64_t folded_ = 0;
   int64_t min_results_ = 1;
   int64_t task_counter_ = 0;
+  // Secure aggregation (guarded by mutex_ once a round is open).
+  std::optional<SecAggSettings> secagg_settings_;
+  std::shared_ptr<SecAggRound> secagg_;
+  std::optional<fl::privacy::FixedPointCodec> secagg_codec_;
+  fl::MetricsMean secagg_metrics_;
 };
 
 // Proxy of one remote client for fl::Server.

@@ -233,6 +233,9 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   Coordinator coordinator(make_coordinator_options(o), tokens);
   DispatchingStrategy dispatch(*strategy, coordinator, millis(o.round_deadline_s));
   dispatch.set_min_results(o.federation.min_results);
+  if (o.secagg) {
+    dispatch.enable_secagg({o.secagg_threshold, millis(o.secagg_step_timeout_s)});
+  }
   PartitionCheck partitions;
   ServiceOptions service_options = make_service_options(o);
   service_options.partitions = &partitions;
@@ -276,9 +279,9 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   std::string privacy;
   if (const auto* dp = dynamic_cast<const fl::privacy::DpFedAvg*>(strategy.get())) {
-    privacy = fmt::format("; DP ({}): epsilon {:.4g} at delta {:g}",
+    privacy = fmt::format("; DP ({}): epsilon {:.4g} at delta {:g}{}",
                           fl::privacy::to_string(dp->options().mode), dp->epsilon(),
-                          dp->options().delta);
+                          dp->options().delta, o.secagg ? ", secure aggregation" : "");
   }
   spdlog::info("fl server finished {} rounds{}; outputs in {}", o.run.rounds, privacy,
                o.run.run_dir.string());

@@ -49,6 +49,11 @@ struct ServerOptions {
   std::string status_address;  // host:port of the HTTP JSON status endpoint; empty: off
   int64_t max_update_bytes = 0;
   double shutdown_grace_s = 8;  // after the last round, time for clients to hear SHUTDOWN
+  // Secure aggregation (round_adapter.h, docs/privacy.md): needs federation.dp_mode
+  // "distributed".
+  bool secagg = false;
+  double secagg_threshold = 0.5;
+  double secagg_step_timeout_s = 60;
 
   // ---- hardening (docs/security.md; server_setup.h applies these)
   bool insecure = false;            // allow plaintext on a non-loopback address

@@ -4,7 +4,9 @@
 
 #include <cmath>
 
+#include "fedsign/fl/privacy/secagg_update.h"
 #include "fedsign/net/grpc_status.h"
+#include "fedsign/net/secagg_wire.h"
 #include "fedsign/net/validate.h"
 #include "fedsign/net/wire.h"
 
@@ -183,6 +185,7 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
   if (Status s = decode(specs, bytes, header.blob().checksum(), limits, &groups); !s.ok()) return s;
   bytes.clear();
   bytes.shrink_to_fit();
+  if (fl::privacy::secagg_requested(task->config)) return receive_masked(std::move(groups), header, task);
   fl::FitResult result;
   result.client_id = task->client;
   result.num_examples = header.num_examples();
@@ -210,6 +213,109 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
   task->num_examples = num_examples;
   task->metrics = std::move(metrics);
   return Status::Ok();
+}
+
+Status FederationService::receive_masked(WeightGroups groups, const v1::ResultHeader& header,
+                                         const std::shared_ptr<Task>& task) {
+  auto round = strategy_.secagg_round(task->round);
+  if (!round) return {Code::kFailedPrecondition, "no secure aggregation round is open"};
+  auto it = groups.find(kMaskedGroup);
+  if (groups.size() != 1 || it == groups.end() || it->second.size() != 1 ||
+      it->second.tensors[0].scalar_type() != torch::kInt32 || it->second.tensors[0].dim() != 1 ||
+      it->second.tensors[0].numel() != round->input_length()) {
+    return {Code::kInvalidArgument,
+            fmt::format("a secure aggregation round takes one int32 tensor of {} masked words "
+                        "(group '{}')", round->input_length(), kMaskedGroup)};
+  }
+  const torch::Tensor t = it->second.tensors[0].contiguous();
+  const auto* data = reinterpret_cast<const uint32_t*>(t.data_ptr<int32_t>());
+  std::vector<uint32_t> words(data, data + t.numel());
+  fl::Metrics metrics;
+  for (const auto& [key, value] : header.metrics()) {
+    if (std::isfinite(value)) metrics[key] = value;
+  }
+  if (Status s = strategy_.fold_masked(task, std::move(words), metrics); !s.ok()) return s;
+  task->num_examples = std::clamp<int64_t>(header.num_examples(), 0, task->declared_examples);
+  task->metrics = std::move(metrics);
+  return Status::Ok();
+}
+
+Status FederationService::secagg_step(fl::ClientId client, const v1::SecAggRequest& request,
+                                      v1::SecAggReply* reply) {
+  namespace privacy = fl::privacy;
+  std::shared_ptr<SecAggRound> round = strategy_.secagg_round(request.round());
+  if (!round || !round->sampled(client)) {
+    return {Code::kFailedPrecondition,
+            fmt::format("client {} is in no open secure aggregation round {}", client,
+                        request.round())};
+  }
+  const auto until = Clock::now() + std::min(options_.max_poll,
+                                             std::chrono::milliseconds(request.wait_ms()));
+  bool ready = true;
+  Status s;
+  switch (request.step()) {
+    case v1::SECAGG_ADVERTISE: {
+      privacy::AdvertisedKeys keys;
+      s = from_proto(request.keys(), &keys);
+      if (s.ok() && keys.id != client) s = {Code::kInvalidArgument, "keys for another client"};
+      if (s.ok()) s = round->advertise(client, keys);
+      break;
+    }
+    case v1::SECAGG_GET_KEYS: {
+      std::vector<privacy::AdvertisedKeys> keys;
+      s = round->keys(client, until, &keys, &ready);
+      for (const auto& k : keys) to_proto(k, reply->add_keys());
+      break;
+    }
+    case v1::SECAGG_SHARE: {
+      privacy::SharedKeys shared{client, {}};
+      if (request.shares_size() > static_cast<int>(kMaxSecAggClients)) {
+        s = {Code::kInvalidArgument, "too many key shares"};
+      }
+      for (const auto& c : request.shares()) {
+        if (!s.ok()) break;
+        s = from_proto(c, &shared.shares.emplace_back());
+      }
+      if (s.ok()) s = round->share(client, std::move(shared));
+      break;
+    }
+    case v1::SECAGG_GET_SHARES: {
+      std::vector<privacy::EncryptedShares> shares;
+      s = round->shares_for(client, until, &shares, &ready);
+      for (const auto& e : shares) to_proto(e, reply->add_shares());
+      break;
+    }
+    case v1::SECAGG_GET_SURVIVORS: {
+      std::vector<privacy::ClientId> survivors;
+      s = round->survivors(client, until, &survivors, &ready);
+      for (auto id : survivors) reply->add_survivors(id);
+      break;
+    }
+    case v1::SECAGG_UNMASK: {
+      privacy::UnmaskingShares shares;
+      s = from_proto(request, client, &shares);
+      if (s.ok()) s = round->unmask(client, shares);
+      break;
+    }
+    default:
+      s = {Code::kInvalidArgument, "unknown secure aggregation step"};
+  }
+  reply->set_ready(ready);
+  return s;
+}
+
+grpc::Status FederationService::SecAgg(grpc::ServerContext* context,
+                                       const v1::SecAggRequest* request, v1::SecAggReply* reply) {
+  fl::ClientId client = 0;
+  Status s = coordinator_.identify(caller(context, request->session_id()), &client);
+  if (s.ok()) s = secagg_step(client, *request, reply);
+  coordinator_.bytes_received += static_cast<int64_t>(request->ByteSizeLong());
+  coordinator_.bytes_sent += static_cast<int64_t>(reply->ByteSizeLong());
+  if (!s.ok()) {
+    spdlog::warn("secure aggregation call of '{}' refused: {}",
+                 coordinator_.name_of_session(request->session_id()), s.to_string());
+  }
+  return to_grpc(s);
 }
 
 Status FederationService::receive_evaluate(const v1::ResultHeader& header,

@@ -46,6 +46,8 @@ class FederationService final : public v1::Federation::Service {
                          v1::HeartbeatReply* reply) override;
   grpc::Status GetTask(grpc::ServerContext* context, const v1::GetTaskRequest* request,
                        grpc::ServerWriter<v1::TaskMessage>* writer) override;
+  grpc::Status SecAgg(grpc::ServerContext* context, const v1::SecAggRequest* request,
+                      v1::SecAggReply* reply) override;
   grpc::Status SubmitResult(grpc::ServerContext* context,
                             grpc::ServerReader<v1::ResultMessage>* reader,
                             v1::SubmitReply* reply) override;
@@ -54,6 +56,11 @@ class FederationService final : public v1::Federation::Service {
   Status receive_fit(grpc::ServerReader<v1::ResultMessage>* reader, const v1::ResultHeader& header,
                      const std::shared_ptr<Task>& task, Watchdog::Ticket& ticket);
   Status receive_evaluate(const v1::ResultHeader& header, const std::shared_ptr<Task>& task);
+  // A secure-aggregation round's FIT result: the masked words only (group "masked").
+  Status receive_masked(WeightGroups groups, const v1::ResultHeader& header,
+                        const std::shared_ptr<Task>& task);
+  Status secagg_step(fl::ClientId client, const v1::SecAggRequest& request,
+                     v1::SecAggReply* reply);
   Caller caller(grpc::ServerContext* context, const std::string& session) const;
 
   Coordinator& coordinator_;
