@@ -17,7 +17,9 @@
 # OUT/federated_accuracy.png (all curves), from each run's metrics.csv.
 #
 # Environment: FEDSIGN (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT
-# (runs/fl-net-vs-sim), PORT (7180), LOCAL_STEPS (30).
+# (runs/fl-net-vs-sim), PORT (7180), LOCAL_STEPS (30), PRIVACY (options for both sides, e.g.
+# "--dp distributed --dp-clip 1 --dp-noise-multiplier 0.3"), SECAGG=1 (the server adds
+# --secagg: secure aggregation, which needs --dp distributed in PRIVACY).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-15}
@@ -27,10 +29,14 @@ DATA=${DATA:-../shared/data/gtsrb}
 OUT=${OUT:-runs/fl-net-vs-sim}
 PORT=${PORT:-7180}
 LOCAL_STEPS=${LOCAL_STEPS:-30}
+read -r -a PRIVACY <<< "${PRIVACY:-}"
+SECURE=()
+[[ "${SECAGG:-0}" == 1 ]] && SECURE=(--secagg)
 [[ -x "$FEDSIGN" ]] || { echo "build first: $FEDSIGN not found" >&2; exit 1; }
 rm -rf "$OUT"; mkdir -p "$OUT/logs"
 LOCAL=(--optimizer adamw --batch-size 32 --seed 42)
-FEDERATION=(--model compact --lr 0.002 --rounds "$ROUNDS" --local-steps "$LOCAL_STEPS")
+FEDERATION=(--model compact --lr 0.002 --rounds "$ROUNDS" --local-steps "$LOCAL_STEPS"
+            ${PRIVACY[@]+"${PRIVACY[@]}"})
 
 for pseed in 1 2; do
   "$FEDSIGN" fl simulate --data "$DATA" "${LOCAL[@]}" "${FEDERATION[@]}" --clients "$CLIENTS" \
@@ -46,7 +52,7 @@ trap cleanup EXIT INT TERM
 for i in $(seq 0 $((CLIENTS - 1))); do echo "c$i t$i" >> "$OUT/tokens.txt"; done
 "$FEDSIGN" fl server --address "127.0.0.1:$PORT" "${FEDERATION[@]}" --seed 42 \
   --min-available-clients "$CLIENTS" --clients-per-round "$CLIENTS" --data "$DATA" \
-  --tokens "$OUT/tokens.txt" \
+  --tokens "$OUT/tokens.txt" ${SECURE[@]+"${SECURE[@]}"} \
   --out "$OUT/net-p1" > "$OUT/logs/server.log" 2>&1 &
 server=$!; pids+=("$server")
 for i in $(seq 0 $((CLIENTS - 1))); do

@@ -107,7 +107,10 @@ class SecAggServer {
   std::map<ClientId, AdvertisedKeys> keys_;
   std::map<ClientId, std::vector<EncryptedShares>> inbox_;  // recipient -> shares
   std::set<ClientId> shared_;                                // completed step 1
-  std::map<ClientId, std::vector<uint32_t>> masked_;
+  // Masked inputs are added up on arrival (mod 2^32): the server keeps one input's worth of
+  // words however many clients report, and which clients did.
+  std::set<ClientId> masked_;
+  std::vector<uint32_t> masked_sum_;
   std::optional<std::set<ClientId>> survivors_;
   std::map<ClientId, std::vector<ShamirShare>> self_seed_shares_, mask_key_shares_;
   std::set<ClientId> answered_;

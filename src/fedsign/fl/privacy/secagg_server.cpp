@@ -61,13 +61,15 @@ void SecAggServer::receive_masked(MaskedInput input) {
   FEDSIGN_CHECK(static_cast<int64_t>(input.words.size()) == input_length_,
                 "secure aggregation: client {} sent {} words, expected {}", input.id,
                 input.words.size(), input_length_);
-  masked_.emplace(input.id, std::move(input.words));
+  if (masked_sum_.empty()) masked_sum_.assign(static_cast<std::size_t>(input_length_), 0);
+  add_words(masked_sum_, input.words);
+  masked_.insert(input.id);
 }
 
 std::vector<ClientId> SecAggServer::survivors() {
   if (!survivors_) {  // the first call closes the masked-input round
     std::set<ClientId> ids;
-    for (const auto& [id, words] : masked_) ids.insert(id);
+    for (ClientId id : masked_) ids.insert(id);
     survivors_ = std::move(ids);
   }
   FEDSIGN_CHECK(static_cast<int64_t>(survivors_->size()) >= threshold_,
@@ -99,9 +101,9 @@ std::vector<uint32_t> SecAggServer::finish() {
   FEDSIGN_CHECK(static_cast<int64_t>(answered_.size()) >= threshold_,
                 "secure aggregation: {} clients answered the unmasking round, threshold is {}",
                 answered_.size(), threshold_);
-  std::vector<uint32_t> sum(static_cast<std::size_t>(input_length_), 0);
+  std::vector<uint32_t> sum = masked_sum_;  // the survivors' masked inputs, added on arrival
+  sum.resize(static_cast<std::size_t>(input_length_), 0);
   for (ClientId u : alive) {
-    add_words(sum, masked_.at(u));
     const auto& shares = self_seed_shares_[u];
     FEDSIGN_CHECK(static_cast<int64_t>(shares.size()) >= threshold_,
                   "secure aggregation: {} shares of client {}'s self mask, threshold is {}",
