@@ -164,7 +164,7 @@ void add_server_network_options(CLI::App& server, ServerCommand& s) {
       ->group(kPrivacyGroup);
   server.add_option("--secagg-threshold", so.secagg_threshold,
                     "share f of the sampled clients: the sum is recovered while floor(f m) + 1 "
-                    "of them remain, and fewer colluders learn nothing")
+                    "(at least 2) of them remain, and fewer colluders learn nothing")
       ->capture_default_str()->group(kPrivacyGroup);
   server.add_option("--secagg-step-timeout", so.secagg_step_timeout_s,
                     "seconds each key or unmasking step waits for the round's clients")

@@ -337,7 +337,7 @@ TEST_F(Loopback, SecureAggregationGivesThePlainAverage) {
   EXPECT_GT(fl::max_abs_diff(models["secure"], fl::get_weights(*initial)), 1e-3);
 }
 
-TEST_F(Loopback, SecureAggregationWithoutClientClippingIsRefused) {
+TEST_F(Loopback, SecureAggregationWithoutClientClippingOrWithOneClientIsRefused) {
   add_token("a", "tok-a");
   auto server = start(with(server_args(1, 1), {"--secagg"}), "server.log");
   const auto code = server->wait_for(60s);
@@ -345,6 +345,13 @@ TEST_F(Loopback, SecureAggregationWithoutClientClippingIsRefused) {
   EXPECT_NE(*code, 0);
   EXPECT_NE(server->log().find("secure aggregation needs --dp distributed"), std::string::npos)
       << server->log();
+  // A sum of one update is that update.
+  auto alone = start(secure(server_args(1, 1), 1), "alone.log");
+  const auto alone_code = alone->wait_for(60s);
+  ASSERT_TRUE(alone_code.has_value());
+  EXPECT_NE(*alone_code, 0);
+  EXPECT_NE(alone->log().find("--clients-per-round of at least 2"), std::string::npos)
+      << alone->log();
 }
 
 }  // namespace

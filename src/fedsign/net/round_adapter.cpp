@@ -129,8 +129,11 @@ std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
     // Every sampled client gets the same protocol parameters: threshold, summands and the
     // fixed-point bound (the DP clip plus 6 stddevs of the client's noise).
     const auto m = static_cast<int64_t>(instructions.size());
+    // t >= 2: a "sum" of one survivor would be that client's update.
+    FEDSIGN_CHECK(m >= 2, "secure aggregation needs at least 2 clients per round, {} sampled", m);
     const auto t = std::min<int64_t>(
-        m, static_cast<int64_t>(std::floor(secagg_settings_->threshold * static_cast<double>(m))) + 1);
+        m, std::max<int64_t>(2, static_cast<int64_t>(std::floor(
+                                    secagg_settings_->threshold * static_cast<double>(m))) + 1));
     const fl::Config& config = instructions.front().ins.config;
     const auto number = [&](const char* key) {
       auto it = config.find(key);

@@ -35,8 +35,8 @@
 namespace fedsign::net {
 
 struct SecAggSettings {
-  // Shamir threshold t = floor(threshold * m) + 1 (at most m) of the m clients sampled: the
-  // sum is recovered while t of them remain, and t - 1 colluders learn nothing.
+  // Shamir threshold t = floor(threshold * m) + 1 (at least 2, at most m) of the m clients
+  // sampled: the sum is recovered while t of them remain, and t - 1 colluders learn nothing.
   double threshold = 0.5;
   std::chrono::milliseconds step_timeout{60000};  // per key / unmasking step
 };

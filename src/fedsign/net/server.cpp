@@ -235,6 +235,9 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   dispatch.set_min_results(o.federation.min_results);
   if (o.secagg) {
     dispatch.enable_secagg({o.secagg_threshold, millis(o.secagg_step_timeout_s)});
+    FEDSIGN_CHECK(o.federation.clients_per_round >= 2,
+                  "secure aggregation needs --clients-per-round of at least 2 (got {}): the sum "
+                  "of one update is that update", o.federation.clients_per_round);
   }
   PartitionCheck partitions;
   ServiceOptions service_options = make_service_options(o);
