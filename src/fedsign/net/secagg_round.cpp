@@ -129,91 +129,77 @@ Status protocol_call(F&& f) {
 }
 }  // namespace
 
-Status SecAggRound::advertise(ClientId client, const privacy::AdvertisedKeys& keys) {
+template <typename Deliver>
+Status SecAggRound::submit(Step step, ClientId client, bool own, const std::set<ClientId>& members,
+                           std::set<ClientId>& done, const char* what, Deliver&& deliver) {
   std::lock_guard lock(mutex_);
   advance_locked(Clock::now());
-  if (Status s = expect_locked(Step::kAdvertise, client, sampled_, "keys"); !s.ok()) return s;
-  if (keys.id != client || advertised_.count(client)) {
-    return {Code::kInvalidArgument, "keys advertised twice or for another client"};
+  if (Status s = expect_locked(step, client, members, what); !s.ok()) return s;
+  if (!own || done.count(client)) {
+    return {Code::kInvalidArgument, fmt::format("{} sent twice or for another client", what)};
   }
-  Status s = protocol_call([&] { server_.receive_keys(keys); });
-  if (s.ok()) advertised_.insert(client);
+  Status s = protocol_call(deliver);
+  if (s.ok()) done.insert(client);
   advance_locked(Clock::now());
   return s;
+}
+
+Status SecAggRound::await_locked(std::unique_lock<std::mutex>& lock, Step step, ClientId client,
+                                 Clock::time_point until, const std::set<ClientId>& members,
+                                 const char* missing, bool* ready) {
+  if (Status s = wait_past_locked(lock, step, until, ready); !s.ok() || !*ready) return s;
+  if (members.count(client) == 0) {
+    return {Code::kFailedPrecondition, fmt::format("secure aggregation round {}: client {} {}",
+                                                   round_, client, missing)};
+  }
+  return Status::Ok();
+}
+
+Status SecAggRound::advertise(ClientId client, const privacy::AdvertisedKeys& keys) {
+  return submit(Step::kAdvertise, client, keys.id == client, sampled_, advertised_, "keys",
+                [&] { server_.receive_keys(keys); });
 }
 
 Status SecAggRound::keys(ClientId client, Clock::time_point until,
                          std::vector<privacy::AdvertisedKeys>* out, bool* ready) {
   std::unique_lock lock(mutex_);
-  if (Status s = wait_past_locked(lock, Step::kAdvertise, until, ready); !s.ok() || !*ready) return s;
-  if (roster_.count(client) == 0) {
-    return {Code::kFailedPrecondition, fmt::format("secure aggregation round {}: client {} "
-                                                   "advertised no keys in time", round_, client)};
-  }
-  *out = server_.keys();
-  return Status::Ok();
+  Status s = await_locked(lock, Step::kAdvertise, client, until, roster_,
+                          "advertised no keys in time", ready);
+  if (s.ok() && *ready) *out = server_.keys();
+  return s;
 }
 
 Status SecAggRound::share(ClientId client, privacy::SharedKeys shares) {
-  std::lock_guard lock(mutex_);
-  advance_locked(Clock::now());
-  if (Status s = expect_locked(Step::kShare, client, roster_, "key shares"); !s.ok()) return s;
-  if (shares.id != client || shared_.count(client)) {
-    return {Code::kInvalidArgument, "key shares sent twice or for another client"};
-  }
-  Status s = protocol_call([&] { server_.receive_shares(std::move(shares)); });
-  if (s.ok()) shared_.insert(client);
-  advance_locked(Clock::now());
-  return s;
+  return submit(Step::kShare, client, shares.id == client, roster_, shared_, "key shares",
+                [&] { server_.receive_shares(std::move(shares)); });
 }
 
 Status SecAggRound::shares_for(ClientId client, Clock::time_point until,
                                std::vector<privacy::EncryptedShares>* out, bool* ready) {
   std::unique_lock lock(mutex_);
-  if (Status s = wait_past_locked(lock, Step::kShare, until, ready); !s.ok() || !*ready) return s;
-  if (sharers_.count(client) == 0) {
-    return {Code::kFailedPrecondition, fmt::format("secure aggregation round {}: client {} "
-                                                   "shared no keys in time", round_, client)};
-  }
-  *out = server_.shares_for(client);
-  return Status::Ok();
+  Status s = await_locked(lock, Step::kShare, client, until, sharers_,
+                          "shared no keys in time", ready);
+  if (s.ok() && *ready) *out = server_.shares_for(client);
+  return s;
 }
 
 Status SecAggRound::masked(ClientId client, std::vector<uint32_t> words) {
-  std::lock_guard lock(mutex_);
-  advance_locked(Clock::now());
-  if (Status s = expect_locked(Step::kMask, client, sharers_, "masked updates"); !s.ok()) return s;
-  if (masked_.count(client)) return {Code::kInvalidArgument, "masked update sent twice"};
-  Status s = protocol_call([&] { server_.receive_masked({client, std::move(words)}); });
-  if (s.ok()) masked_.insert(client);
-  advance_locked(Clock::now());
-  return s;
+  return submit(Step::kMask, client, true, sharers_, masked_, "masked update",
+                [&] { server_.receive_masked({client, std::move(words)}); });
 }
 
 Status SecAggRound::survivors(ClientId client, Clock::time_point until, std::vector<ClientId>* out,
                               bool* ready) {
   std::unique_lock lock(mutex_);
-  if (Status s = wait_past_locked(lock, Step::kMask, until, ready); !s.ok() || !*ready) return s;
-  if (survivors_.count(client) == 0) {
-    return {Code::kFailedPrecondition, fmt::format("secure aggregation round {}: the masked "
-                                                   "update of client {} did not arrive", round_,
-                                                   client)};
-  }
-  out->assign(survivors_.begin(), survivors_.end());
-  return Status::Ok();
+  Status s = await_locked(lock, Step::kMask, client, until, survivors_,
+                          "is not a survivor (its masked update did not arrive)", ready);
+  if (s.ok() && *ready) out->assign(survivors_.begin(), survivors_.end());
+  return s;
 }
 
 Status SecAggRound::unmask(ClientId client, const privacy::UnmaskingShares& shares) {
-  std::lock_guard lock(mutex_);
-  advance_locked(Clock::now());
-  if (Status s = expect_locked(Step::kUnmask, client, survivors_, "unmasking"); !s.ok()) return s;
-  if (shares.id != client || answered_.count(client)) {
-    return {Code::kInvalidArgument, "unmasking answered twice or for another client"};
-  }
-  Status s = protocol_call([&] { server_.receive_unmasking(shares); });
-  if (s.ok()) answered_.insert(client);
-  advance_locked(Clock::now());
-  return s;
+  return submit(Step::kUnmask, client, shares.id == client, survivors_, answered_,
+                "unmasking answer", [&] { server_.receive_unmasking(shares); });
 }
 
 std::vector<uint32_t> SecAggRound::finish() {

@@ -66,6 +66,15 @@ class SecAggRound {
                           bool* ready);
   Status expect_locked(Step step, ClientId client, const std::set<ClientId>& members,
                        const char* what) const;
+  // A client's message for `step`: it must be in `members`, about itself (`own`) and not yet in
+  // `done`; `deliver` hands it to the protocol object.
+  template <typename Deliver>
+  Status submit(Step step, ClientId client, bool own, const std::set<ClientId>& members,
+                std::set<ClientId>& done, const char* what, Deliver&& deliver);
+  // A long poll past `step`, for a client that must be in `members` once it closed.
+  Status await_locked(std::unique_lock<std::mutex>& lock, Step step, ClientId client,
+                      Clock::time_point until, const std::set<ClientId>& members,
+                      const char* missing, bool* ready);
 
   const int64_t round_, threshold_, input_length_;
   const std::set<ClientId> sampled_;
