@@ -35,14 +35,7 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
     fl::AggregateFitResult out = owner_.aggregation_->finish(failures);
     owner_.aggregation_.reset();
     owner_.aggregating_round_ = -1;
-    // Validated updates average to finite weights, but a strategy's own state (FedAdam moments,
-    // server momentum) could still overflow: never checkpoint or send a broken model.
-    if (Status s = check_finite(out.weights, "new global model"); !s.ok()) {
-      spdlog::error("{}: keeping the previous global model", s.message);
-      out.weights = owner_.global_;
-      out.metrics["non_finite_aggregate"] = 1;
-    }
-    return out;
+    return finite_or_kept(std::move(out), owner_.global_);
   }
 
  private:
@@ -83,6 +76,13 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
     out.metrics["secagg_survivors"] = static_cast<double>(survivors);
     spdlog::info("secure aggregation, round {}: the sum of {} masked updates recovered "
                  "(threshold {})", round->round(), survivors, round->threshold());
+    return finite_or_kept(std::move(out), global);
+  }
+
+  // Validated updates average to finite weights, but a strategy's own state (FedAdam moments,
+  // server momentum) could still overflow: never checkpoint or send a broken model.
+  static fl::AggregateFitResult finite_or_kept(fl::AggregateFitResult out,
+                                               const fl::Weights& global) {
     if (Status s = check_finite(out.weights, "new global model"); !s.ok()) {
       spdlog::error("{}: keeping the previous global model", s.message);
       out.weights = global;
@@ -134,14 +134,11 @@ std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
     const auto t = std::min<int64_t>(
         m, std::max<int64_t>(2, static_cast<int64_t>(std::floor(
                                     secagg_settings_->threshold * static_cast<double>(m))) + 1));
+    // DpFedAvg (distributed, checked by enable_secagg) sets both keys in every fit config.
     const fl::Config& config = instructions.front().ins.config;
-    const auto number = [&](const char* key) {
-      auto it = config.find(key);
-      FEDSIGN_CHECK(it != config.end(), "secure aggregation needs '{}' in the fit config", key);
-      return std::get<double>(it->second);
-    };
-    const double bound = fl::privacy::secagg_bound(number(fl::privacy::dp_keys::kClip),
-                                                   number(fl::privacy::dp_keys::kClientNoise));
+    const double bound = fl::privacy::secagg_bound(
+        fl::get_double(config, fl::privacy::dp_keys::kClip, std::nan("")),
+        fl::get_double(config, fl::privacy::dp_keys::kClientNoise, 0.0));
     std::set<fl::ClientId> sampled;
     for (auto& instruction : instructions) {
       instruction.ins.config[fl::privacy::secagg_keys::kThreshold] = t;
@@ -209,24 +206,32 @@ std::vector<fl::EvaluateInstruction> DispatchingStrategy::configure_evaluate(
   return instructions;
 }
 
-Status DispatchingStrategy::fold(const std::shared_ptr<Task>& task, fl::FitResult result) {
-  std::lock_guard lock(mutex_);
+Status DispatchingStrategy::admit_locked(const std::shared_ptr<Task>& task, bool masked,
+                                         const fl::Metrics& metrics) {
   if (!aggregation_ || task->kind != TaskKind::kFit || task->round != aggregating_round_) {
     return {Code::kFailedPrecondition,
             fmt::format("round {} is not aggregating (late update)", task->round)};
   }
-  if (secagg_) {
-    return {Code::kInvalidArgument, "this round uses secure aggregation: a plain update is refused"};
+  if (masked != (secagg_ != nullptr)) {
+    return {Code::kInvalidArgument, secagg_ ? "this round uses secure aggregation: a plain "
+                                              "update is refused"
+                                            : "this round does not use secure aggregation"};
   }
-  // Under mutex_: finish() cannot run between the check and add(), and a task failed by its
-  // deadline cannot be added any more.
+  // Under mutex_: finish() cannot run between the check and the fold, and a task failed by its
+  // deadline cannot be folded any more.
   if (!coordinator_.commit(task)) {
     return {Code::kDeadlineExceeded,
             fmt::format("task {} already closed (upload deadline passed or failed)", task->id)};
   }
+  auto it = metrics.find("train_seconds");
+  if (it != metrics.end()) max_train_seconds_ = std::max(max_train_seconds_, it->second);
+  return Status::Ok();
+}
+
+Status DispatchingStrategy::fold(const std::shared_ptr<Task>& task, fl::FitResult result) {
+  std::lock_guard lock(mutex_);
+  if (Status s = admit_locked(task, /*masked=*/false, result.metrics); !s.ok()) return s;
   result.client_id = task->client;
-  auto it = result.metrics.find("train_seconds");
-  if (it != result.metrics.end()) max_train_seconds_ = std::max(max_train_seconds_, it->second);
   try {
     aggregation_->add(std::move(result));
     ++folded_;
@@ -256,17 +261,8 @@ std::shared_ptr<SecAggRound> DispatchingStrategy::secagg_round(int64_t round) co
 Status DispatchingStrategy::fold_masked(const std::shared_ptr<Task>& task,
                                         std::vector<uint32_t> words, const fl::Metrics& metrics) {
   std::lock_guard lock(mutex_);
-  if (!secagg_ || !aggregation_ || task->kind != TaskKind::kFit || task->round != aggregating_round_) {
-    return {Code::kFailedPrecondition,
-            fmt::format("round {} is not aggregating (late masked update)", task->round)};
-  }
-  if (!coordinator_.commit(task)) {
-    return {Code::kDeadlineExceeded,
-            fmt::format("task {} already closed (upload deadline passed or failed)", task->id)};
-  }
+  if (Status s = admit_locked(task, /*masked=*/true, metrics); !s.ok()) return s;
   if (Status s = secagg_->masked(task->client, std::move(words)); !s.ok()) return s;
-  auto it = metrics.find("train_seconds");
-  if (it != metrics.end()) max_train_seconds_ = std::max(max_train_seconds_, it->second);
   secagg_metrics_.add(metrics, 1.0);
   ++folded_;
   return Status::Ok();

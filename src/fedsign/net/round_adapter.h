@@ -101,6 +101,9 @@ class DispatchingStrategy : public fl::Strategy {
 
  private:
   class Forwarding;
+  // Whether `task`'s update may be folded now (its round aggregating, plain or masked as the
+  // round is, the task still open: then committed); notes its training time. Under mutex_.
+  Status admit_locked(const std::shared_ptr<Task>& task, bool masked, const fl::Metrics& metrics);
   std::shared_ptr<Task> make_task(TaskKind kind, fl::ClientId client, int64_t round,
                                   int64_t version, const fl::Config& config,
                                   std::shared_ptr<const Blob> blob);

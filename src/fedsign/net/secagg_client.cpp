@@ -28,12 +28,6 @@ int64_t now_unix_ms() {
       .count();
 }
 
-int64_t config_int(const fl::Config& config, const char* key) {
-  auto it = config.find(key);
-  FEDSIGN_CHECK(it != config.end() && std::holds_alternative<int64_t>(it->second),
-                "secure aggregation: the task's config has no integer '{}'", key);
-  return std::get<int64_t>(it->second);
-}
 }  // namespace
 
 SecAggSession::SecAggSession(v1::Federation::Stub& stub, std::string session,
@@ -45,7 +39,7 @@ SecAggSession::SecAggSession(v1::Federation::Stub& stub, std::string session,
       deadline_unix_ms_(task.deadline_unix_ms()),
       config_(from_proto(task.config())),
       poll_ms_(poll_ms),
-      protocol_(client, config_int(config_, privacy::secagg_keys::kThreshold)) {}
+      protocol_(client, fl::get_int(config_, privacy::secagg_keys::kThreshold, 0)) {}
 
 Status SecAggSession::call(v1::SecAggRequest request, v1::SecAggReply* reply,
                            int64_t deadline_unix_ms) {

@@ -10,12 +10,11 @@
 namespace fedsign::fl::privacy {
 
 namespace {
+// A number the round's config must carry (messages.h's get_double, with its absence refused).
 double config_number(const Config& config, const char* key) {
-  auto it = config.find(key);
-  FEDSIGN_CHECK(it != config.end(), "secure aggregation: the round's config has no '{}'", key);
-  if (const auto* d = std::get_if<double>(&it->second)) return *d;
-  if (const auto* i = std::get_if<int64_t>(&it->second)) return static_cast<double>(*i);
-  FEDSIGN_FAIL("secure aggregation: config '{}' is not a number", key);
+  const double value = get_double(config, key, std::nan(""));
+  FEDSIGN_CHECK(!std::isnan(value), "secure aggregation: the round's config has no '{}'", key);
+  return value;
 }
 }  // namespace
 
