@@ -196,6 +196,35 @@ TEST(ClippingStrategy, ClipsWhileStreamingAndAdaptsTheBound) {
   EXPECT_EQ(restored.inner().state().count("v"), 1u);
 }
 
+TEST(ClippingStrategy, WithoutAnInitialBoundTheFirstRoundsNormsSetIt) {
+  // Delta norms 5, 0.5 and 13 (deltas (3, 4), (0.3, 0.4), (5, 12)); target quantile 0.5: the
+  // bound is the 2nd smallest norm, 5. Clipped deltas (3, 4), (0.3, 0.4), (25/13, 60/13).
+  ClipOptions options;
+  options.bound = 0.0;
+  options.adaptive = true;
+  options.max_first_round_updates = 3;
+  ClippingStrategy strategy(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  EXPECT_TRUE(strategy.state().empty());  // no bound to checkpoint yet
+  std::vector<FitResult> results = {result(0, make(4, 6, 0.5f, 11), 1),
+                                    result(1, make(1.3f, 2.4f, 0.5f, 11), 1),
+                                    result(2, make(6, 14, 0.5f, 11), 1)};
+  AggregateFitResult r = strategy.aggregate_fit(1, kGlobal, results, {});
+  EXPECT_DOUBLE_EQ(r.metrics.at("clip_bound"), 5.0);
+  EXPECT_NEAR(r.metrics.at("clip_fraction_clipped"), 1.0 / 3.0, 1e-12);
+  const float dx = (3.0f + 0.3f + 25.0f / 13) / 3, dy = (4.0f + 0.4f + 60.0f / 13) / 3;
+  const auto w = values(r.weights.tensors[0]);
+  EXPECT_NEAR(w[0], 1 + dx, 1e-5);
+  EXPECT_NEAR(w[1], 2 + dy, 1e-5);
+  // Two of three unclipped against a target of 1/2: C = 5 exp(-0.2 (2/3 - 1/2)), and from now
+  // on it streams.
+  EXPECT_NEAR(strategy.bound(), 5.0 * std::exp(-0.2 / 6), 1e-12);
+  EXPECT_EQ(strategy.state().count("clip.bound"), 1u);
+  // A first round with more results than it may hold is refused, naming the limit.
+  ClippingStrategy small(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  results.push_back(result(3, make(2, 2, 0.5f, 11), 1));
+  EXPECT_THROW(small.aggregate_fit(1, kGlobal, results, {}), fedsign::Error);
+}
+
 TEST(WrapRobust, NamesCompositionAndErrors) {
   const auto names = robust_rule_names();
   EXPECT_EQ(names.front(), "none");
@@ -238,10 +267,10 @@ TEST(WrapRobust, NamesCompositionAndErrors) {
   clip.clip_norm = 1.0;  // clipping alone wraps the streaming mean
   EXPECT_EQ(wrap_robust(fedavg(), clip)->name(), "fedavg+clip");
   RobustOptions adaptive;
-  adaptive.adaptive_clip = true;  // initial bound 0.1
+  adaptive.adaptive_clip = true;  // no initial bound: round 1's norms set it
   auto adaptive_strategy = wrap_robust(fedavg(), adaptive);
   EXPECT_EQ(adaptive_strategy->name(), "fedavg+adaptive-clip");
-  EXPECT_DOUBLE_EQ(dynamic_cast<ClippingStrategy&>(*adaptive_strategy).bound(), 0.1);
+  EXPECT_DOUBLE_EQ(dynamic_cast<ClippingStrategy&>(*adaptive_strategy).bound(), 0.0);
   EXPECT_FALSE(robust_enabled(RobustOptions{}));
   EXPECT_TRUE(robust_enabled(adaptive));
   EXPECT_THROW(wrap_robust(make_strategy("scaffold", StrategyOptions{}), median), fedsign::Error);

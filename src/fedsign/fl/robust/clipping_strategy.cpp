@@ -1,5 +1,8 @@
 #include "fedsign/fl/robust/clipping_strategy.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "fedsign/fl/update.h"
 #include "fedsign/fl/robust/robust_rules.h"
 
@@ -7,7 +10,16 @@ namespace fedsign::fl::robust {
 
 namespace {
 constexpr const char* kStateKey = "clip.bound";
+
+// The smallest norm with at least `quantile` of `norms` at or below it (0 for no norms).
+double norm_quantile(std::vector<double> norms, double quantile) {
+  if (norms.empty()) return 0.0;
+  std::sort(norms.begin(), norms.end());
+  const auto n = static_cast<double>(norms.size());
+  const auto rank = static_cast<std::size_t>(std::max(1.0, std::ceil(quantile * n)));
+  return norms[std::min(rank, norms.size()) - 1];
 }
+}  // namespace
 
 class ClippingStrategy::Aggregation : public FitAggregation {
  public:
@@ -16,21 +28,37 @@ class ClippingStrategy::Aggregation : public FitAggregation {
         inner_(strategy.inner().begin_aggregate_fit(round, global_)), bound_(strategy.bound_) {}
 
   void add(FitResult result) override {
-    if (result.num_examples > 0) {  // the others are ignored by the inner strategy anyway
-      const double norm = delta_norm(global_, result.weights);
-      const double factor = clip_factor(norm, bound_);
-      if (factor < 1.0) {
-        result.weights = scale_delta(global_, result.weights, factor);
-      } else {
-        ++unclipped_;
-      }
-      ++count_;
-      norm_sum_ += norm;
+    if (result.num_examples <= 0) {  // ignored by the inner strategy anyway
+      inner_->add(std::move(result));
+      return;
     }
-    inner_->add(std::move(result));
+    const double norm = delta_norm(global_, result.weights);
+    if (bound_ > 0) {
+      clip_and_forward(std::move(result), norm);
+      return;
+    }
+    // No bound yet: hold the result until the round's norms set it (finish).
+    const int64_t limit = strategy_.options_.max_first_round_updates;
+    FEDSIGN_CHECK(static_cast<int64_t>(held_.size()) < limit,
+                  "adaptive clipping: more than {} results in the round that sets the initial "
+                  "bound (give --clip-norm, or raise --robust-max-updates)", limit);
+    held_norms_.push_back(norm);
+    held_.push_back(std::move(result));
   }
 
   AggregateFitResult finish(const std::vector<Failure>& failures) override {
+    if (!held_.empty()) {
+      bound_ = norm_quantile(held_norms_, strategy_.options_.target_quantile);
+      if (bound_ <= 0) bound_ = *std::max_element(held_norms_.begin(), held_norms_.end());
+      for (std::size_t i = 0; i < held_.size(); ++i) {
+        if (bound_ > 0) {
+          clip_and_forward(std::move(held_[i]), held_norms_[i]);
+        } else {  // every update is zero: nothing to clip, the bound stays unknown
+          inner_->add(std::move(held_[i]));
+        }
+      }
+      held_.clear();
+    }
     AggregateFitResult out = inner_->finish(failures);
     out.metrics["clip_bound"] = bound_;
     if (count_ > 0) {
@@ -47,12 +75,26 @@ class ClippingStrategy::Aggregation : public FitAggregation {
   }
 
  private:
+  void clip_and_forward(FitResult result, double norm) {
+    const double factor = clip_factor(norm, bound_);
+    if (factor < 1.0) {
+      result.weights = scale_delta(global_, result.weights, factor);
+    } else {
+      ++unclipped_;
+    }
+    ++count_;
+    norm_sum_ += norm;
+    inner_->add(std::move(result));
+  }
+
   ClippingStrategy& strategy_;
   Weights global_;
   std::unique_ptr<FitAggregation> inner_;
   double bound_;
   int64_t count_ = 0, unclipped_ = 0;
   double norm_sum_ = 0.0;
+  std::vector<FitResult> held_;  // round 1 without a bound: results until finish()
+  std::vector<double> held_norms_;
 };
 
 ClippingStrategy::ClippingStrategy(std::unique_ptr<Strategy> inner, ClipOptions options)
@@ -66,7 +108,9 @@ ClippingStrategy::ClippingStrategy(Strategy& inner, ClipOptions options)
 }
 
 void ClippingStrategy::validate() const {
-  FEDSIGN_CHECK(options_.bound > 0, "clipping: bound {} must be positive", options_.bound);
+  FEDSIGN_CHECK(options_.bound > 0 || (options_.adaptive && options_.bound == 0),
+                "clipping: bound {} must be positive (0 only for adaptive clipping: set from the "
+                "first round's norms)", options_.bound);
   FEDSIGN_CHECK(options_.target_quantile >= 0 && options_.target_quantile <= 1,
                 "adaptive clipping: target quantile {} not in [0, 1]", options_.target_quantile);
   FEDSIGN_CHECK(options_.lr >= 0, "adaptive clipping: learning rate {} < 0", options_.lr);
@@ -83,7 +127,7 @@ std::unique_ptr<FitAggregation> ClippingStrategy::begin_aggregate_fit(int64_t ro
 
 std::map<std::string, Weights> ClippingStrategy::state() const {
   std::map<std::string, Weights> out = inner().state();
-  if (options_.adaptive) {
+  if (options_.adaptive && bound_ > 0) {
     Weights w;
     w.names = {"bound"};
     w.tensors = {torch::tensor(bound_, torch::kFloat64)};

@@ -7,6 +7,11 @@
 // after each round C <- C * exp(-lr * (b - target_quantile)) with b the fraction of that round's
 // updates whose norm was <= C, so C tracks the target quantile of the update norms. The adaptive
 // bound is server state: state() adds "clip.bound" to the inner strategy's state.
+// Without a given initial bound (bound = 0, adaptive only) the first round holds its results
+// (at most max_first_round_updates) and starts C at the target quantile of their norms: a fixed
+// start (Andrew et al.'s 0.1) can be orders of magnitude off the real norms, and the geometric
+// update then needs dozens of rounds to reach them, clipping every update to a sliver meanwhile.
+// DP's adaptive clipping (fl/privacy) cannot look at the norms and keeps its own fixed start.
 // Round metrics: clip_bound (used this round), clip_fraction_clipped, clip_mean_norm.
 // Not thread-safe.
 #pragma once
@@ -18,10 +23,11 @@
 namespace fedsign::fl::robust {
 
 struct ClipOptions {
-  double bound = 1.0;            // C (the initial C when adaptive)
+  double bound = 1.0;            // C (the initial C when adaptive; 0 there: from round 1's norms)
   bool adaptive = false;
   double target_quantile = 0.5;  // gamma: share of updates meant to pass unclipped
   double lr = 0.2;               // eta_C of the geometric update
+  int64_t max_first_round_updates = 1000;  // bound = 0: results round 1 may hold
 };
 
 class ClippingStrategy : public DelegatingStrategy {
@@ -35,7 +41,7 @@ class ClippingStrategy : public DelegatingStrategy {
   std::map<std::string, Weights> state() const override;
   void load_state(const std::map<std::string, Weights>& state) override;
 
-  double bound() const { return bound_; }  // the bound the next round uses
+  double bound() const { return bound_; }  // the bound the next round uses (0: not yet known)
 
  private:
   class Aggregation;

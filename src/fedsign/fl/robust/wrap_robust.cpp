@@ -70,7 +70,8 @@ std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const Rob
   if (o.clip_norm > 0 || o.adaptive_clip) {
     robust::ClipOptions clip;
     clip.adaptive = o.adaptive_clip;
-    clip.bound = o.clip_norm > 0 ? o.clip_norm : 0.1;  // Andrew et al.'s initial bound
+    clip.bound = o.clip_norm;  // 0 with adaptive clipping: set from the first round's norms
+    clip.max_first_round_updates = o.max_buffered_updates;
     clip.target_quantile = o.clip_quantile;
     clip.lr = o.clip_lr;
     out = std::make_unique<robust::ClippingStrategy>(std::move(out), clip);

@@ -30,7 +30,8 @@ struct RobustOptions {
   int64_t krum_f = 1;                  // krum, multi-krum: assumed attackers per round
   int64_t krum_m = 0;                  // multi-krum: updates averaged (0: n - f)
   double clip_norm = 0.0;              // > 0: clip every update to this L2 norm (with
-                                       // adaptive_clip: the initial bound; 0 there: 0.1)
+                                       // adaptive_clip: the initial bound; 0 there: the
+                                       // clip_quantile of the first round's update norms)
   bool adaptive_clip = false;          // the bound tracks clip_quantile of the update norms
   double clip_quantile = 0.5;          // adaptive: target share of updates left unclipped
   double clip_lr = 0.2;                // adaptive: geometric step of the bound
