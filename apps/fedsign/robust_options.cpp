@@ -26,7 +26,7 @@ void add_robust_options(CLI::App& cmd, fl::RobustOptions& o) {
       ->group(group);
   cmd.add_option("--clip-norm", o.clip_norm,
                  "clip every update to this L2 norm before aggregating (0: off; with "
-                 "--adaptive-clip the initial bound, 0 there: 0.1)")
+                 "--adaptive-clip the initial bound, 0 there: the --clip-quantile of round 1's norms)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group(group);
