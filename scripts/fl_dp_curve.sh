@@ -67,6 +67,7 @@ if [[ "${1:-}" != "--table" ]]; then
 fi
 
 mkdir -p "$OUT"
+source scripts/lib/tables.sh
 # The last value of a metrics.csv column that is not empty ("" when there is none).
 last_of() {
   awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == name) c = i; next }
@@ -95,8 +96,7 @@ last_of() {
     [[ -n $acc ]] && acc=$(awk -v a="$acc" 'BEGIN { printf "%.2f%%", 100 * a }') || acc="-"
     test="-"  # test.json: written once, at the end of a finished run with a test split
     if [[ -f "$OUT/$run/test.json" ]]; then
-      test=$(sed -n 's/^ *"accuracy": *\([0-9.eE+-]*\),*$/\1/p' "$OUT/$run/test.json" |
-             awk '{ printf "%.2f%%", 100 * $1 }')
+      test=$(json_number "$OUT/$run/test.json" accuracy | awk '{ printf "%.2f%%", 100 * $1 }')
     fi
     echo "| $run | $target | $spent | $z | $done_rounds | $acc | $test |"
   done

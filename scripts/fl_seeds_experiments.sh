@@ -50,9 +50,9 @@ final_validation() {
 failures() {  # client failures over all rounds
   awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next } { n += $col["failures"] } END { print n + 0 }' "$1"
 }
-test_accuracy() { sed -n 's/^ *"accuracy": *\([0-9.eE+-]*\),*$/\1/p' "$1"; }
-test_images() { sed -n 's/^ *"images": *\([0-9]*\),*$/\1/p' "$1"; }
 source scripts/lib/tables.sh
+test_accuracy() { json_number "$1" accuracy; }
+test_images() { json_number "$1" images; }
 spread() { printf '%s\n' "$@" | mean_range; }  # "mean% (min-max)" of the fractions given
 
 {

@@ -234,6 +234,9 @@ TEST(SecAggUpdate, DecodedSumOfEncodedUpdatesIsTheSumOfTheDeltas) {
   EXPECT_THROW(secagg_codec(Config{{secagg_keys::kThreshold, int64_t{2}}}), fedsign::Error);
   // Noise widens the bound by 6 stddevs.
   EXPECT_DOUBLE_EQ(secagg_bound(1.0, 0.5), 4.0);
+  // A clip missing from the round's config (read as NaN) or not positive is refused.
+  EXPECT_THROW(secagg_bound(std::nan(""), 0.5), fedsign::Error);
+  EXPECT_THROW(secagg_bound(0.0, 0.5), fedsign::Error);
 }
 
 }  // namespace

@@ -29,6 +29,9 @@ FixedPointCodec secagg_codec(const Config& config) {
 }
 
 double secagg_bound(double clip, double client_noise_stddev) {
+  // A clip read from a round config that lacks it arrives as NaN: refuse it here, for every caller.
+  FEDSIGN_CHECK(std::isfinite(clip) && clip > 0,
+                "secure aggregation: the clip bound {} is missing or not positive", clip);
   return clip + 6.0 * std::max(0.0, client_noise_stddev);
 }
 
