@@ -178,6 +178,13 @@ void add_federation_options(CLI::App& cmd, FederationOptions& options) {
           },
           "FILE"))
       ->group(strategy);
+  cmd.add_option("--model-ema", o.model_ema,
+                 "evaluate and save a moving average of the global models with this decay per "
+                 "round (e.g. 0.9: about the last 10 rounds; clients still train from the latest "
+                 "model; under DP it costs no privacy); 0: off")
+      ->check(CLI::Range(0.0, 0.999))
+      ->capture_default_str()
+      ->group(strategy);
 
   const char* rounds = "Rounds and sampling";
   cmd.add_option("--rounds", o.rounds, "federated rounds")

@@ -129,6 +129,27 @@ TEST(TopK, KeepsTheLargestAndFeedsBackTheRest) {
   EXPECT_THROW(topk_compress(delta, 0.5, sparse.residual), fedsign::Error);
 }
 
+// BatchNorm running statistics are data averages, not steps: sent whole and never carried in
+// the residual, where a stale part added to a later variance could make it negative (NaN).
+TEST(TopK, RunningStatisticsAreSentWholeWithoutAResidual) {
+  Weights delta;
+  delta.names = {"conv.weight", "bn.running_var", "bn.running_mean"};
+  delta.tensors = {torch::tensor({3.0f, -1.0f, 0.5f, 0.25f}), torch::tensor({-0.9f, 0.1f, 0.2f}),
+                   torch::tensor({0.3f, -0.4f})};
+  const TopKResult sent = topk_compress(delta, 0.25);  // k = 1 of each sparsified tensor
+  const Weights dense = densify(sent.sparse);
+  EXPECT_EQ(values(dense.tensors[0]), (std::vector<float>{3, 0, 0, 0}));
+  EXPECT_TRUE(torch::equal(dense.tensors[1], delta.tensors[1]));
+  EXPECT_TRUE(torch::equal(dense.tensors[2], delta.tensors[2]));
+  ASSERT_EQ(sent.residual.names, (std::vector<std::string>{"conv.weight"}));
+  // Bytes: one (index, value) pair plus the two statistics as float32.
+  EXPECT_EQ(sent.sparse.bytes(), 8 + 3 * 4 + 2 * 4);
+  // The residual carries over to the next upload of the same layout.
+  const TopKResult next = topk_compress(delta, 0.25, sent.residual);
+  EXPECT_EQ(values(densify(next.sparse).tensors[0]), (std::vector<float>{3, 0, 0, 0}));
+  EXPECT_EQ(values(next.residual.tensors[0]), (std::vector<float>{0, -2, 1, 0.5f}));
+}
+
 // Three clients with f_i(x) = |x - b_i|^2 / 2 share x; each round every client sends its top-1
 // compressed step -lr (x - b_i) and the server averages. Each client's largest coordinate is its
 // "own" one, so without error feedback the agreed small coordinates are never sent and x stalls

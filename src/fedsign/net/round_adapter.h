@@ -64,6 +64,9 @@ class DispatchingStrategy : public fl::Strategy {
   std::optional<fl::EvaluateSummary> evaluate(int64_t round, const fl::Weights& global) override {
     return inner_.evaluate(round, global);
   }
+  fl::Weights released_model(const fl::Weights& global) const override {
+    return inner_.released_model(global);
+  }
   std::map<std::string, fl::Weights> state() const override { return inner_.state(); }
   void load_state(const std::map<std::string, fl::Weights>& state) override {
     inner_.load_state(state);

@@ -271,7 +271,7 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
 
   // The final model, usable by `fedsign evaluate RUN_DIR` / `fedsign predict RUN_DIR` (also
   // written after every round; again here for a run resumed after its last round).
-  hooks.publish_model(global);
+  hooks.publish_model(strategy->released_model(global));
 
   hooks.set_phase(o.run.rounds, "finished");
   coordinator.shutdown();

@@ -28,7 +28,10 @@ TopKResult topk_compress(const Weights& delta, double fraction, const Weights& r
     SparseTensor s;
     s.shape = t.sizes().vec();
     s.dtype = t.scalar_type();
-    if (!t.is_floating_point()) {
+    // BatchNorm's running statistics are sent whole and kept out of the residual: they are
+    // moving averages of data, not gradient steps, and a stale residual added to a running
+    // variance can make it negative (the first top-1% GTSRB run went NaN at round 40 so).
+    if (!t.is_floating_point() || is_running_statistic(delta.names[i])) {
       s.raw = true;
       s.values = t;
       out.sparse.tensors.push_back(std::move(s));

@@ -4,7 +4,8 @@
 // float32 = 8 bytes each); what was dropped is not lost but kept in the client's residual and
 // added to its next update, a = delta + residual, sent = topk(a), residual' = a - sent. Without
 // the residual, small coordinates that many clients agree on may never be sent (tested on a toy
-// problem in tests/fl/compress_test.cpp). Integer tensors are sent unchanged.
+// problem in tests/fl/compress_test.cpp). Integer tensors and BatchNorm running statistics
+// (weights.h: is_running_statistic) are sent unchanged and have no residual.
 // Pure functions, plus ResidualStore (not thread-safe) for the residuals of simulated clients.
 #pragma once
 
@@ -20,9 +21,9 @@ namespace fedsign::fl::compress {
 
 struct SparseTensor {
   torch::Tensor indices;  // int32, into the flattened tensor, or empty when `raw`
-  torch::Tensor values;   // float32 values at indices, or the raw tensor when `raw`
+  torch::Tensor values;   // float32 values at indices, or the whole tensor when `raw`
   std::vector<int64_t> shape;
-  bool raw = false;       // an integer tensor, sent unchanged
+  bool raw = false;       // an integer tensor or running statistic, sent unchanged
   c10::ScalarType dtype = torch::kFloat32;
   int64_t bytes() const;
 };
@@ -35,7 +36,7 @@ struct SparseWeights {
 
 struct TopKResult {
   SparseWeights sparse;
-  Weights residual;  // floating tensors only, in order (what error feedback carries over)
+  Weights residual;  // the sparsified tensors only, in order (what error feedback carries over)
 };
 
 // Top-k of delta + residual (residual empty: none, i.e. the first round or no error feedback).

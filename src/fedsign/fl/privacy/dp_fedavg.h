@@ -90,6 +90,9 @@ class DpFedAvg : public Strategy {
   std::optional<EvaluateSummary> evaluate(int64_t round, const Weights& global) override {
     return inner_->evaluate(round, global);
   }
+  Weights released_model(const Weights& global) const override {
+    return inner_->released_model(global);
+  }
   std::map<std::string, Weights> state() const override;
   void load_state(const std::map<std::string, Weights>& state) override;
 

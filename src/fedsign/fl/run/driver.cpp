@@ -98,7 +98,7 @@ RunResult RunDriver::run(Weights& global, const RoundCallback& on_round) {
       cp.extra_json = hooks_.extra_json();
       save_server_checkpoint(checkpoint_file(), cp);
       hooks_.checkpoint_written(round);
-      hooks_.global_model(round, global);
+      hooks_.global_model(round, strategy_.released_model(global));
       if (evaluate && (round == config_.rounds || !last_plot || since(*last_plot) >= 10.0)) {
         write_run_plots(config_.run_dir, result.history, config_.title);
         last_plot = Clock::now();

@@ -11,6 +11,7 @@
 #include "fedsign/fl/privacy/rdp_accountant.h"
 #include "fedsign/fl/strategy/fedavg.h"
 #include "fedsign/fl/strategy/frozen_layers.h"
+#include "fedsign/fl/strategy/model_ema.h"
 #include "fedsign/models/weights.h"
 
 namespace fedsign::fl {
@@ -169,6 +170,8 @@ std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
         std::move(strategy), c.trainable_groups,
         std::set<std::string>(c.frozen_tensors.begin(), c.frozen_tensors.end()));
   }
+  // Inside DP too: the average is post-processing of the released models.
+  if (c.model_ema > 0) strategy = std::make_unique<ModelEma>(std::move(strategy), c.model_ema);
   if (!dp) return strategy;
   log_dp_plan(c, *dp);
   return privacy::wrap_dp(std::move(strategy), *dp);

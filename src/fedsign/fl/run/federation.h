@@ -50,6 +50,9 @@ struct FederationConfig {
   double min_lr = 0.0;
   // Evaluation after every k-th round and after the last (0: only after the last).
   int64_t eval_every = 1;
+  // > 0: the run evaluates and saves a moving average of its global models with this decay
+  // per round (strategy/model_ema.h); clients still train from the latest one. 0: off.
+  double model_ema = 0.0;
   uint64_t seed = 42;  // initial global model and client sampling
   // Clients in the federation, when known (the simulation's --clients); 0: unknown (the network
   // server, where clients come and go).

@@ -119,7 +119,7 @@ SimulationResult Simulation::run(const RoundCallback& on_round) {
 }
 
 void Simulation::save_global_model(const std::filesystem::path& file) {
-  set_weights(worker_.model(), global_);
+  set_weights(worker_.model(), strategy_.released_model(global_));
   models::save_weights(worker_.model(), file);
 }
 

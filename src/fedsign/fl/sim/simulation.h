@@ -66,7 +66,8 @@ class Simulation : private RunHooks {
   using RoundCallback = RunDriver::RoundCallback;
   SimulationResult run(const RoundCallback& on_round = {});
 
-  // The current global model into `file` (fedsign weights format).
+  // The model the run releases (the strategy's released_model of the current global model, e.g.
+  // its moving average with --model-ema) into `file` (fedsign weights format).
   void save_global_model(const std::filesystem::path& file);
   const Weights& global() const { return global_; }
   std::filesystem::path checkpoint_file() const { return config_.run.run_dir / "server.ckpt"; }

@@ -108,6 +108,9 @@ class Strategy {
       int64_t round, const std::vector<EvaluateResult>& results,
       const std::vector<Failure>& failures) = 0;
   virtual std::optional<EvaluateSummary> evaluate(int64_t round, const Weights& global) = 0;
+  // The model the run reports and saves (model.pt, the test split) when the training iterate is
+  // `global`: `global` itself, unless a wrapper derives another from it (model_ema.h).
+  virtual Weights released_model(const Weights& global) const { return global; }
 
   // Server-side state that must survive a restart (momentum, moments, control variates), as
   // named Weights. load_state() accepts what state() returned.
