@@ -48,26 +48,41 @@ void run(const CLI::App& command, const TrainCommand& o) {
   run.resume = o.resume;
   run.init_weights = o.init_weights;
   run.trainable_groups = trainable_groups(o);
+  // Without a validation split (--val-fraction 0: the final model of a recipe chosen before,
+  // trained on train + validation) there is nothing to select on: model.pt is the last epoch.
+  const bool validated = !split.validation.empty();
   train::FitResult result = train::fit(set, split, config, run, [&](const train::EpochRecord& r) {
-    spdlog::info("epoch {:3}/{}  lr {:.2e}  train loss {:.4f} acc {:6.2f}%  val loss {:.4f} acc "
-                 "{:6.2f}%  {:5.1f}s ({:.0f} img/s)",
-                 r.epoch, config.epochs, r.lr, r.train_loss, 100 * r.train_accuracy, r.val_loss,
-                 100 * r.val_accuracy, r.seconds, r.images_per_second);
+    const std::string val = validated ? fmt::format("val loss {:.4f} acc {:6.2f}%", r.val_loss,
+                                                    100 * r.val_accuracy)
+                                      : "no validation";
+    spdlog::info("epoch {:3}/{}  lr {:.2e}  train loss {:.4f} acc {:6.2f}%  {}  {:5.1f}s ({:.0f} img/s)",
+                 r.epoch, config.epochs, r.lr, r.train_loss, 100 * r.train_accuracy, val,
+                 r.seconds, r.images_per_second);
   });
   const auto& last = result.history.back();
-  std::string summary = fmt::format(
-      "# Training run\n\n"
-      "| | |\n|---|---|\n"
-      "| model | {} |\n| images | {} train / {} validation / {} test (split by track) |\n"
-      "| epochs | {} |\n| best validation accuracy | {:.2f}% (epoch {}) |\n"
-      "| last validation accuracy | {:.2f}% |\n| training time | {:.1f} s |\n",
-      config.model, split.train.size(), split.validation.size(), split.test.size(), config.epochs,
-      100 * result.best_val_accuracy, result.best_epoch, 100 * last.val_accuracy,
-      result.train_seconds);
+  std::string summary, done;
+  if (validated) {
+    summary = fmt::format(
+        "# Training run\n\n"
+        "| | |\n|---|---|\n"
+        "| model | {} |\n| images | {} train / {} validation / {} test (split by track) |\n"
+        "| epochs | {} |\n| best validation accuracy | {:.2f}% (epoch {}) |\n"
+        "| last validation accuracy | {:.2f}% |\n| training time | {:.1f} s |\n",
+        config.model, split.train.size(), split.validation.size(), split.test.size(),
+        config.epochs, 100 * result.best_val_accuracy, result.best_epoch,
+        100 * last.val_accuracy, result.train_seconds);
+    done = fmt::format("best validation accuracy {:.2f}% (epoch {}), last {:.2f}%",
+                       100 * result.best_val_accuracy, result.best_epoch, 100 * last.val_accuracy);
+  } else {
+    summary = fmt::format(
+        "# Training run\n\n| | |\n|---|---|\n| model | {} |\n"
+        "| images | {} train / no validation / {} test (split by track) |\n"
+        "| epochs | {} (model.pt: the last) |\n| training time | {:.1f} s |\n",
+        config.model, split.train.size(), split.test.size(), config.epochs, result.train_seconds);
+    done = fmt::format("{} epochs without a validation split (model.pt: the last)", config.epochs);
+  }
   write_text_atomically(run_dir / "summary.md", summary);
-  std::printf("best validation accuracy %.2f%% (epoch %lld), last %.2f%%, %.1f s; run in %s\n",
-              100 * result.best_val_accuracy, static_cast<long long>(result.best_epoch),
-              100 * last.val_accuracy, result.train_seconds, run_dir.c_str());
+  std::printf("%s, %.1f s; run in %s\n", done.c_str(), result.train_seconds, run_dir.c_str());
   // The selected model (model.pt) meets the test split once, after every choice was made.
   report_test_split(run_dir, set, split.test, config.precision, config.eval_batch_size);
 }

@@ -22,7 +22,10 @@
 #include "fedsign/fl/run/central_evaluator.h"
 #include "fedsign/fl/run/root_update.h"
 #include "fedsign/fl/run/server_checkpoint.h"
+#include "fedsign/fl/strategy/model_ema.h"
 #include "fedsign/fl/update.h"
+#include "fedsign/models/registry.h"
+#include "fedsign/models/weights.h"
 #include "fedsign/report/run_charts.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -156,6 +159,35 @@ TEST_F(SimulationTest, LearnsAndWritesTheRunDirectory) {
   EXPECT_EQ(acc.x, (std::vector<double>{2, 4, 6, 8}));
   report::save_comparison_plot(tmp / "compare.png", {sim.run.run_dir, sim.run.run_dir}, "central_accuracy", {"a", "b"});
   EXPECT_TRUE(std::filesystem::exists(tmp / "compare.png"));
+}
+
+// --model-ema: model.pt is the moving average, not the last global model, and a resumed run
+// continues the average exactly (it is in the checkpoint).
+TEST_F(SimulationTest, ModelEmaIsWhatIsSavedAndItSurvivesResume) {
+  testing::TempDir tmp;
+  const auto config = local();
+  auto run = [&](const std::filesystem::path& dir, int64_t rounds, bool resume) {
+    auto sim = sim_config(config, rounds);
+    sim.run.run_dir = dir;
+    sim.run.resume = resume;
+    ModelEma ema(make_strategy("fedavg", strategy_options(config)), 0.5);
+    Simulation simulation(*set_, clients(4), ema, sim);
+    const SimulationResult result = simulation.run();
+    simulation.save_global_model(dir / "model.pt");
+    return std::make_pair(result.global, ema.released_model(result.global));
+  };
+  const auto [global, average] = run(tmp / "straight", 3, false);
+  EXPECT_FALSE(equal(global, average));
+  models::ModelOptions options;
+  options.input_size = set_->height;
+  auto model = models::create_model(config.model, options);
+  models::load_weights(*model, tmp / "straight" / "model.pt");
+  EXPECT_TRUE(equal(get_weights(*model), average)) << "model.pt must be the average";
+
+  run(tmp / "resumed", 2, false);
+  const auto [resumed_global, resumed_average] = run(tmp / "resumed", 3, true);
+  EXPECT_TRUE(equal(resumed_global, global));
+  EXPECT_TRUE(equal(resumed_average, average));
 }
 
 // Resume: run 2 of 4 rounds, then continue in a fresh Simulation and strategy; the global
