@@ -60,19 +60,10 @@ if [[ "${1:-}" != "--table" ]]; then
 fi
 
 source scripts/lib/tables.sh
-# The last non-empty value of a metrics.csv column, and a column's mean over the rounds.
-last_value() {
-  awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
-    $col[name] != "" && $col[name] != "nan" { v = $col[name] } END { print v }' "$1"
-}
+# A metrics.csv column's mean over the rounds.
 column_mean() {
   awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
     { s += $col[name]; ++n } END { if (n) printf "%.0f", s / n }' "$1"
-}
-# "mean (min-max)" in points of differences given as fractions.
-points_range() {
-  awk 'NF { v = 100 * $1; s += v; if (n == 0 || v < lo) lo = v; if (n == 0 || v > hi) hi = v; ++n }
-       END { if (n) printf "%+.2f (%+.2f to %+.2f)", s / n, lo, hi; else printf "-" }'
 }
 
 {
@@ -104,7 +95,7 @@ points_range() {
       ratio=$(awk -v a="$base_up" -v b="$up" 'BEGIN { printf "%.2fx", a / b }')
     fi
     diff="-"
-    [[ ${CODECS[$c]} != none ]] && diff=$(printf '%s\n' "${diffs[@]}" | points_range)
+    [[ ${CODECS[$c]} != none ]] && diff=$(printf '%s\n' "${diffs[@]}" | mean_range signed)
     up_mb=$(awk -v b="$up" 'BEGIN { printf "%.2f MB", b / 1e6 }')
     echo "| ${CODEC_NAMES[$c]} | $(printf '%s\n' "${vals[@]}" | mean_range) | $(printf '%s\n' "${tests[@]}" | mean_range) | $diff | $up_mb | $ratio |"
   done

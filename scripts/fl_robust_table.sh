@@ -112,12 +112,7 @@ if [[ "${1:-}" != "--table" ]]; then
   (( failed == 0 )) || { echo "a run failed: see $OUT/*.log" >&2; exit 1; }
 fi
 
-# The last non-empty value of a metrics.csv column ("" when the run or column is missing).
-last_value() {
-  [[ -f "$1" ]] || return 0
-  awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
-    (name in col) && $col[name] != "" { v = $col[name] } END { print v }' "$1"
-}
+source scripts/lib/tables.sh
 
 mkdir -p "$OUT"
 {

@@ -43,10 +43,7 @@ if [[ "${1:-}" != "--table" ]]; then
 fi
 
 # The last central_accuracy of metrics.csv (final validation) and test.json's accuracy, per run.
-final_validation() {
-  awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
-           { v = $col["central_accuracy"]; if (v != "" && v != "nan") last = v } END { print last }' "$1"
-}
+final_validation() { last_value "$1" central_accuracy; }
 failures() {  # client failures over all rounds
   awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next } { n += $col["failures"] } END { print n + 0 }' "$1"
 }
