@@ -30,6 +30,7 @@ struct EvaluateCommand {
   std::string precision = "auto";
   int64_t batch_size = 256;
   int worst = 5;
+  int tta = 1;
 };
 
 void write_outputs(const std::filesystem::path& out, const data::ImageSet& set,
@@ -94,7 +95,8 @@ void run(const EvaluateCommand& o) {
   train::configure_threads(data.threads);
   const auto mode = train::resolve_compute_mode(o.precision, "auto");
   train::apply_memory_format(*loaded.model, mode.channels_last);
-  train::Predictions p = train::predict_subset(*loaded.model, set, indices, mode, o.batch_size);
+  train::Predictions p =
+      train::predict_subset(*loaded.model, set, indices, mode, o.batch_size, o.tta);
   train::ClassificationReport r =
       train::classification_report(p.truth, p.predicted, static_cast<int>(loaded.info.num_classes));
 
@@ -107,12 +109,14 @@ void run(const EvaluateCommand& o) {
                             {"images", indices.size()},
                             {"accuracy", r.accuracy},
                             {"macro_accuracy", r.macro_accuracy},
-                            {"loss", p.mean_loss}};
+                            {"loss", p.mean_loss},
+                            {"tta_views", o.tta}};
   nlohmann::json worst = nlohmann::json::array();
-  std::printf("%zu images: accuracy %.2f%%, macro accuracy %.2f%%, loss %.4f (%s set, %s)\n",
+  std::printf("%zu images: accuracy %.2f%%, macro accuracy %.2f%%, loss %.4f (%s set, %s%s)\n",
               indices.size(), 100 * r.accuracy, 100 * r.macro_accuracy, p.mean_loss,
               data::to_string(subset).c_str(),
-              (split == "all" ? std::string("every image") : split + " split by track").c_str());
+              (split == "all" ? std::string("every image") : split + " split by track").c_str(),
+              o.tta > 1 ? fmt::format(", {} test-time views", o.tta).c_str() : "");
   std::printf("worst classes:\n");
   for (int c : r.worst_classes(o.worst)) {
     worst.push_back({{"class", c}, {"name", data::sign_name(c)}, {"recall", r.recall[c]},
@@ -147,6 +151,11 @@ void add_evaluate_command(CLI::App& app, Actions& actions) {
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   cmd->add_option("--worst", o->worst, "number of worst classes to list")->capture_default_str();
+  cmd->add_option("--tta", o->tta,
+                  "test-time augmentation: mean probabilities over this many views (1: none; "
+                  "2-7 add a 10% zoom in, out, and 1/16 shifts)")
+      ->check(CLI::Range(1, 7))
+      ->capture_default_str();
   actions[cmd] = [o, cmd] {
     EvaluateCommand c = *o;
     c.data.test_if_only_test = !option_given(*cmd, "--subset");

@@ -22,6 +22,7 @@ struct TrainCommand {
   std::string init_weights;
   std::string fine_tune = "full";
   int fine_tune_groups = 2;
+  double weight_ema = 0.0;
 };
 
 std::vector<std::string> trainable_groups(const TrainCommand& o) {
@@ -48,18 +49,21 @@ void run(const CLI::App& command, const TrainCommand& o) {
   run.resume = o.resume;
   run.init_weights = o.init_weights;
   run.trainable_groups = trainable_groups(o);
+  run.weight_ema = o.weight_ema;
   // Without a validation split (--val-fraction 0: the final model of a recipe chosen before,
   // trained on train + validation) there is nothing to select on: model.pt is the last epoch.
   const bool validated = !split.validation.empty();
   train::FitResult result = train::fit(set, split, config, run, [&](const train::EpochRecord& r) {
-    const std::string val = validated ? fmt::format("val loss {:.4f} acc {:6.2f}%", r.val_loss,
-                                                    100 * r.val_accuracy)
-                                      : "no validation";
+    std::string val = validated ? fmt::format("val loss {:.4f} acc {:6.2f}%", r.val_loss,
+                                              100 * r.val_accuracy)
+                                : "no validation";
+    if (o.weight_ema > 0) val += fmt::format(" (weight EMA {:6.2f}%)", 100 * r.ema_val_accuracy);
     spdlog::info("epoch {:3}/{}  lr {:.2e}  train loss {:.4f} acc {:6.2f}%  {}  {:5.1f}s ({:.0f} img/s)",
                  r.epoch, config.epochs, r.lr, r.train_loss, 100 * r.train_accuracy, val,
                  r.seconds, r.images_per_second);
   });
   const auto& last = result.history.back();
+  const double last_val = o.weight_ema > 0 ? last.ema_val_accuracy : last.val_accuracy;
   std::string summary, done;
   if (validated) {
     summary = fmt::format(
@@ -70,9 +74,18 @@ void run(const CLI::App& command, const TrainCommand& o) {
         "| last validation accuracy | {:.2f}% |\n| training time | {:.1f} s |\n",
         config.model, split.train.size(), split.validation.size(), split.test.size(),
         config.epochs, 100 * result.best_val_accuracy, result.best_epoch,
-        100 * last.val_accuracy, result.train_seconds);
+        100 * last_val, result.train_seconds);
     done = fmt::format("best validation accuracy {:.2f}% (epoch {}), last {:.2f}%",
-                       100 * result.best_val_accuracy, result.best_epoch, 100 * last.val_accuracy);
+                       100 * result.best_val_accuracy, result.best_epoch, 100 * last_val);
+    if (o.weight_ema > 0) {
+      // The rows above are the selected weight average's; the trained weights' beside them.
+      summary += fmt::format(
+          "| weights | exponential moving average, decay {} (model.pt) |\n"
+          "| trained weights' best validation accuracy | {:.2f}% (epoch {}, model_raw.pt) |\n",
+          o.weight_ema, 100 * result.raw_best_val_accuracy, result.raw_best_epoch);
+      done = fmt::format("weight EMA: {}; trained weights: best {:.2f}% (epoch {})", done,
+                         100 * result.raw_best_val_accuracy, result.raw_best_epoch);
+    }
   } else {
     summary = fmt::format(
         "# Training run\n\n| | |\n|---|---|\n| model | {} |\n"
@@ -103,6 +116,11 @@ void add_train_command(CLI::App& app, Actions& actions) {
       ->capture_default_str();
   cmd->add_option("--fine-tune-groups", options->fine_tune_groups,
                   "partial fine-tuning: number of last layer groups to train")
+      ->capture_default_str();
+  cmd->add_option("--weight-ema", options->weight_ema,
+                  "decay of an exponential moving average of the weights (e.g. 0.999; 0: off): "
+                  "model.pt is the best average on validation, model_raw.pt the trained weights'")
+      ->check(CLI::Range(0.0, 0.99999))
       ->capture_default_str();
   actions[cmd] = [cmd, options] { run(*cmd, *options); };
 }

@@ -132,6 +132,35 @@ TEST_F(CliEndToEnd, UntouchedTestSplitIsReportedOnceAndScoredAgainByEvaluate) {
   EXPECT_NE(without.err.find("--test-fraction"), std::string::npos) << without.err;
 }
 
+// --weight-ema: model.pt is the selected weight average, model_raw.pt the trained weights, both
+// named in the summary; `evaluate --tta` scores either with test-time views.
+TEST_F(CliEndToEnd, WeightAverageAndTestTimeViews) {
+  const auto run = tmp_ / "ema";
+  auto train = run_cli("train" + common_ + " --model compact_stn --weight-ema 0.9 --epochs 2 "
+                       "--batch-size 16 --out " + run.string(), tmp_.path());
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.out.find("weight EMA: best validation accuracy"), std::string::npos) << train.out;
+  const std::string summary = testing::read_text(run / "summary.md");
+  EXPECT_NE(summary.find("exponential moving average, decay 0.9 (model.pt)"), std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("model_raw.pt"), std::string::npos) << summary;
+  EXPECT_NE(testing::read_text(run / "metrics.csv").find("ema_val_accuracy"), std::string::npos);
+
+  auto evaluate = run_cli("evaluate " + (run / "model_raw.pt").string() + common_ +
+                              " --tta 3 --out " + (tmp_ / "tta").string(), tmp_.path());
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.err;
+  EXPECT_NE(evaluate.out.find("3 test-time views"), std::string::npos) << evaluate.out;
+  const auto scored = nlohmann::json::parse(testing::read_text(tmp_ / "tta" / "summary.json"));
+  EXPECT_EQ(scored["tta_views"], 3);
+
+  auto too_many = run_cli("evaluate " + run.string() + common_ + " --tta 8", tmp_.path());
+  EXPECT_NE(too_many.exit_code, 0);
+  auto no_validation = run_cli("train" + common_ + " --weight-ema 0.9 --val-fraction 0 --epochs 1 "
+                               "--out " + (tmp_ / "ema-noval").string(), tmp_.path());
+  EXPECT_EQ(no_validation.exit_code, 1);
+  EXPECT_NE(no_validation.err.find("--weight-ema"), std::string::npos) << no_validation.err;
+}
+
 TEST_F(CliEndToEnd, OptionsFromConfigFile) {
   const auto run = tmp_ / "run";
   testing::write_text(tmp_ / "train.toml", "epochs = 1\nbatch-size = 16\nmodel = \"keras_cnn\"\n");

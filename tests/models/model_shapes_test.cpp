@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fedsign/core/check.h"
+#include "fedsign/models/compact_stn.h"
 #include "fedsign/models/keras_cnn.h"
 #include "fedsign/models/registry.h"
 
@@ -56,6 +57,7 @@ TEST(ModelShapes, TrainModeForwardAndBackward) {
 
 TEST(ModelShapes, EmbeddingDims) {
   const std::map<std::string, int64_t> expected{{"compact", 256},
+                                                {"compact_stn", 256},
                                                 {"keras_cnn", 128},
                                                 {"mobilenet_v3_small", 576},
                                                 {"mobilenet_v3_large", 960},
@@ -128,7 +130,7 @@ TEST(ModelShapes, CompactBf16Autocast) {
 
 TEST(ModelNames, ListsEveryModel) {
   EXPECT_EQ(model_names(),
-            (std::vector<std::string>{"compact", "keras_cnn", "mobilenet_v3_small",
+            (std::vector<std::string>{"compact", "compact_stn", "keras_cnn", "mobilenet_v3_small",
                                       "mobilenet_v3_large", "resnet18", "resnet50"}));
   for (const auto& name : model_names()) EXPECT_FALSE(describe_model(name).empty()) << name;
 }
@@ -140,7 +142,8 @@ TEST(ModelNames, UnknownNameListsValidNames) {
   } catch (const Error& error) {
     const std::string message = error.what();
     EXPECT_NE(message.find("unknown model 'mobilenet_v4'"), std::string::npos) << message;
-    EXPECT_NE(message.find("compact, keras_cnn, mobilenet_v3_small"), std::string::npos) << message;
+    EXPECT_NE(message.find("compact, compact_stn, keras_cnn, mobilenet_v3_small"), std::string::npos)
+        << message;
   }
   EXPECT_THROW(describe_model("nope"), Error);
 }
@@ -177,6 +180,43 @@ TEST(ModelParameters, Counts) {
   const int64_t compact = count_parameters(*create_model("compact"));
   EXPECT_LE(compact, 1'000'000);
   EXPECT_EQ(compact, 593'931);
+  // compact_stn adds its localization net: convs 3*16*25 = 1,200, 16*32*9 = 4,608,
+  // 32*64*9 = 18,432, BatchNorm 2*(16+32+64) = 224, regression 64*6+6 = 390.
+  EXPECT_EQ(count_parameters(*create_model("compact_stn")), compact + 24'854);
+}
+
+TEST(CompactStn, StartsAsTheIdentityAndLearnsItsTransform) {
+  torch::manual_seed(3);
+  auto model = create_model("compact_stn");
+  auto* stn = dynamic_cast<CompactStnImpl*>(model.get());
+  ASSERT_NE(stn, nullptr);
+  model->eval();
+  const auto x = random_batch(3, 32);
+  const auto identity = torch::tensor({1.0f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f}).view({1, 2, 3});
+  EXPECT_TRUE(torch::allclose(stn->theta(x), identity.expand({3, 2, 3})));
+  // Bilinear resampling at the pixel centres through the identity returns the input.
+  EXPECT_TRUE(torch::allclose(stn->transform(x), x, 1e-5, 1e-5));
+  // So the classifier behind it computes what compact computes with the same weights.
+  auto plain = create_model("compact");
+  plain->eval();
+  {
+    torch::NoGradGuard no_grad;
+    auto from = model->named_parameters();
+    for (auto& p : plain->named_parameters()) p.value().copy_(from[p.key()]);
+    auto from_buffers = model->named_buffers();
+    for (auto& b : plain->named_buffers()) b.value().copy_(from_buffers[b.key()]);
+  }
+  EXPECT_TRUE(torch::allclose(model->forward(x), plain->forward(x), 1e-4, 1e-4));
+
+  // A training step moves the transform away from the identity: the regression gets gradient.
+  model->train();
+  const auto loss = torch::nn::functional::cross_entropy(model->forward(x), torch::tensor({1, 2, 3}));
+  loss.backward();
+  EXPECT_GT(stn->localization_head->weight.grad().abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(model->group_of("localization.0.weight"), "localization");
+  EXPECT_EQ(model->group_of("localization_head.bias"), "localization");
+  EXPECT_EQ(model->group_of("stage2.0.weight"), "stage2");
+  EXPECT_EQ(model->layer_groups().front(), "localization");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/models/compact_cnn.h"
+#include "fedsign/models/compact_stn.h"
 #include "fedsign/models/keras_cnn.h"
 #include "fedsign/models/mobilenet_v3.h"
 #include "fedsign/models/resnet.h"
@@ -27,6 +28,10 @@ const std::vector<ModelEntry>& model_table() {
        "fedsign's compact CNN for 32-48 px signs: 4 conv stages 32/64/128/256, GAP, dropout "
        "0.3 (0.59M params, 43M MACs at 32 px)",
        [](const ModelOptions& o) { return std::make_shared<CompactCnnImpl>(o); }},
+      {"compact_stn",
+       "compact behind a spatial transformer: a small localization net predicts an affine "
+       "transform the input is resampled through (0.62M params)",
+       [](const ModelOptions& o) { return std::make_shared<CompactStnImpl>(o); }},
       {"keras_cnn",
        "the classic Keras FedAvg tutorial CNN (2x conv32 + 2x dense128, dropout 0.5), the "
        "FedAvg baseline (0.18M params at 32 px)",

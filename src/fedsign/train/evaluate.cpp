@@ -1,5 +1,8 @@
 #include "fedsign/train/evaluate.h"
 
+#include <array>
+
+#include "fedsign/core/check.h"
 #include "fedsign/train/batch.h"
 
 namespace fedsign::train {
@@ -19,9 +22,36 @@ void apply_memory_format(models::Classifier& model, bool channels_last) {
   }
 }
 
+torch::Tensor tta_view(const torch::Tensor& x, int v) {
+  // {scale, shift x, shift y} of the sampling grid in normalized coordinates ([-1, 1] across the
+  // image): a scale below 1 samples a smaller area, i.e. zooms in; 0.125 is 1/16 of the side.
+  static constexpr std::array<std::array<double, 3>, kMaxTtaViews> kViews = {{
+      {1.0, 0.0, 0.0}, {0.9, 0.0, 0.0}, {1.1, 0.0, 0.0},
+      {1.0, 0.125, 0.0}, {1.0, -0.125, 0.0}, {1.0, 0.0, 0.125}, {1.0, 0.0, -0.125}}};
+  FEDSIGN_CHECK(v >= 0 && v < kMaxTtaViews, "test-time augmentation view {} is not in 0..{}", v,
+                kMaxTtaViews - 1);
+  if (v == 0) return x;
+  const auto& [scale, dx, dy] = kViews[static_cast<std::size_t>(v)];
+  const auto theta = torch::tensor({scale, 0.0, dx, 0.0, scale, dy}, x.options().dtype(torch::kFloat32))
+                         .view({1, 2, 3})
+                         .expand({x.size(0), 2, 3});
+  namespace F = torch::nn::functional;
+  const auto grid = F::affine_grid(theta, x.sizes(), /*align_corners=*/false);
+  auto out = F::grid_sample(x.to(torch::kFloat32), grid,
+                            F::GridSampleFuncOptions()
+                                .mode(torch::kBilinear)
+                                .padding_mode(torch::kBorder)
+                                .align_corners(false));
+  return x.is_contiguous(torch::MemoryFormat::ChannelsLast)
+             ? out.contiguous(torch::MemoryFormat::ChannelsLast)
+             : out;
+}
+
 Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,
                            const data::Indices& indices, const ComputeMode& mode,
-                           int64_t batch_size) {
+                           int64_t batch_size, int tta_views) {
+  FEDSIGN_CHECK(tta_views >= 1 && tta_views <= kMaxTtaViews,
+                "test-time augmentation takes 1 to {} views, not {}", kMaxTtaViews, tta_views);
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
@@ -37,9 +67,16 @@ Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,
     torch::Tensor logits;
     {
       AutocastScope autocast(mode);
-      logits = model.forward(x);
+      logits = model.forward(x).to(torch::kFloat32);
+      if (tta_views > 1) {
+        // Log of the mean probability over views, so loss and softmax below read the mean.
+        auto probabilities = torch::softmax(logits, 1);
+        for (int v = 1; v < tta_views; ++v) {
+          probabilities += torch::softmax(model.forward(tta_view(x, v)).to(torch::kFloat32), 1);
+        }
+        logits = (probabilities / tta_views).clamp_min(1e-12).log();
+      }
     }
-    logits = logits.to(torch::kFloat32);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();

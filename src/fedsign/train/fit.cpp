@@ -16,6 +16,7 @@
 #include "fedsign/train/evaluate.h"
 #include "fedsign/train/run_files.h"
 #include "fedsign/train/trainer.h"
+#include "fedsign/train/weight_ema.h"
 
 namespace fedsign::train {
 namespace fs = std::filesystem;
@@ -26,7 +27,8 @@ nlohmann::json to_json(const EpochRecord& r) {
   return {{"epoch", r.epoch}, {"lr", r.lr}, {"train_loss", r.train_loss},
           {"train_accuracy", r.train_accuracy}, {"val_loss", r.val_loss},
           {"val_accuracy", r.val_accuracy}, {"seconds", r.seconds},
-          {"images_per_second", r.images_per_second}};
+          {"images_per_second", r.images_per_second}, {"ema_val_loss", r.ema_val_loss},
+          {"ema_val_accuracy", r.ema_val_accuracy}};
 }
 
 EpochRecord epoch_from_json(const nlohmann::json& j) {
@@ -39,29 +41,46 @@ EpochRecord epoch_from_json(const nlohmann::json& j) {
   r.val_accuracy = j.at("val_accuracy");
   r.seconds = j.at("seconds");
   r.images_per_second = j.at("images_per_second");
+  r.ema_val_loss = j.value("ema_val_loss", 0.0);
+  r.ema_val_accuracy = j.value("ema_val_accuracy", 0.0);
   return r;
 }
 
-void write_epoch_outputs(const fs::path& dir, const std::vector<EpochRecord>& history) {
-  report::CsvTable csv({"epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                        "seconds", "images_per_second"});
+// metrics.csv and the plots; with_ema adds the weight average's validation columns and lines.
+void write_epoch_outputs(const fs::path& dir, const std::vector<EpochRecord>& history,
+                         bool with_ema) {
+  std::vector<std::string> columns = {"epoch",        "lr",         "train_loss",
+                                      "train_accuracy", "val_loss", "val_accuracy",
+                                      "seconds",      "images_per_second"};
+  if (with_ema) columns.insert(columns.end(), {"ema_val_loss", "ema_val_accuracy"});
+  report::CsvTable csv(columns);
   report::Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}};
   report::Series train_acc{"train", {}, {}}, val_acc{"validation", {}, {}};
+  report::Series ema_loss{"validation, weight EMA", {}, {}}, ema_acc{"validation, weight EMA", {}, {}};
   for (const auto& r : history) {
-    csv.add_row({std::to_string(r.epoch), fmt::format("{:.6g}", r.lr),
-                 fmt::format("{:.5f}", r.train_loss), fmt::format("{:.5f}", r.train_accuracy),
-                 fmt::format("{:.5f}", r.val_loss), fmt::format("{:.5f}", r.val_accuracy),
-                 fmt::format("{:.2f}", r.seconds), fmt::format("{:.1f}", r.images_per_second)});
+    std::vector<std::string> row = {
+        std::to_string(r.epoch), fmt::format("{:.6g}", r.lr),
+        fmt::format("{:.5f}", r.train_loss), fmt::format("{:.5f}", r.train_accuracy),
+        fmt::format("{:.5f}", r.val_loss), fmt::format("{:.5f}", r.val_accuracy),
+        fmt::format("{:.2f}", r.seconds), fmt::format("{:.1f}", r.images_per_second)};
+    if (with_ema) {
+      row.insert(row.end(), {fmt::format("{:.5f}", r.ema_val_loss),
+                             fmt::format("{:.5f}", r.ema_val_accuracy)});
+    }
+    csv.add_row(row);
     const double e = static_cast<double>(r.epoch);
     train_loss.x.push_back(e), train_loss.y.push_back(r.train_loss);
     val_loss.x.push_back(e), val_loss.y.push_back(r.val_loss);
     train_acc.x.push_back(e), train_acc.y.push_back(r.train_accuracy * 100);
     val_acc.x.push_back(e), val_acc.y.push_back(r.val_accuracy * 100);
+    ema_loss.x.push_back(e), ema_loss.y.push_back(r.ema_val_loss);
+    ema_acc.x.push_back(e), ema_acc.y.push_back(r.ema_val_accuracy * 100);
   }
   csv.save(dir / "metrics.csv");
-  report::save_line_plot(dir / "loss.png", {"Loss", "epoch", "cross-entropy", {train_loss, val_loss}});
-  report::save_line_plot(dir / "accuracy.png",
-                         {"Accuracy", "epoch", "accuracy (%)", {train_acc, val_acc}});
+  std::vector<report::Series> losses = {train_loss, val_loss}, accuracies = {train_acc, val_acc};
+  if (with_ema) losses.push_back(ema_loss), accuracies.push_back(ema_acc);
+  report::save_line_plot(dir / "loss.png", {"Loss", "epoch", "cross-entropy", losses});
+  report::save_line_plot(dir / "accuracy.png", {"Accuracy", "epoch", "accuracy (%)", accuracies});
 }
 
 }  // namespace
@@ -89,6 +108,17 @@ FitResult fit(const data::ImageSet& set, const data::TrackSplit& split, const Tr
   models::set_trainable_groups(*model, groups);
 
   Trainer trainer(model, config, make_schedule(config, steps_per_epoch(config, split.train.size())));
+  std::unique_ptr<WeightEma> ema;
+  TrainHooks hooks;
+  if (options.weight_ema > 0) {
+    FEDSIGN_CHECK(!split.validation.empty(),
+                  "--weight-ema selects among weight averages on the validation split; with "
+                  "--val-fraction 0 there is none");
+    ema = std::make_unique<WeightEma>(models::create_model(config.model, model_options), *model,
+                                      options.weight_ema);
+    apply_memory_format(ema->model(), trainer.compute_mode().channels_last);
+    hooks.after_step = [&ema](models::Classifier& m) { ema->update(m); };
+  }
   spdlog::info("model {} ({} parameters, {} trainable), {} train / {} validation images, {}",
                config.model, models::count_parameters(*model),
                models::count_parameters(*model, true), split.train.size(),
@@ -97,14 +127,21 @@ FitResult fit(const data::ImageSet& set, const data::TrackSplit& split, const Tr
   FitResult result;
   result.best_model = options.run_dir / "model.pt";
   result.last_checkpoint = options.run_dir / "last.ckpt";
+  if (ema) result.raw_model = options.run_dir / "model_raw.pt";
   int64_t first_epoch = 1;
   if (options.resume) {
-    CheckpointState state = load_checkpoint(result.last_checkpoint, trainer);
+    CheckpointState state = load_checkpoint(result.last_checkpoint, trainer, ema.get());
+    if (ema) apply_memory_format(ema->model(), trainer.compute_mode().channels_last);
     first_epoch = state.epoch + 1;
     result.best_val_accuracy = state.best_val_accuracy;
     result.best_epoch = state.best_epoch;
     for (const auto& j : nlohmann::json::parse(state.history_json)) {
       result.history.push_back(epoch_from_json(j));
+      const auto& r = result.history.back();
+      if (r.val_accuracy > result.raw_best_val_accuracy || result.raw_best_epoch == 0) {
+        result.raw_best_val_accuracy = r.val_accuracy;
+        result.raw_best_epoch = r.epoch;
+      }
     }
     spdlog::info("resumed from {} after epoch {}", result.last_checkpoint.string(), state.epoch);
   }
@@ -114,7 +151,7 @@ FitResult fit(const data::ImageSet& set, const data::TrackSplit& split, const Tr
     EpochRecord record;
     record.epoch = epoch;
     record.lr = trainer.current_learning_rate();
-    TrainStats stats = trainer.train_epoch(set, split.train, epoch);
+    TrainStats stats = trainer.train_epoch(set, split.train, epoch, hooks);
     record.train_loss = stats.mean_loss;
     record.train_accuracy = stats.accuracy;
     record.seconds = stats.seconds;
@@ -125,19 +162,34 @@ FitResult fit(const data::ImageSet& set, const data::TrackSplit& split, const Tr
       record.val_loss = val.mean_loss;
       record.val_accuracy = val.accuracy();
     }
-    result.history.push_back(record);
-    const bool best = split.validation.empty() || record.val_accuracy > result.best_val_accuracy ||
-                      result.best_epoch == 0;
-    if (best) {
-      result.best_val_accuracy = record.val_accuracy;
-      result.best_epoch = epoch;
-      models::save_weights(*model, result.best_model);
+    if (ema) {
+      Predictions val = predict_subset(ema->model(), set, split.validation, trainer.compute_mode(),
+                                       config.eval_batch_size);
+      record.ema_val_loss = val.mean_loss;
+      record.ema_val_accuracy = val.accuracy();
     }
+    result.history.push_back(record);
+    const bool raw_best = split.validation.empty() ||
+                          record.val_accuracy > result.raw_best_val_accuracy ||
+                          result.raw_best_epoch == 0;
+    if (raw_best) {
+      result.raw_best_val_accuracy = record.val_accuracy;
+      result.raw_best_epoch = epoch;
+    }
+    // model.pt holds the selected weights: the average's best epoch, or the trained weights'.
+    const double selected = ema ? record.ema_val_accuracy : record.val_accuracy;
+    if (ema ? selected > result.best_val_accuracy || result.best_epoch == 0 : raw_best) {
+      result.best_val_accuracy = selected;
+      result.best_epoch = epoch;
+      models::save_weights(ema ? ema->model() : *model, result.best_model);
+    }
+    if (ema && raw_best) models::save_weights(*model, result.raw_model);
     nlohmann::json history = nlohmann::json::array();
     for (const auto& r : result.history) history.push_back(to_json(r));
     save_checkpoint(result.last_checkpoint, trainer,
-                    {epoch, result.best_val_accuracy, result.best_epoch, history.dump()});
-    write_epoch_outputs(options.run_dir, result.history);
+                    {epoch, result.best_val_accuracy, result.best_epoch, history.dump()},
+                    ema.get());
+    write_epoch_outputs(options.run_dir, result.history, ema != nullptr);
     if (on_epoch) on_epoch(record);
   }
   result.train_seconds =

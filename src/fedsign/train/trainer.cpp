@@ -129,6 +129,7 @@ TrainStats Trainer::run(const data::ImageSet& set, const data::Indices& indices,
     loss.backward();
     if (hooks.after_backward) hooks.after_backward(*model_);
     optimizer_->step();
+    if (hooks.after_step) hooks.after_step(*model_);
     ++step_;
     ++stats.steps;
     const auto n = static_cast<int64_t>(end - begin);

@@ -38,6 +38,8 @@ struct TrainHooks {
   std::function<void(models::Classifier&)> after_train_mode;
   // Called after loss.backward() and before optimizer.step(), with the model's gradients set.
   std::function<void(models::Classifier&)> after_backward;
+  // Called after each optimizer.step() (e.g. to fold the new weights into a weight EMA).
+  std::function<void(models::Classifier&)> after_step;
 };
 
 class Trainer {
