@@ -158,6 +158,8 @@ void add_server_network_options(CLI::App& server, ServerCommand& s) {
                     "largest accepted update in MB (0: twice the model + 1 MiB)")
       ->capture_default_str()->group(g);
   add_server_hardening_options(server, so);
+  // Over the network: none or int8 (the server refuses topk, which needs client-side residuals).
+  add_compress_options(server, so.compress);
   server.add_flag("--secagg", so.secagg,
                   "secure aggregation: the server learns only the sum of each round's updates "
                   "(needs --dp distributed; docs/privacy.md)")

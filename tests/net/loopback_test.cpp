@@ -255,6 +255,37 @@ TEST_F(Loopback, LargeModelRoundTripsThroughTheChunkedStream) {
 
 // Secure aggregation over the network (docs/privacy.md): DP-FedAvg in distributed mode with
 // no noise (clipping only), so the sum the server recovers can be compared with plain averaging.
+// --compress int8: the server asks for quantized updates, the clients send them, and a round's
+// uploads shrink about four times while training goes on; topk is refused at start.
+TEST_F(Loopback, Int8UploadsShrinkTheRoundsBytes) {
+  for (const char* n : {"a", "b"}) add_token(n, std::string("tok-") + n);
+  auto server = start(with(server_args(2, 2), {"--compress", "int8", "--eval-every", "0"}),
+                      "server.log");
+  std::vector<std::unique_ptr<Process>> clients;
+  int i = 0;
+  for (const char* n : {"a", "b"}) clients.push_back(start(client_args(n, i++, 2), std::string(n) + ".log"));
+  ASSERT_EQ(server->wait_for(400s), 0) << server->log();
+  for (auto& c : clients) EXPECT_EQ(c->wait_for(30s), 0) << c->log();
+  const auto rows = metrics();
+  ASSERT_EQ(rows.size(), 2u) << server->log();
+  for (const auto& row : rows) EXPECT_EQ(testing::number(row, "clients_trained"), 2);
+  // Two float32 models would be 2 x 4 bytes per parameter; int8 sends a quarter (+ scales).
+  const double model_bytes =
+      static_cast<double>(fl::get_weights(*models::create_model("compact")).bytes());
+  const auto net = network();
+  ASSERT_EQ(net.size(), 2u);
+  for (std::size_t r = 0; r < net.size(); ++r) {
+    EXPECT_EQ(testing::number(net[r], "rejected"), 0);
+    const double received = testing::number(net[r], "bytes_received");
+    EXPECT_LT(received, 2 * model_bytes / 3.5) << "round " << r + 1;
+    EXPECT_GT(received, 2 * model_bytes / 4.5) << "round " << r + 1;
+  }
+
+  auto topk = start(with(server_args(1, 1), {"--compress", "topk"}), "topk.log");
+  EXPECT_EQ(topk->wait_for(60s), 1);
+  EXPECT_NE(topk->log().find("simulation-only"), std::string::npos) << topk->log();
+}
+
 std::vector<std::string> secure(std::vector<std::string> args, int per_round) {
   return with(std::move(args), {"--dp", "distributed", "--dp-noise-multiplier", "0", "--dp-clip",
                                 "10", "--clients-per-round", std::to_string(per_round),

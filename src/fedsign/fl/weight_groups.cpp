@@ -27,7 +27,7 @@ constexpr char kMagic[8] = {'F', 'S', 'W', 'G', 'R', 'P', '0', '2'};
 constexpr const char* kFormat = "fedsign-weight-groups-2";
 constexpr const char* kLegacyFormat = "fedsign-weight-groups-1";
 
-constexpr std::array<std::pair<c10::ScalarType, const char*>, 8> kDtypes = {{
+constexpr std::array<std::pair<c10::ScalarType, const char*>, 9> kDtypes = {{
     {c10::ScalarType::Float, "float32"},
     {c10::ScalarType::Double, "float64"},
     {c10::ScalarType::Half, "float16"},
@@ -35,6 +35,7 @@ constexpr std::array<std::pair<c10::ScalarType, const char*>, 8> kDtypes = {{
     {c10::ScalarType::Long, "int64"},
     {c10::ScalarType::Int, "int32"},
     {c10::ScalarType::Byte, "uint8"},
+    {c10::ScalarType::Char, "int8"},
     {c10::ScalarType::Bool, "bool"},
 }};
 

@@ -18,9 +18,11 @@
 #include "fedsign/net/client_faults.h"
 #include "fedsign/net/client_task.h"
 #include "fedsign/fl/privacy/secagg_update.h"
+#include "fedsign/fl/rng.h"
 #include "fedsign/net/grpc_status.h"
 #include "fedsign/net/secagg_client.h"
 #include "fedsign/net/tokens.h"
+#include "fedsign/net/upload_codec.h"
 #include "fedsign/net/validate.h"
 #include "fedsign/net/wire.h"
 #include "fedsign/v1/federation.grpc.pb.h"
@@ -363,8 +365,16 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
             std::this_thread::sleep_for(std::chrono::hours(1));
           }
           WeightGroups groups{{kWeightsGroup, r.weights}};
-          if (r.control_delta) groups[kControlGroup] = *r.control_delta;
-          if (secure) groups = secure->masked_update(ins.weights, r);
+          if (secure) {
+            groups = secure->masked_update(ins.weights, r);
+          } else if (const auto codec = requested_upload_codec(ins.config)) {
+            // The server asked for int8 uploads: the update, quantized (upload_codec.h).
+            groups = encode_int8_upload(
+                ins.weights, r.weights, codec->per_channel,
+                fl::stream_seed(worker->config().seed, fl::Stream::kUploadCodec, round,
+                                reply.client_id()));
+          }
+          if (r.control_delta && !secure) groups[kControlGroup] = *r.control_delta;
           blob = encode(groups);
           to_proto(*blob, result.mutable_blob());
           result.set_num_examples(r.num_examples);

@@ -9,6 +9,7 @@
 #include "fedsign/core/check.h"
 #include "fedsign/fl/privacy/dp_fedavg.h"
 #include "fedsign/fl/privacy/secagg_update.h"
+#include "fedsign/net/upload_codec.h"
 #include "fedsign/net/validate.h"
 
 namespace fedsign::net {
@@ -123,6 +124,7 @@ std::shared_ptr<Task> DispatchingStrategy::make_task(TaskKind kind, fl::ClientId
 std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
     int64_t round, const fl::Weights& global, const fl::ClientManager& clients) {
   std::vector<fl::FitInstruction> instructions = inner_.configure_fit(round, global, clients);
+  for (auto& instruction : instructions) request_upload_codec(upload_codec_, instruction.ins.config);
   std::shared_ptr<SecAggRound> secure;
   std::optional<fl::privacy::FixedPointCodec> codec;
   if (secagg_settings_ && !instructions.empty()) {
@@ -241,7 +243,19 @@ Status DispatchingStrategy::fold(const std::shared_ptr<Task>& task, fl::FitResul
   return Status::Ok();
 }
 
+void DispatchingStrategy::set_upload_codec(const fl::compress::CompressOptions& options) {
+  fl::Config probe;
+  request_upload_codec(options, probe);  // validates: int8 or none
+  FEDSIGN_CHECK(options.codec == "none" || !secagg_settings_,
+                "--compress {} with --secagg: a masked update cannot be compressed (choose one)",
+                options.codec);
+  upload_codec_ = options;
+}
+
 void DispatchingStrategy::enable_secagg(const SecAggSettings& settings) {
+  FEDSIGN_CHECK(upload_codec_.codec == "none",
+                "--secagg with --compress {}: a masked update cannot be compressed (choose one)",
+                upload_codec_.codec);
   const auto* dp = dynamic_cast<const fl::privacy::DpFedAvg*>(&inner_);
   FEDSIGN_CHECK(dp != nullptr && dp->options().mode == fl::privacy::DpMode::kDistributed,
                 "secure aggregation needs --dp distributed: the clients must clip (and noise) "

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 
+#include "fedsign/fl/compress/upload.h"
 #include "fedsign/fl/client/client.h"
 #include "fedsign/fl/run/server.h"
 #include "fedsign/fl/strategy/strategy.h"
@@ -82,6 +83,11 @@ class DispatchingStrategy : public fl::Strategy {
   // DP-FedAvg in distributed mode.
   void enable_secagg(const SecAggSettings& settings);
   bool secagg() const { return secagg_settings_.has_value(); }
+
+  // Asks every FIT client for compressed uploads (upload_codec.h). Throws for a codec the
+  // network does not carry (topk) and together with secure aggregation (masked words cannot
+  // be quantized after masking).
+  void set_upload_codec(const fl::compress::CompressOptions& options);
   // The open secure-aggregation round `round` (null if none).
   std::shared_ptr<SecAggRound> secagg_round(int64_t round) const;
   // Hands the masked update of `task` (its client's words) to the round's SecAggRound; like
@@ -127,6 +133,7 @@ class DispatchingStrategy : public fl::Strategy {
   int64_t task_counter_ = 0;
   // Secure aggregation (guarded by mutex_ once a round is open).
   std::optional<SecAggSettings> secagg_settings_;
+  fl::compress::CompressOptions upload_codec_;
   std::shared_ptr<SecAggRound> secagg_;
   std::optional<fl::privacy::FixedPointCodec> secagg_codec_;
   fl::MetricsMean secagg_metrics_;

@@ -233,6 +233,7 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   Coordinator coordinator(make_coordinator_options(o), tokens);
   DispatchingStrategy dispatch(*strategy, coordinator, millis(o.round_deadline_s));
   dispatch.set_min_results(o.federation.min_results);
+  dispatch.set_upload_codec(o.compress);
   if (o.secagg) {
     dispatch.enable_secagg({o.secagg_threshold, millis(o.secagg_step_timeout_s)});
     FEDSIGN_CHECK(o.federation.clients_per_round >= 2,

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fedsign/fl/compress/upload.h"
 #include "fedsign/fl/robust/robust_strategy.h"
 #include "fedsign/fl/run/driver.h"
 #include "fedsign/fl/run/federation.h"
@@ -51,6 +52,8 @@ struct ServerOptions {
   double shutdown_grace_s = 8;  // after the last round, time for clients to hear SHUTDOWN
   // Secure aggregation (round_adapter.h, docs/privacy.md): needs federation.dp_mode
   // "distributed".
+  // Compressed uploads asked of every FIT client (upload_codec.h): codec "none" or "int8".
+  fl::compress::CompressOptions compress;
   bool secagg = false;
   double secagg_threshold = 0.5;
   double secagg_step_timeout_s = 60;

@@ -7,6 +7,7 @@
 #include "fedsign/fl/privacy/secagg_update.h"
 #include "fedsign/net/grpc_status.h"
 #include "fedsign/net/secagg_wire.h"
+#include "fedsign/net/upload_codec.h"
 #include "fedsign/net/validate.h"
 #include "fedsign/net/wire.h"
 
@@ -190,6 +191,11 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
   result.client_id = task->client;
   result.num_examples = header.num_examples();
   for (const auto& [key, value] : header.metrics()) result.metrics[key] = value;
+  if (is_int8_upload(groups)) {
+    // A compressed update: rebuilt against the global of this task, then checked like any.
+    if (groups.count(kWeightsGroup)) return {Code::kInvalidArgument, "both int8 and plain weights"};
+    if (Status s = decode_int8_upload(*task->layout, groups, &result.weights); !s.ok()) return s;
+  }
   for (auto& [group, w] : groups) {
     if (group == kWeightsGroup) result.weights = std::move(w);
     else if (group == kControlGroup) result.control_delta = std::move(w);

@@ -13,6 +13,7 @@ v1::DType to_proto(c10::ScalarType t) {
     case c10::ScalarType::Int: return v1::DTYPE_INT32;
     case c10::ScalarType::BFloat16: return v1::DTYPE_BFLOAT16;
     case c10::ScalarType::Half: return v1::DTYPE_FLOAT16;
+    case c10::ScalarType::Char: return v1::DTYPE_INT8;
     default: return v1::DTYPE_UNSPECIFIED;
   }
 }
@@ -25,6 +26,7 @@ bool from_proto(v1::DType d, c10::ScalarType* t) {
     case v1::DTYPE_INT32: *t = c10::ScalarType::Int; return true;
     case v1::DTYPE_BFLOAT16: *t = c10::ScalarType::BFloat16; return true;
     case v1::DTYPE_FLOAT16: *t = c10::ScalarType::Half; return true;
+    case v1::DTYPE_INT8: *t = c10::ScalarType::Char; return true;
     default: return false;
   }
 }
