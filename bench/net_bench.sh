@@ -10,7 +10,8 @@
 # folder; default data/sample), OUT (default runs/net-bench), PORT (default 7170), SECAGG=1:
 # secure aggregation (every client every round, clipping-only distributed DP: --dp distributed
 # --dp-noise-multiplier 0 --dp-clip 10 --secagg), to compare with the plain rounds of SECAGG=0.
-# COMPRESS=int8: the server asks for int8-quantized uploads (`fl server --compress int8`).
+# COMPRESS=int8: the server asks for int8-quantized uploads (`fl server --compress int8`);
+# DOWNLOAD=bf16: it sends the model in bfloat16 (`--download bf16`).
 # Clients do one local step per round (--local-steps 1) on their share of DATA, with one thread
 # each, so the figures are dominated by the protocol, not by training.
 set -euo pipefail
@@ -22,8 +23,10 @@ COUNTS=("$@")
 FEDSIGN=${FEDSIGN:-build/bin/fedsign}
 SECAGG=${SECAGG:-0}
 COMPRESS=${COMPRESS:-none}
+DOWNLOAD=${DOWNLOAD:-float32}
 MODE=plain; [[ "$SECAGG" == 1 ]] && MODE=secagg
 [[ "$COMPRESS" != none ]] && MODE="$MODE+$COMPRESS"
+[[ "$DOWNLOAD" != float32 ]] && MODE="$MODE+$DOWNLOAD"
 MODEL=${MODEL:-compact}
 DATA=${DATA:-data/sample}
 OUT=${OUT:-runs/net-bench}
@@ -38,7 +41,7 @@ trap cleanup EXIT INT TERM
 # Decode the data once into the shared cache so clients start fast.
 "$FEDSIGN" data cache "$DATA" --cache-dir "$OUT/cache" >/dev/null 2>&1 || true
 
-printf "%8s %8s %11s %14s %14s %14s %14s %16s\n" clients model mode overhead_s/rnd sent_MB/rnd \
+printf "%8s %8s %16s %14s %14s %14s %14s %16s\n" clients model mode overhead_s/rnd sent_MB/rnd \
   recv_MB/rnd server_MB recv_KB/client
 for N in "${COUNTS[@]}"; do
   run="$OUT/n$N"
@@ -51,7 +54,7 @@ for N in "${COUNTS[@]}"; do
   "$FEDSIGN" fl server --address "127.0.0.1:$PORT" --rounds "$ROUNDS" --min-available-clients "$N" \
     --tokens "$run/tokens.txt" --out "$run/server" --model "$MODEL" --local-steps 1 \
     --heartbeat-ms 2000 --client-timeout 60 --start-timeout 900 --round-deadline 900 \
-    --compress "$COMPRESS" "${secure[@]}" --log-level warn > "$run/logs/server.log" 2>&1 &
+    --compress "$COMPRESS" --download "$DOWNLOAD" "${secure[@]}" --log-level warn > "$run/logs/server.log" 2>&1 &
   server=$!; pids+=("$server")
   for i in $(seq 0 $((N - 1))); do
     "$FEDSIGN" fl client --server "127.0.0.1:$PORT" --name "c$i" --token "t$i" --data "$DATA" \
@@ -63,7 +66,7 @@ for N in "${COUNTS[@]}"; do
   cleanup
   awk -F, -v n="$N" -v model="$MODEL" -v mode="$MODE" 'NR > 2 { o += $6; s += $7; r += $8; k++; m = $10 }
     END { if (k == 0) { print "need ROUNDS >= 2" > "/dev/stderr"; exit }
-          printf "%8d %8s %11s %14.3f %14.2f %14.2f %14.1f %16.1f\n", n, model, mode, o / k,
+          printf "%8d %8s %16s %14.3f %14.2f %14.2f %14.1f %16.1f\n", n, model, mode, o / k,
                  s / k / 1e6, r / k / 1e6, m, r / k / n / 1e3 }' \
     "$run/server/network.csv"
 done

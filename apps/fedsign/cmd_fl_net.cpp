@@ -160,6 +160,12 @@ void add_server_network_options(CLI::App& server, ServerCommand& s) {
   add_server_hardening_options(server, so);
   // Over the network: none or int8 (the server refuses topk, which needs client-side residuals).
   add_compress_options(server, so.compress);
+  server.add_option("--download", so.download,
+                    "dtype of the model sent to clients: float32, or bf16 (half the bytes; clients "
+                    "train from it in float32)")
+      ->check(CLI::IsMember({"float32", "bf16"}))
+      ->capture_default_str()
+      ->group("Compression");
   server.add_flag("--secagg", so.secagg,
                   "secure aggregation: the server learns only the sum of each round's updates "
                   "(needs --dp distributed; docs/privacy.md)")

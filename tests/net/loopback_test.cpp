@@ -255,11 +255,13 @@ TEST_F(Loopback, LargeModelRoundTripsThroughTheChunkedStream) {
 
 // Secure aggregation over the network (docs/privacy.md): DP-FedAvg in distributed mode with
 // no noise (clipping only), so the sum the server recovers can be compared with plain averaging.
-// --compress int8: the server asks for quantized updates, the clients send them, and a round's
-// uploads shrink about four times while training goes on; topk is refused at start.
-TEST_F(Loopback, Int8UploadsShrinkTheRoundsBytes) {
+// --compress int8 --download bf16: the server asks for quantized updates and sends the model in
+// bfloat16; a round's uploads shrink about four times, its downloads two, while training goes
+// on; topk is refused at start.
+TEST_F(Loopback, Int8UploadsAndBf16DownloadsShrinkTheRoundsBytes) {
   for (const char* n : {"a", "b"}) add_token(n, std::string("tok-") + n);
-  auto server = start(with(server_args(2, 2), {"--compress", "int8", "--eval-every", "0"}),
+  auto server = start(with(server_args(2, 2), {"--compress", "int8", "--download", "bf16",
+                                               "--eval-every", "0"}),
                       "server.log");
   std::vector<std::unique_ptr<Process>> clients;
   int i = 0;
@@ -280,6 +282,10 @@ TEST_F(Loopback, Int8UploadsShrinkTheRoundsBytes) {
     EXPECT_LT(received, 2 * model_bytes / 3.5) << "round " << r + 1;
     EXPECT_GT(received, 2 * model_bytes / 4.5) << "round " << r + 1;
   }
+  // Round 1 sends two FIT tasks (round 2 also the final evaluation's): two bf16 models.
+  const double sent = testing::number(net[0], "bytes_sent");
+  EXPECT_LT(sent, 2 * model_bytes / 1.8);
+  EXPECT_GT(sent, 2 * model_bytes / 2.2);
 
   auto topk = start(with(server_args(1, 1), {"--compress", "topk"}), "topk.log");
   EXPECT_EQ(topk->wait_for(60s), 1);

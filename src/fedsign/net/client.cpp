@@ -17,6 +17,7 @@
 #include "fedsign/core/read_file.h"
 #include "fedsign/net/client_faults.h"
 #include "fedsign/net/client_task.h"
+#include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/privacy/secagg_update.h"
 #include "fedsign/fl/rng.h"
 #include "fedsign/net/grpc_status.h"
@@ -342,7 +343,8 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       try {
         if (fit) {
           fl::FitIns ins;
-          ins.weights = task.groups[kWeightsGroup];
+          // A server with --download bf16 sends the model in bfloat16: train from it in float32.
+          ins.weights = fl::compress::from_bf16(task.groups[kWeightsGroup]);
           ins.config = from_proto(header.config());
           if (auto it = task.groups.find(kControlGroup); it != task.groups.end()) ins.control = it->second;
           if (fl::privacy::secagg_requested(ins.config)) {
@@ -380,7 +382,8 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           result.set_num_examples(r.num_examples);
           result.mutable_metrics()->insert(r.metrics.begin(), r.metrics.end());
         } else {
-          fl::EvaluateIns ins{task.groups[kWeightsGroup], from_proto(header.config())};
+          fl::EvaluateIns ins{fl::compress::from_bf16(task.groups[kWeightsGroup]),
+                              from_proto(header.config())};
           fl::EvaluateResult r = client.evaluate(ins);
           result.set_num_examples(r.num_examples);
           result.set_loss(r.loss);

@@ -8,6 +8,7 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/privacy/dp_fedavg.h"
+#include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/privacy/secagg_update.h"
 #include "fedsign/net/upload_codec.h"
 #include "fedsign/net/validate.h"
@@ -173,7 +174,7 @@ std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
     const fl::FitIns& ins = instruction.ins;
     const void* key = ins.weights.empty() ? nullptr : ins.weights.tensors.front().data_ptr();
     if (!blob || key != blob_key) {
-      WeightGroups groups{{kWeightsGroup, ins.weights}};
+      WeightGroups groups{{kWeightsGroup, download_form(ins.weights)}};
       if (ins.control) groups[kControlGroup] = *ins.control;
       blob = std::make_shared<const Blob>(encode(groups));
       blob_key = key;
@@ -199,7 +200,9 @@ std::vector<fl::EvaluateInstruction> DispatchingStrategy::configure_evaluate(
   evaluate_tasks_.clear();
   std::shared_ptr<const Blob> blob;
   for (const auto& instruction : instructions) {
-    if (!blob) blob = std::make_shared<const Blob>(encode({{kWeightsGroup, instruction.ins.weights}}));
+    if (!blob) {
+      blob = std::make_shared<const Blob>(encode({{kWeightsGroup, download_form(instruction.ins.weights)}}));
+    }
     auto task = make_task(TaskKind::kEvaluate, instruction.client_id, round, round,
                           instruction.ins.config, blob);
     evaluate_tasks_[instruction.client_id] = task;
@@ -241,6 +244,10 @@ Status DispatchingStrategy::fold(const std::shared_ptr<Task>& task, fl::FitResul
     return {Code::kInvalidArgument, e.what()};
   }
   return Status::Ok();
+}
+
+fl::Weights DispatchingStrategy::download_form(const fl::Weights& weights) const {
+  return bf16_downloads_ ? fl::compress::to_bf16(weights) : weights;
 }
 
 void DispatchingStrategy::set_upload_codec(const fl::compress::CompressOptions& options) {

@@ -88,6 +88,9 @@ class DispatchingStrategy : public fl::Strategy {
   // network does not carry (topk) and together with secure aggregation (masked words cannot
   // be quantized after masking).
   void set_upload_codec(const fl::compress::CompressOptions& options);
+  // Sends the model of FIT and EVALUATE tasks as bfloat16 (half the bytes; clients train and
+  // evaluate from it in float32). Updates are still checked against the float32 global.
+  void set_bf16_downloads(bool on) { bf16_downloads_ = on; }
   // The open secure-aggregation round `round` (null if none).
   std::shared_ptr<SecAggRound> secagg_round(int64_t round) const;
   // Hands the masked update of `task` (its client's words) to the round's SecAggRound; like
@@ -113,6 +116,7 @@ class DispatchingStrategy : public fl::Strategy {
   // Whether `task`'s update may be folded now (its round aggregating, plain or masked as the
   // round is, the task still open: then committed); notes its training time. Under mutex_.
   Status admit_locked(const std::shared_ptr<Task>& task, bool masked, const fl::Metrics& metrics);
+  fl::Weights download_form(const fl::Weights& weights) const;  // as the task blob carries it
   std::shared_ptr<Task> make_task(TaskKind kind, fl::ClientId client, int64_t round,
                                   int64_t version, const fl::Config& config,
                                   std::shared_ptr<const Blob> blob);
@@ -134,6 +138,7 @@ class DispatchingStrategy : public fl::Strategy {
   // Secure aggregation (guarded by mutex_ once a round is open).
   std::optional<SecAggSettings> secagg_settings_;
   fl::compress::CompressOptions upload_codec_;
+  bool bf16_downloads_ = false;
   std::shared_ptr<SecAggRound> secagg_;
   std::optional<fl::privacy::FixedPointCodec> secagg_codec_;
   fl::MetricsMean secagg_metrics_;

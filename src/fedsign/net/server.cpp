@@ -234,6 +234,9 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   DispatchingStrategy dispatch(*strategy, coordinator, millis(o.round_deadline_s));
   dispatch.set_min_results(o.federation.min_results);
   dispatch.set_upload_codec(o.compress);
+  FEDSIGN_CHECK(o.download == "float32" || o.download == "bf16",
+                "--download {}: float32 or bf16", o.download);
+  dispatch.set_bf16_downloads(o.download == "bf16");
   if (o.secagg) {
     dispatch.enable_secagg({o.secagg_threshold, millis(o.secagg_step_timeout_s)});
     FEDSIGN_CHECK(o.federation.clients_per_round >= 2,

@@ -54,6 +54,8 @@ struct ServerOptions {
   // "distributed".
   // Compressed uploads asked of every FIT client (upload_codec.h): codec "none" or "int8".
   fl::compress::CompressOptions compress;
+  // Dtype of the model in FIT/EVALUATE tasks: "float32" or "bf16" (half the download bytes).
+  std::string download = "float32";
   bool secagg = false;
   double secagg_threshold = 0.5;
   double secagg_step_timeout_s = 60;
