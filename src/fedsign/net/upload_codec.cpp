@@ -96,11 +96,22 @@ Status decode_int8_upload(const fl::Weights& global, WeightGroups& groups, fl::W
     q.tensors.push_back(std::move(t));
   }
   if (next_scale != scales.size()) return bad("int8 update: scales for tensors it does not quantize");
+  // Tensor by tensor (the simulation's dequantize + apply_delta, one tensor at a time): the server
+  // holds one float32 delta at a time, not a whole model's, per concurrent upload.
+  fl::Weights rebuilt;
+  rebuilt.names = global.names;
   try {
-    *weights = fl::apply_delta(global, fl::compress::dequantize(q));
+    for (std::size_t i = 0; i < q.tensors.size(); ++i) {
+      fl::compress::QuantizedWeights one;
+      one.names = {q.names[i]};
+      one.tensors = {std::move(q.tensors[i])};
+      const fl::Weights tensor{{global.names[i]}, {global.tensors[i]}};
+      rebuilt.tensors.push_back(fl::apply_delta(tensor, fl::compress::dequantize(one)).tensors[0]);
+    }
   } catch (const fedsign::Error& e) {
     return bad(e.what());
   }
+  *weights = std::move(rebuilt);
   groups.erase(kInt8Group);
   groups.erase(kInt8ScalesGroup);
   return Status::Ok();
