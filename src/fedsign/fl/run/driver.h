@@ -60,9 +60,9 @@ class RunHooks {
   // The checkpoint of `round` is on disk (clients' superseded states may go now); counted as
   // the round's overhead.
   virtual void checkpoint_written(int64_t /*round*/) {}
-  // The model released after `round` (Strategy::released_model; with a run directory only):
-  // e.g. publish it as model.pt for
-  // a service that reloads it (fedsign serve). Counted as the round's overhead.
+  // The model released after `round` (Strategy::released_model; with a run directory only),
+  // e.g. to publish it as model.pt for a service that reloads it (fedsign serve). Counted as
+  // the round's overhead.
   virtual void global_model(int64_t /*round*/, const Weights& /*global*/) {}
   // The round is complete and recorded (metrics.csv written): report it.
   virtual void after_checkpoint(const RoundMetrics& /*metrics*/) {}
