@@ -209,6 +209,19 @@ void add_client_network_options(CLI::App& client, ClientCommand& c) {
                     "steal, flood, die-download, secagg-drop (net/client_faults.h)")
       ->group(g);
   add_client_hardening_options(client, co);
+  const char* attack = "Attack (tests and benchmarks)";
+  client.add_option("--attack", co.attack.kind,
+                    "FOR TESTS AND BENCHMARKS: poison this client's updates as `fl simulate "
+                    "--attack` does: none, sign-flip, scale or noise")
+      ->check(CLI::IsMember({"none", "sign-flip", "scale", "noise"}))
+      ->capture_default_str()
+      ->group(attack);
+  client.add_option("--attack-scale", co.attack.scale,
+                    "sign-flip: magnitude (0: 1); scale: boost factor (0: 10); noise: standard "
+                    "deviation (0: 0.1)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(attack);
 }
 
 }  // namespace

@@ -292,6 +292,30 @@ TEST_F(Loopback, Int8UploadsAndBf16DownloadsShrinkTheRoundsBytes) {
   EXPECT_NE(topk->log().find("simulation-only"), std::string::npos) << topk->log();
 }
 
+// `fl client --attack noise`: the simulation's Gaussian update attack from a network client; the
+// server's norm bound rejects it every round while the honest client's update is aggregated.
+TEST_F(Loopback, AttackingClientsUpdateIsRejectedByTheNormBound) {
+  for (const char* n : {"a", "b"}) add_token(n, std::string("tok-") + n);
+  auto server = start(with(server_args(2, 2), {"--max-update-norm", "1000", "--eval-every", "0"}),
+                      "server.log");
+  auto honest = start(client_args("a", 0, 2), "a.log");
+  auto attacker = start(with(client_args("b", 1, 2), {"--attack", "noise", "--attack-scale", "10"}),
+                        "b.log");
+  ASSERT_EQ(server->wait_for(400s), 0) << server->log();
+  EXPECT_EQ(honest->wait_for(30s), 0) << honest->log();
+  EXPECT_EQ(attacker->wait_for(30s), 0) << attacker->log();
+  EXPECT_NE(attacker->log().find("ATTACK 'noise' enabled"), std::string::npos) << attacker->log();
+  const auto rows = metrics();
+  ASSERT_EQ(rows.size(), 2u) << server->log();
+  const auto net = network();
+  ASSERT_EQ(net.size(), 2u);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    // Noise of standard deviation 10 over ~0.6M values has a norm near 7,700.
+    EXPECT_EQ(testing::number(rows[r], "clients_trained"), 1) << "round " << r + 1;
+    EXPECT_EQ(testing::number(net[r], "rejected"), 1) << "round " << r + 1;
+  }
+}
+
 std::vector<std::string> secure(std::vector<std::string> args, int per_round) {
   return with(std::move(args), {"--dp", "distributed", "--dp-noise-multiplier", "0", "--dp-clip",
                                 "10", "--clients-per-round", std::to_string(per_round),

@@ -230,6 +230,12 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
   FEDSIGN_CHECK(!o.name.empty(), "--name is required");
   FEDSIGN_CHECK(o.fault.empty() || known_fault(o.fault), "unknown --fault '{}'", o.fault);
   if (!o.fault.empty()) spdlog::warn("TEST FAULT '{}' enabled: this client misbehaves on purpose", o.fault);
+  fl::attack::validate(o.attack);
+  FEDSIGN_CHECK(o.attack.kind == "none" || o.attack.kind == "sign-flip" || o.attack.kind == "scale" ||
+                    o.attack.kind == "noise",
+                "--attack {} is simulation-only (fl simulate): a network client attacks with "
+                "sign-flip, scale or noise", o.attack.kind);
+  if (o.attack.kind != "none") spdlog::warn("ATTACK '{}' enabled: this client poisons its updates", o.attack.kind);
   if (o.fault == "flood") flood(o);
   std::string token = o.token;
   if (!token.empty()) {
@@ -361,6 +367,11 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           // noise comes from this device's own randomness, which the server cannot recompute.
           client.set_dp_noise_seed(device_seed());
           fl::FitResult r = client.fit(ins);
+          if (o.attack.kind != "none") {
+            // The simulation's update attack, seeded by (seed, round, this client's id).
+            r.client_id = reply.client_id();
+            fl::attack::apply_attack(o.attack, round, ins.weights, r);
+          }
           if (!o.fault.empty()) corrupt_update(o.fault, r, &round);
           if (o.fault == "slow") {
             spdlog::warn("TEST FAULT slow: not submitting round {}", round);

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "fedsign/data/image_set.h"
+#include "fedsign/fl/attack/attack_options.h"
 #include "fedsign/fl/client/local_client.h"
 #include "fedsign/net/server.h"
 #include "fedsign/train/train_config.h"
@@ -42,6 +43,9 @@ struct ClientOptions {
   int64_t max_model_bytes = int64_t{1} << 31;  // largest task blob accepted (2 GiB)
   // FOR TESTS ONLY: misbehave to exercise the server's defenses (net/client_faults.h).
   std::string fault;
+  // FOR TESTS AND BENCHMARKS: attack as `fl simulate --attack` attackers do, after each fit
+  // (update attacks only: sign-flip, scale, noise; `kind` "none": an honest client).
+  fl::attack::AttackOptions attack;
 };
 
 // Returns the number of tasks completed when the server shut training down.
