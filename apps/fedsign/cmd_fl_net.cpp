@@ -213,7 +213,7 @@ void add_client_network_options(CLI::App& client, ClientCommand& c) {
   client.add_option("--attack", co.attack.kind,
                     "FOR TESTS AND BENCHMARKS: poison this client's updates as `fl simulate "
                     "--attack` does: none, sign-flip, scale or noise")
-      ->check(CLI::IsMember({"none", "sign-flip", "scale", "noise"}))
+      ->check(CLI::IsMember(fl::attack::update_attack_names()))
       ->capture_default_str()
       ->group(attack);
   client.add_option("--attack-scale", co.attack.scale,

@@ -1,5 +1,6 @@
 // Training-loop tests on small generated data: learning happens, resume repeats an
-// uninterrupted run exactly, and bad checkpoints are reported.
+// uninterrupted run exactly, bad checkpoints are reported, and with a weight EMA model.pt is
+// the average (weight_ema.h; its arithmetic: weight_ema_test.cpp).
 #include "fedsign/train/fit.h"
 
 #include <gtest/gtest.h>
@@ -59,37 +60,51 @@ TEST(Fit, LearnsGeneratedSignsAndWritesRunDirectory) {
   EXPECT_EQ(lines, 9);  // header + one row per epoch
 }
 
-TEST(Fit, ResumeRepeatsAnUninterruptedRun) {
-  testing::TempDir tmp;
-  auto set = make_set(tmp / "data", 4);
-  auto split = data::split_by_track(set, 0.25, 1);
-  const TrainConfig config = small_config(3);
+// A run straight through, and the same run resumed from the run directory as a crash after
+// epoch 2 would leave it.
+struct StraightAndResumed {
+  FitResult straight, resumed;
+  std::filesystem::path straight_dir, resumed_dir;
+};
 
-  // The uninterrupted run; after epoch 2 we snapshot its run directory as a crash would leave it.
-  RunOptions straight;
-  straight.run_dir = tmp / "straight";
-  const std::filesystem::path crashed = tmp / "crashed";
-  auto full = fit(set, split, config, straight, [&](const EpochRecord& r) {
-    if (r.epoch == 2) std::filesystem::copy(straight.run_dir, crashed);
+StraightAndResumed run_straight_and_resumed(const data::ImageSet& set, const data::TrackSplit& split,
+                                            const TrainConfig& config, RunOptions options,
+                                            const std::filesystem::path& dir) {
+  StraightAndResumed out;
+  out.straight_dir = options.run_dir = dir / "straight";
+  out.resumed_dir = dir / "crashed";
+  out.straight = fit(set, split, config, options, [&](const EpochRecord& r) {
+    if (r.epoch == 2) std::filesystem::copy(out.straight_dir, out.resumed_dir);
   });
+  options.run_dir = out.resumed_dir;
+  options.resume = true;
+  out.resumed = fit(set, split, config, options);
+  return out;
+}
 
-  RunOptions resume;
-  resume.run_dir = crashed;
-  resume.resume = true;
-  auto resumed = fit(set, split, config, resume);
-  ASSERT_EQ(resumed.history.size(), 3u);
-  EXPECT_EQ(resumed.history[2].train_loss, full.history[2].train_loss);
-  EXPECT_EQ(resumed.history[2].val_accuracy, full.history[2].val_accuracy);
-  EXPECT_EQ(resumed.best_epoch, full.best_epoch);
-
+void expect_same_parameters(const std::filesystem::path& a_file, const std::filesystem::path& b_file) {
   auto a = models::create_model("compact");
   auto b = models::create_model("compact");
-  models::load_weights(*a, straight.run_dir / "model.pt");
-  models::load_weights(*b, crashed / "model.pt");
+  models::load_weights(*a, a_file);
+  models::load_weights(*b, b_file);
   auto pb = b->named_parameters();
   for (const auto& item : a->named_parameters()) {
     EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << item.key();
   }
+}
+
+TEST(Fit, ResumeRepeatsAnUninterruptedRun) {
+  testing::TempDir tmp;
+  auto set = make_set(tmp / "data", 4);
+  auto split = data::split_by_track(set, 0.25, 1);
+  const auto runs = run_straight_and_resumed(set, split, small_config(3), {}, tmp.path());
+  const auto& full = runs.straight;
+  const auto& resumed = runs.resumed;
+  ASSERT_EQ(resumed.history.size(), 3u);
+  EXPECT_EQ(resumed.history[2].train_loss, full.history[2].train_loss);
+  EXPECT_EQ(resumed.history[2].val_accuracy, full.history[2].val_accuracy);
+  EXPECT_EQ(resumed.best_epoch, full.best_epoch);
+  expect_same_parameters(full.best_model, resumed.best_model);
 }
 
 TEST(Fit, TruncatedCheckpointIsReported) {
@@ -120,6 +135,62 @@ TEST(Fit, ResumeWithoutCheckpointIsReported) {
   run.run_dir = tmp / "run";
   run.resume = true;
   EXPECT_THROW(fit(set, split, small_config(1), run), fedsign::Error);
+}
+
+// --weight-ema: model.pt is the average, model_raw.pt the trained weights, and a resumed run
+// continues the same average.
+// --weight-ema: model.pt is the average, model_raw.pt the trained weights, and a resumed run
+// continues the same average.
+TEST(FitWeightEma, ModelPtIsTheAverageAndAResumedRunContinuesIt) {
+  testing::TempDir tmp;
+  auto set = make_set(tmp / "data", 4);
+  auto split = data::split_by_track(set, 0.25, 1);
+  RunOptions options;
+  options.weight_ema = 0.9;
+  const auto runs = run_straight_and_resumed(set, split, small_config(3), options, tmp.path());
+  const auto& full = runs.straight;
+  ASSERT_EQ(full.history.size(), 3u);
+  EXPECT_NE(testing::read_text(runs.straight_dir / "metrics.csv").find("ema_val_accuracy"),
+            std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(full.raw_model));
+  for (const auto& r : full.history) EXPECT_GT(r.ema_val_loss, 0.0) << r.epoch;
+
+  // model.pt is the average, not the trained weights: they differ, and the selected epoch's
+  // recorded validation accuracy is the average's.
+  auto average = models::create_model("compact");
+  auto raw = models::create_model("compact");
+  models::load_weights(*average, full.best_model);
+  models::load_weights(*raw, full.raw_model);
+  EXPECT_FALSE(torch::equal(average->parameters()[0], raw->parameters()[0]));
+  EXPECT_EQ(full.best_val_accuracy, full.history[full.best_epoch - 1].ema_val_accuracy);
+  EXPECT_EQ(full.raw_best_val_accuracy, full.history[full.raw_best_epoch - 1].val_accuracy);
+
+  const auto& resumed = runs.resumed;
+  EXPECT_EQ(resumed.history[2].ema_val_loss, full.history[2].ema_val_loss);
+  EXPECT_EQ(resumed.best_epoch, full.best_epoch);
+  EXPECT_EQ(resumed.raw_best_epoch, full.raw_best_epoch);
+  expect_same_parameters(full.best_model, resumed.best_model);
+
+  // A checkpoint with an average does not resume without one.
+  RunOptions plain;
+  plain.run_dir = runs.resumed_dir;
+  plain.resume = true;
+  try {
+    fit(set, split, small_config(3), plain);
+    FAIL() << "expected an error";
+  } catch (const fedsign::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("weight EMA"), std::string::npos) << e.what();
+  }
+}
+
+TEST(FitWeightEma, RefusesARunWithoutValidation) {
+  testing::TempDir tmp;
+  auto set = make_set(tmp / "data", 4);
+  auto split = data::split_by_track(set, 0.0, 1);
+  RunOptions run;
+  run.run_dir = tmp / "run";
+  run.weight_ema = 0.9;
+  EXPECT_THROW(fit(set, split, small_config(3), run), fedsign::Error);
 }
 
 }  // namespace

@@ -1,29 +1,20 @@
 // Weight EMA (weight_ema.h) against hand-computed averages, its decay warm-up and bounds, and
-// its checkpoint round trip; fit() with --weight-ema: model.pt is the average, model_raw.pt the
-// trained weights, and a resumed run continues the same average.
+// its checkpoint round trip (fit() with a weight EMA: tests/train/fit_test.cpp).
 #include "fedsign/train/weight_ema.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <fstream>
-
 #include "fedsign/core/check.h"
-#include "fedsign/data/gtsrb_reader.h"
-#include "fedsign/data/image_loader.h"
-#include "fedsign/data/split.h"
 #include "fedsign/models/registry.h"
 #include "fedsign/models/weights.h"
-#include "fedsign/train/fit.h"
-#include "tests/testing/gtsrb_fixture.h"
-#include "tests/testing/temp_dir.h"
 
 namespace fedsign::train {
 namespace {
 
 std::vector<torch::Tensor> tensors(const models::Classifier& m) {
-  std::vector<torch::Tensor> out = m.parameters();
-  for (auto& b : m.buffers()) out.push_back(b);
+  std::vector<torch::Tensor> out;
+  for (const auto& [name, t] : models::state_tensors(m)) out.push_back(t);
   return out;
 }
 
@@ -138,92 +129,6 @@ TEST(WeightEma, CheckpointRoundTripContinuesTheSameAverage) {
   bytes.seekg(0);
   again.load_from(bytes);
   EXPECT_THROW(other_decay.load(again), fedsign::Error);
-}
-
-data::ImageSet make_set(const std::filesystem::path& dir) {
-  testing::write_kaggle_dataset(dir, {.num_classes = 4, .tracks_per_class = 4, .frames_per_track = 4});
-  data::LoadOptions load;
-  load.progress = false;
-  return data::load_images(data::find_dataset(dir), load);
-}
-
-TrainConfig small_config() {
-  TrainConfig c;
-  c.model = "compact";
-  c.epochs = 3;
-  c.batch_size = 16;
-  c.optimizer.lr = 3e-3;
-  c.warmup_epochs = 0;
-  c.precision = "fp32";
-  c.threads = 1;
-  c.seed = 3;
-  return c;
-}
-
-std::string read_first_line(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-TEST(FitWeightEma, ModelPtIsTheAverageAndAResumedRunContinuesIt) {
-  testing::TempDir tmp;
-  auto set = make_set(tmp / "data");
-  auto split = data::split_by_track(set, 0.25, 1);
-  RunOptions straight;
-  straight.run_dir = tmp / "straight";
-  straight.weight_ema = 0.9;
-  const std::filesystem::path crashed = tmp / "crashed";
-  auto full = fit(set, split, small_config(), straight, [&](const EpochRecord& r) {
-    if (r.epoch == 2) std::filesystem::copy(straight.run_dir, crashed);
-  });
-  ASSERT_EQ(full.history.size(), 3u);
-  EXPECT_NE(read_first_line(straight.run_dir / "metrics.csv").find("ema_val_accuracy"),
-            std::string::npos);
-  EXPECT_TRUE(std::filesystem::exists(full.raw_model));
-  for (const auto& r : full.history) EXPECT_GT(r.ema_val_loss, 0.0) << r.epoch;
-
-  // model.pt is the average, not the trained weights: they differ, and the selected epoch's
-  // recorded validation accuracy is the average's.
-  auto average = models::create_model("compact");
-  auto raw = models::create_model("compact");
-  models::load_weights(*average, full.best_model);
-  models::load_weights(*raw, full.raw_model);
-  EXPECT_FALSE(torch::equal(average->parameters()[0], raw->parameters()[0]));
-  EXPECT_EQ(full.best_val_accuracy, full.history[full.best_epoch - 1].ema_val_accuracy);
-  EXPECT_EQ(full.raw_best_val_accuracy, full.history[full.raw_best_epoch - 1].val_accuracy);
-
-  RunOptions resume = straight;
-  resume.run_dir = crashed;
-  resume.resume = true;
-  auto resumed = fit(set, split, small_config(), resume);
-  EXPECT_EQ(resumed.history[2].ema_val_loss, full.history[2].ema_val_loss);
-  EXPECT_EQ(resumed.best_epoch, full.best_epoch);
-  EXPECT_EQ(resumed.raw_best_epoch, full.raw_best_epoch);
-  auto resumed_average = models::create_model("compact");
-  models::load_weights(*resumed_average, resumed.best_model);
-  expect_same_weights(*average, *resumed_average);
-
-  // A checkpoint with an average does not resume without one.
-  RunOptions plain = resume;
-  plain.weight_ema = 0;
-  try {
-    fit(set, split, small_config(), plain);
-    FAIL() << "expected an error";
-  } catch (const fedsign::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("weight EMA"), std::string::npos) << e.what();
-  }
-}
-
-TEST(FitWeightEma, RefusesARunWithoutValidation) {
-  testing::TempDir tmp;
-  auto set = make_set(tmp / "data");
-  auto split = data::split_by_track(set, 0.0, 1);
-  RunOptions run;
-  run.run_dir = tmp / "run";
-  run.weight_ema = 0.9;
-  EXPECT_THROW(fit(set, split, small_config(), run), fedsign::Error);
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "fedsign/models/compact_stn.h"
 
-#include <torch/nn/functional/vision.h>
 #include <torch/nn/init.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -45,17 +44,7 @@ torch::Tensor CompactStnImpl::theta(const torch::Tensor& x) {
 }
 
 torch::Tensor CompactStnImpl::transform(const torch::Tensor& x) {
-  namespace F = torch::nn::functional;
-  // Resampling in fp32 under bf16 autocast: coordinates in bf16 (8 bits of mantissa) would be
-  // off by up to half a pixel at 32 px.
-  const auto t = theta(x).to(torch::kFloat32);
-  const auto grid = F::affine_grid(t, x.sizes(), /*align_corners=*/false);
-  auto out = F::grid_sample(
-      x.to(torch::kFloat32), grid,
-      F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
-  return x.is_contiguous(torch::MemoryFormat::ChannelsLast)
-             ? out.contiguous(torch::MemoryFormat::ChannelsLast)
-             : out;
+  return affine_resample(x, theta(x));
 }
 
 torch::Tensor CompactStnImpl::feature_map(const torch::Tensor& x) {

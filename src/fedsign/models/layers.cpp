@@ -1,5 +1,6 @@
 #include "fedsign/models/layers.h"
 
+#include <torch/nn/functional/vision.h>
 #include <torch/nn/modules/activation.h>
 
 #include <charconv>
@@ -34,6 +35,19 @@ ConvNormActivationImpl::ConvNormActivationImpl(int64_t in_channels, int64_t out_
       layers->push_back(Hardswish());
       break;
   }
+}
+
+torch::Tensor affine_resample(const torch::Tensor& x, const torch::Tensor& theta) {
+  namespace F = torch::nn::functional;
+  const auto grid = F::affine_grid(theta.to(torch::kFloat32), x.sizes(), /*align_corners=*/false);
+  auto out = F::grid_sample(x.to(torch::kFloat32), grid,
+                            F::GridSampleFuncOptions()
+                                .mode(torch::kBilinear)
+                                .padding_mode(torch::kBorder)
+                                .align_corners(false));
+  return x.is_contiguous(torch::MemoryFormat::ChannelsLast)
+             ? out.contiguous(torch::MemoryFormat::ChannelsLast)
+             : out;
 }
 
 std::string first_component(const std::string& parameter_name) {

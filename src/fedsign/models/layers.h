@@ -47,6 +47,12 @@ class ConvNormActivationImpl : public torch::nn::SequentialImpl {
 };
 TORCH_MODULE(ConvNormActivation);
 
+// x (N x C x H x W) resampled through the affine transforms theta (N x 2 x 3, normalized
+// coordinates as affine_grid takes them): bilinear, border pixels repeated, computed in fp32
+// (coordinates in bf16 would be off by up to half a pixel at 32 px), returned in x's memory
+// layout. The spatial transformer (compact_stn) and test-time views (train/evaluate) use it.
+torch::Tensor affine_resample(const torch::Tensor& x, const torch::Tensor& theta);
+
 // "features.3.block.0.0.weight" -> "features"; "fc.weight" -> "fc".
 std::string first_component(const std::string& parameter_name);
 // "features.3.block.0.0.weight" -> 3 (the component after `prefix.`), nullopt if not numeric.

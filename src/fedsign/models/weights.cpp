@@ -23,14 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Parameters, then buffers (running_mean/var, num_batches_tracked), by state-dict name.
-std::vector<std::pair<std::string, torch::Tensor>> state_tensors(const Classifier& model) {
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  for (const auto& item : model.named_parameters()) tensors.emplace_back(item.key(), item.value());
-  for (const auto& item : model.named_buffers()) tensors.emplace_back(item.key(), item.value());
-  return tensors;
-}
-
 std::map<std::string, torch::Tensor> read_state_dict(const fs::path& file) {
   const std::string where = file.string();
   FEDSIGN_CHECK(fs::is_regular_file(file), "{}: no such weights file", where);
@@ -67,6 +59,13 @@ std::map<std::string, torch::Tensor> read_state_dict(const fs::path& file) {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> state_tensors(const Classifier& model) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& item : model.named_parameters()) tensors.emplace_back(item.key(), item.value());
+  for (const auto& item : model.named_buffers()) tensors.emplace_back(item.key(), item.value());
+  return tensors;
+}
 
 void save_weights(const Classifier& model, const fs::path& file) {
   c10::Dict<std::string, torch::Tensor> state;

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fedsign/models/classifier.h"
@@ -22,6 +23,10 @@ struct LoadWeightsOptions {
 // file is reported as such. All tensors are validated before any is copied.
 void load_weights(Classifier& model, const std::filesystem::path& file,
                   const LoadWeightsOptions& options = {});
+
+// Parameters, then buffers (running_mean/var, num_batches_tracked), by state-dict name: the
+// tensors themselves (not copies), in the same order for two instances of one architecture.
+std::vector<std::pair<std::string, torch::Tensor>> state_tensors(const Classifier& model);
 
 // Saves all parameters and buffers by name (atomic write).
 void save_weights(const Classifier& model, const std::filesystem::path& file);

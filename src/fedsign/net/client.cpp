@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -231,8 +232,9 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
   FEDSIGN_CHECK(o.fault.empty() || known_fault(o.fault), "unknown --fault '{}'", o.fault);
   if (!o.fault.empty()) spdlog::warn("TEST FAULT '{}' enabled: this client misbehaves on purpose", o.fault);
   fl::attack::validate(o.attack);
-  FEDSIGN_CHECK(o.attack.kind == "none" || o.attack.kind == "sign-flip" || o.attack.kind == "scale" ||
-                    o.attack.kind == "noise",
+  const auto update_attacks = fl::attack::update_attack_names();
+  FEDSIGN_CHECK(std::find(update_attacks.begin(), update_attacks.end(), o.attack.kind) !=
+                    update_attacks.end(),
                 "--attack {} is simulation-only (fl simulate): a network client attacks with "
                 "sign-flip, scale or noise", o.attack.kind);
   if (o.attack.kind != "none") spdlog::warn("ATTACK '{}' enabled: this client poisons its updates", o.attack.kind);

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "fedsign/core/check.h"
+#include "fedsign/models/layers.h"
 #include "fedsign/train/batch.h"
 
 namespace fedsign::train {
@@ -35,16 +36,7 @@ torch::Tensor tta_view(const torch::Tensor& x, int v) {
   const auto theta = torch::tensor({scale, 0.0, dx, 0.0, scale, dy}, x.options().dtype(torch::kFloat32))
                          .view({1, 2, 3})
                          .expand({x.size(0), 2, 3});
-  namespace F = torch::nn::functional;
-  const auto grid = F::affine_grid(theta, x.sizes(), /*align_corners=*/false);
-  auto out = F::grid_sample(x.to(torch::kFloat32), grid,
-                            F::GridSampleFuncOptions()
-                                .mode(torch::kBilinear)
-                                .padding_mode(torch::kBorder)
-                                .align_corners(false));
-  return x.is_contiguous(torch::MemoryFormat::ChannelsLast)
-             ? out.contiguous(torch::MemoryFormat::ChannelsLast)
-             : out;
+  return models::affine_resample(x, theta);
 }
 
 Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,

@@ -5,33 +5,26 @@
 #include <algorithm>
 
 #include "fedsign/core/check.h"
+#include "fedsign/models/layers.h"
+#include "fedsign/models/weights.h"
 
 namespace fedsign::train {
-
-namespace {
-// Parameters then buffers, in registration order: the same sequence for two instances of one
-// architecture.
-std::vector<torch::Tensor> state_tensors(const models::Classifier& model) {
-  std::vector<torch::Tensor> out = model.parameters();
-  for (auto& b : model.buffers()) out.push_back(b);
-  return out;
-}
-}  // namespace
 
 WeightEma::WeightEma(std::shared_ptr<models::Classifier> average, const models::Classifier& model,
                      double decay)
     : average_(std::move(average)), decay_(decay) {
   FEDSIGN_CHECK(decay >= 0.0 && decay < 1.0, "weight EMA decay {} is outside [0, 1)", decay);
-  const auto from = state_tensors(model);
-  const auto to = state_tensors(*average_);
+  const auto from = models::state_tensors(model);
+  const auto to = models::state_tensors(*average_);
   FEDSIGN_CHECK(from.size() == to.size(),
                 "weight EMA: the average has {} tensors, the model {}", to.size(), from.size());
   torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < from.size(); ++i) {
-    FEDSIGN_CHECK(from[i].sizes() == to[i].sizes(),
-                  "weight EMA: tensor {} has shape {} in the average, {} in the model", i,
-                  fmt::join(to[i].sizes(), "x"), fmt::join(from[i].sizes(), "x"));
-    to[i].copy_(from[i]);
+    FEDSIGN_CHECK(from[i].first == to[i].first && from[i].second.sizes() == to[i].second.sizes(),
+                  "weight EMA: the average's tensor '{}' {} does not match the model's '{}' {}",
+                  to[i].first, models::shape_string(to[i].second.sizes()), from[i].first,
+                  models::shape_string(from[i].second.sizes()));
+    to[i].second.copy_(from[i].second);
   }
   average_->eval();  // the average is only ever evaluated
 }
@@ -43,14 +36,15 @@ double WeightEma::next_decay() const {
 
 void WeightEma::update(const models::Classifier& model) {
   const double d = next_decay();
-  const auto from = state_tensors(model);
-  const auto to = state_tensors(*average_);
+  const auto from = models::state_tensors(model);
+  const auto to = models::state_tensors(*average_);
   torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < from.size(); ++i) {
-    if (to[i].is_floating_point()) {
-      to[i].mul_(d).add_(from[i].detach(), 1.0 - d);
+    const torch::Tensor& average = to[i].second;
+    if (average.is_floating_point()) {
+      average.mul_(d).add_(from[i].second.detach(), 1.0 - d);
     } else {
-      to[i].copy_(from[i]);
+      average.copy_(from[i].second);
     }
   }
   ++updates_;

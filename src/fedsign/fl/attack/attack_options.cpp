@@ -27,6 +27,8 @@ std::vector<std::string> attack_names() {
   return {"none", "sign-flip", "scale", "noise", "label-flip", "backdoor", "little-is-enough"};
 }
 
+std::vector<std::string> update_attack_names() { return {"none", "sign-flip", "scale", "noise"}; }
+
 bool is_data_attack(const std::string& kind) { return kind == "label-flip" || kind == "backdoor"; }
 
 void validate(const AttackOptions& o) {

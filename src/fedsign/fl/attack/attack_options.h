@@ -39,6 +39,9 @@ struct AttackOptions {
 };
 
 std::vector<std::string> attack_names();  // none sign-flip scale noise label-flip backdoor ...
+// none and the attacks that act on one client's update alone (sign-flip, scale, noise: what
+// apply_attack does); the only ones a network client can run (`fl client --attack`).
+std::vector<std::string> update_attack_names();
 // Whether the attack poisons data (label-flip, backdoor) rather than updates.
 bool is_data_attack(const std::string& kind);
 // Throws fedsign::Error naming the bad option.
