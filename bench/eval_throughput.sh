@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end throughput of `fedsign evaluate` (issue 19): the whole command (start-up, cache
-# load, model load, inference, report) on every image of a cached GTSRB folder, with the
-# allocator settings of main() (core/allocator.h) and with the C library's defaults
-# (FEDSIGN_MALLOC=system), alternating in one run so that the ratio holds on a shared machine.
+# load, model load, inference, report) on 12,630 cached images (the size of the official GTSRB
+# test set: images of DATA in a seeded order, laid out as a Kaggle test folder of symlinks,
+# for the speed only), in bf16 with the allocator settings of main() (core/allocator.h), in
+# int8 (after `fedsign quantize`, which also prints the accuracy check), and in bf16 with the C
+# library's malloc defaults (FEDSIGN_MALLOC=system), alternating in one run so that the ratios
+# hold on a shared machine.
 # Then the same comparison inside a federated run: FL_ROUNDS rounds of
 # configs/fl/fedadam_dirichlet_0.1.toml (evaluated every 4th round), evaluation seconds per
 # evaluated round against the mean training round, from each run's metrics.csv. Last, a short
@@ -12,8 +15,10 @@
 #
 # Usage: bench/eval_throughput.sh [BUILD_DIR]     (default: build; needs bin/fedsign)
 # Environment: DATA (../shared/data/gtsrb), MODEL (run directory; default: a 1-epoch compact
-# model trained on data/sample into runs/eval_bench/), REPEATS (3), THREADS (2), FL_ROUNDS (8;
-# 0 skips the federated part), TRAIN_EPOCHS (2; 0 skips the training part), RESULTS.
+# model trained on data/sample into runs/eval_bench/), QUANTIZE_ARGS (extra `fedsign quantize`
+# options, e.g. the model's --test-fraction; int8 is skipped when quantize refuses), REPEATS
+# (3), THREADS (2), FL_ROUNDS (8; 0 skips the federated part), TRAIN_EPOCHS (2; 0 skips the
+# training part), RESULTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -34,11 +39,30 @@ if [[ ! -f "$MODEL/model.pt" ]]; then
     --cache-dir "$WORK/cache" --out "$MODEL" >"$WORK/train.log" 2>&1
 fi
 
-evaluate() {  # label, extra environment...; prints "images seconds"
+# The test-set-sized folder: Test.csv rows of DATA's Train.csv in a seeded order, paths
+# rewritten to Test/<file name> (GTSRB file names are unique across classes), symlinked.
+TEST_LIKE="$WORK/test12630"
+if [[ ! -f "$TEST_LIKE/Test.csv" ]]; then
+  rm -rf "$TEST_LIKE" && mkdir -p "$TEST_LIKE/Test"
+  data_abs=$(cd "$DATA" && pwd)
+  tail -n +2 "$DATA/Train.csv" | tr -d '\r' | shuf -n 12630 --random-source=<(yes 19) >"$WORK/rows.csv"
+  (( $(wc -l <"$WORK/rows.csv") == 12630 )) || { echo "$DATA has fewer than 12,630 images" >&2; exit 1; }
+  cut -d, -f8 "$WORK/rows.csv" | sed "s|^|$data_abs/|" | xargs ln -s -t "$TEST_LIKE/Test"
+  { head -1 "$DATA/Train.csv" | tr -d '\r'
+    awk -F, -v OFS=, '{ n = split($8, p, "/"); $8 = "Test/" p[n]; print }' "$WORK/rows.csv"
+  } >"$TEST_LIKE/Test.csv.tmp" && mv "$TEST_LIKE/Test.csv.tmp" "$TEST_LIKE/Test.csv"
+fi
+
+INT8=1
+"$FEDSIGN" quantize "$MODEL" --data "$DATA" --cache-dir runs/cache --threads "$THREADS" \
+  ${QUANTIZE_ARGS:-} >"$WORK/quantize.log" 2>&1 || INT8=0
+quantize_line=$(grep -E "split \(|int8 loses|int8 kept" "$WORK/quantize.log" | sed 's/^.*error[: ]*//' || true)
+
+evaluate() {  # label, precision, extra environment...; prints "images seconds"
   local start end out
   start=$(date +%s.%N)
-  out=$(env "${@:2}" "$FEDSIGN" evaluate "$MODEL" --data "$DATA" --cache-dir runs/cache \
-          --split all --threads "$THREADS" --out "$WORK/out-$1" 2>&1) ||
+  out=$(env "${@:3}" "$FEDSIGN" evaluate "$MODEL" --data "$TEST_LIKE" --cache-dir runs/cache \
+          --precision "$2" --threads "$THREADS" --out "$WORK/out-$1" 2>&1) ||
     { echo "$out" >&2; exit 1; }
   end=$(date +%s.%N)
   local images
@@ -46,12 +70,17 @@ evaluate() {  # label, extra environment...; prints "images seconds"
   awk -v n="$images" -v a="$start" -v b="$end" 'BEGIN {print n, b - a}'
 }
 
-evaluate warmup >/dev/null  # decodes into the cache once
+evaluate warmup auto >/dev/null  # decodes into the cache once
 declare -A rates
+variants=(tuned system)
+((INT8)) && variants=(tuned int8 system)
 for ((r = 1; r <= REPEATS; r++)); do
-  for variant in tuned system; do
-    if [[ $variant == system ]]; then read -r n s < <(evaluate "$variant" FEDSIGN_MALLOC=system)
-    else read -r n s < <(evaluate "$variant" FEDSIGN_MALLOC=tuned); fi
+  for variant in "${variants[@]}"; do
+    case $variant in
+      tuned) read -r n s < <(evaluate "$variant" auto FEDSIGN_MALLOC=tuned) ;;
+      int8) read -r n s < <(evaluate "$variant" int8 FEDSIGN_MALLOC=tuned) ;;
+      system) read -r n s < <(evaluate "$variant" auto FEDSIGN_MALLOC=system) ;;
+    esac
     rates[$variant]+="$(awk -v n="$n" -v s="$s" 'BEGIN {print n / s}') "
     echo "run $r $variant: $n images in $(printf %.2f "$s") s" >&2
   done
@@ -65,16 +94,26 @@ ratio=$(awk -v a="$(median "${rates[tuned]}")" -v b="$(median "${rates[system]}"
 {
   echo "# fedsign evaluate, end to end"
   echo
-  echo "\`bench/eval_throughput.sh\` on $(nproc) cores, $THREADS threads, $n cached images of"
-  echo "\`$DATA\` (\`--split all\`), model \`$MODEL\`, $REPEATS alternating runs each; the time is"
+  echo "\`bench/eval_throughput.sh\` on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
+  echo "$THREADS threads, $n cached images (images of \`$DATA\` laid out as a test folder of the"
+  echo "official test set's size), model \`$MODEL\`, $REPEATS alternating runs each; the time is"
   echo "the whole command (start-up, cache and model load, inference, report)."
   echo
-  echo "| allocator | images/s (median) | min-max |"
+  echo "| precision, allocator | images/s (median) | min-max |"
   echo "|---|---:|---:|"
-  echo "| fedsign (core/allocator.h: no mmap per block, trim above 1 GiB) | $(summary "${rates[tuned]}") |"
-  echo "| C library defaults (FEDSIGN_MALLOC=system) | $(summary "${rates[system]}") |"
+  echo "| bf16 where native (auto), fedsign's malloc settings (core/allocator.h) | $(summary "${rates[tuned]}") |"
+  ((INT8)) && echo "| int8 (\`--precision int8\` after \`fedsign quantize\`), same allocator | $(summary "${rates[int8]}") |"
+  echo "| bf16 where native, C library malloc defaults (FEDSIGN_MALLOC=system) | $(summary "${rates[system]}") |"
   echo
-  printf 'Ratio of medians: %.2fx.\n' "$ratio"
+  printf 'Ratio of medians, fedsign malloc / C library: %.2fx.\n' "$ratio"
+  if ((INT8)); then
+    awk -v a="$(median "${rates[int8]}")" -v b="$(median "${rates[tuned]}")" \
+      'BEGIN {printf "Ratio of medians, int8 / bf16: %.2fx.\n", a / b}'
+  fi
+  echo
+  echo "\`fedsign quantize $MODEL --data $DATA ${QUANTIZE_ARGS:-}\` (int8 kept only within 0.1 points):"
+  echo
+  echo "    $quantize_line" | sed '2,$s/^/    /'
   if ((FL_ROUNDS > 0)); then
     echo
     echo "## Inside a federated run"

@@ -2,18 +2,20 @@
 // start and JSON): model load time, image decode time, single-image latency (median / p90 of
 // `reps` forwards of batch 1, decode excluded and included) and batched throughput (batch 64 and
 // 256, forward only), for fp32 contiguous and, on CPUs with native bf16, bf16 autocast +
-// channels-last. Prints a Markdown table.
+// channels-last, and int8 for a compact model (models/int8_compact.h). Prints a Markdown table.
 // Usage: predict_bench MODEL_DIR_OR_PT IMAGE... [--reps N] [--threads N]
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "fedsign/core/allocator.h"
 #include "fedsign/data/image_loader.h"
+#include "fedsign/models/int8_compact.h"
 #include "fedsign/train/batch.h"
 #include "fedsign/train/evaluate.h"
 #include "fedsign/train/model_bundle.h"
@@ -41,12 +43,11 @@ torch::Tensor to_input(const std::vector<std::uint8_t>& pixels, int64_t n, int s
   return x;
 }
 
-int64_t classify(models::Classifier& model, const torch::Tensor& x, const train::ComputeMode& mode) {
-  torch::Tensor logits;
-  {
-    train::AutocastScope autocast(mode);
-    logits = model.forward(x);
-  }
+// A model's forward pass in one compute mode: float logits of a normalized batch.
+using Forward = std::function<torch::Tensor(const torch::Tensor&)>;
+
+int64_t classify(const Forward& forward, const torch::Tensor& x) {
+  const torch::Tensor logits = forward(x);
   // Same post-processing as predict: softmax + top-k, and read the answer back.
   auto [p, c] = torch::softmax(logits.to(torch::kFloat32), 1).topk(3, 1);
   return c[0][0].item<int64_t>();
@@ -126,23 +127,18 @@ int main(int argc, char** argv) {
               "batch 64 img/s | batch 256 img/s |\n");
   std::printf("|---|---:|---:|---:|---:|---:|\n");
   torch::NoGradGuard no_grad;
-  for (const auto& mode : modes) {
-    auto reloaded = train::load_model_bundle(model_path);
-    auto& model = *reloaded.model;
-    model.eval();
-    train::apply_memory_format(model, mode.channels_last);
+  auto measure = [&](const std::string& label, const Forward& forward, const train::ComputeMode& mode) {
     int64_t sink = 0;
-
     // Single image, forward only (decoded pixels ready).
     std::vector<torch::Tensor> singles;
     for (std::size_t i = 0; i < std::min<std::size_t>(images.size(), 64); ++i) {
       singles.push_back(to_input(batch_pixels(1, i), 1, size, mode));
     }
-    for (int i = 0; i < 10; ++i) sink += classify(model, singles[i % singles.size()], mode);
+    for (int i = 0; i < 10; ++i) sink += classify(forward, singles[i % singles.size()]);
     std::vector<double> single_ms;
     for (int i = 0; i < reps; ++i) {
       const auto t = Clock::now();
-      sink += classify(model, to_input(batch_pixels(1, i), 1, size, mode), mode);
+      sink += classify(forward, to_input(batch_pixels(1, i), 1, size, mode));
       single_ms.push_back(1e3 * seconds_since(t));
     }
     // Single image including decode from file (what one `predict IMAGE` call does per image).
@@ -151,7 +147,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < reps; ++i) {
       const auto t = Clock::now();
       data::decode_image(images[i % images.size()], nullptr, load, one.data());
-      sink += classify(model, to_input(one, 1, size, mode), mode);
+      sink += classify(forward, to_input(one, 1, size, mode));
       decode_single_ms.push_back(1e3 * seconds_since(t));
     }
 
@@ -160,16 +156,35 @@ int main(int argc, char** argv) {
     for (int b = 0; b < 2; ++b) {
       const int64_t n = batch_sizes[b];
       auto x = to_input(batch_pixels(n, 0), n, size, mode);
-      for (int i = 0; i < 3; ++i) sink += classify(model, x, mode);  // warm-up
+      for (int i = 0; i < 3; ++i) sink += classify(forward, x);  // warm-up
       const int iters = std::max(5, static_cast<int>(4096 / n));
       const auto t = Clock::now();
-      for (int i = 0; i < iters; ++i) sink += classify(model, x, mode);
+      for (int i = 0; i < iters; ++i) sink += classify(forward, x);
       batch_ips[b] = static_cast<double>(n * iters) / seconds_since(t);
     }
-    std::printf("| %s | %.2f | %.2f | %.2f | %.0f | %.0f |\n", train::describe(mode).c_str(),
+    std::printf("| %s | %.2f | %.2f | %.2f | %.0f | %.0f |\n", label.c_str(),
                 percentile(single_ms, 0.5), percentile(single_ms, 0.9),
                 percentile(decode_single_ms, 0.5), batch_ips[0], batch_ips[1]);
     if (sink == -1) std::printf(" ");  // keep the results observable
+  };
+  for (const auto& mode : modes) {
+    auto reloaded = train::load_model_bundle(model_path);
+    auto& model = *reloaded.model;
+    model.eval();
+    train::apply_memory_format(model, mode.channels_last);
+    measure(train::describe(mode), [&](const torch::Tensor& x) {
+      train::AutocastScope autocast(mode);
+      return model.forward(x).to(torch::kFloat32);
+    }, mode);
+  }
+  // int8 (compact only), its ranges calibrated on the given images: the speed, not the accuracy
+  // (`fedsign quantize` checks that on a validation split).
+  if (loaded.info.architecture == "compact" && models::int8_inference_available()) {
+    loaded.model->eval();
+    const auto calibration = to_input(batch_pixels(static_cast<int64_t>(images.size()), 0),
+                                      static_cast<int64_t>(images.size()), size, {});
+    const models::Int8Compact int8(*loaded.model, models::calibrate_int8(*loaded.model, {calibration}));
+    measure("int8 (oneDNN)", [&](const torch::Tensor& x) { return int8.forward(x); }, {});
   }
   return 0;
 }

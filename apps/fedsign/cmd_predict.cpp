@@ -66,8 +66,9 @@ void add_predict_command(CLI::App& app, Actions& actions) {
   cmd->add_option("--top-k", o->top_k, "classes to show per image")->capture_default_str();
   cmd->add_flag("--json", o->json, "print JSON instead of text");
   cmd->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str();
-  cmd->add_option("--precision", o->precision, "auto, fp32 or bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+  cmd->add_option("--precision", o->precision,
+                  "auto, fp32, bf16, or int8 (compact models after `fedsign quantize`)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "threads (0: all cores)")->capture_default_str();
   actions[cmd] = [o] { run(*o); };

@@ -69,8 +69,10 @@ void add_serve_command(CLI::App& app, Actions& actions) {
   cmd->add_option("--top-k", o.top_k, "classes per image unless ?top_k= says otherwise")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--precision", o.precision, "auto (bf16 + channels-last where native), fp32, bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+  cmd->add_option("--precision", o.precision,
+                  "auto (bf16 + channels-last where native), fp32, bf16, or int8 (compact models "
+                  "after `fedsign quantize`; a new model.pt needs new ranges)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
       ->capture_default_str();
   cmd->add_option("--max-batch", o.batching.max_batch,
                   "images per forward pass (1: no micro-batching)")

@@ -49,6 +49,7 @@ void register_commands(CLI::App& app) {
   add_data_commands(app, actions());
   add_train_command(app, actions());
   add_evaluate_command(app, actions());
+  add_quantize_command(app, actions());
   add_predict_command(app, actions());
   add_models_command(app, actions());
   add_synth_command(app, actions());

@@ -28,6 +28,7 @@ CLI::App* fl_group(CLI::App& app);
 void add_data_commands(CLI::App& app, Actions& actions);
 void add_train_command(CLI::App& app, Actions& actions);
 void add_evaluate_command(CLI::App& app, Actions& actions);
+void add_quantize_command(CLI::App& app, Actions& actions);  // in cmd_evaluate.cpp
 void add_predict_command(CLI::App& app, Actions& actions);
 void add_models_command(CLI::App& app, Actions& actions);
 void add_fl_commands(CLI::App& app, Actions& actions);  // fl simulate, fl partition, fl compare

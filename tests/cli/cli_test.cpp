@@ -161,6 +161,52 @@ TEST_F(CliEndToEnd, WeightAverageAndTestTimeViews) {
   EXPECT_NE(no_validation.err.find("--weight-ema"), std::string::npos) << no_validation.err;
 }
 
+TEST_F(CliEndToEnd, QuantizeThenEvaluateAndPredictInInt8) {
+  const auto run = tmp_ / "int8";
+  const std::string train_args = "train" + common_ + " --epochs 2 --batch-size 16 --out " + run.string();
+  ASSERT_EQ(run_cli(train_args, tmp_.path()).exit_code, 0);
+  const std::string int8_eval = "evaluate " + run.string() + common_ + " --precision int8 --out " +
+                                (tmp_ / "eval-int8").string();
+  // Without ranges int8 is refused, naming the command that makes them.
+  auto missing = run_cli(int8_eval, tmp_.path());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("fedsign quantize"), std::string::npos) << missing.err;
+
+  // A tiny model's accuracy moves by whole images: --max-drop 100 keeps int8 whatever it reads.
+  auto quantize = run_cli("quantize " + run.string() + common_ + " --max-drop 100", tmp_.path());
+  ASSERT_EQ(quantize.exit_code, 0) << quantize.err;
+  EXPECT_NE(quantize.out.find("int8 kept"), std::string::npos) << quantize.out;
+  const auto record = nlohmann::json::parse(testing::read_text(run / "model.int8.json"));
+  EXPECT_EQ(record["block_max"].size(), 7u);
+  EXPECT_EQ(record["split"], "validation");
+
+  auto evaluate = run_cli(int8_eval, tmp_.path());
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.err;
+  const auto scored = nlohmann::json::parse(testing::read_text(tmp_ / "eval-int8" / "summary.json"));
+  EXPECT_EQ(scored["precision"], "int8");
+  EXPECT_NEAR(scored["accuracy"].get<double>(), record["int8_accuracy"].get<double>(), 1e-9);
+
+  const std::string image = info_.train_images.front().string();
+  auto predict = run_cli("predict " + run.string() + " " + image +
+                             " --precision int8 --top-k 2 --json --log-level warn", tmp_.path());
+  ASSERT_EQ(predict.exit_code, 0) << predict.err;
+  EXPECT_EQ(nlohmann::json::parse(predict.out).at(0).at("top").size(), 2u) << predict.out;
+
+  // New weights make the ranges stale: refused until quantized again.
+  ASSERT_EQ(run_cli(train_args + " --seed 7", tmp_.path()).exit_code, 0);
+  auto stale = run_cli(int8_eval, tmp_.path());
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_NE(stale.err.find("other weights"), std::string::npos) << stale.err;
+
+  // Only the compact model has an int8 path.
+  const auto keras = tmp_ / "keras";
+  ASSERT_EQ(run_cli("train" + common_ + " --model keras_cnn --epochs 1 --out " + keras.string(),
+                    tmp_.path()).exit_code, 0);
+  auto other = run_cli("quantize " + keras.string() + common_, tmp_.path());
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("compact"), std::string::npos) << other.err;
+}
+
 TEST_F(CliEndToEnd, OptionsFromConfigFile) {
   const auto run = tmp_ / "run";
   testing::write_text(tmp_ / "train.toml", "epochs = 1\nbatch-size = 16\nmodel = \"keras_cnn\"\n");

@@ -41,7 +41,8 @@ ModelStore::ModelStore(fs::path source, std::string precision)
   auto first = train::load_model_bundle(source_);
   current_ = make_served(std::move(first), 1);
   spdlog::info("serving {} (version 1, {}, checksum {})", weights_file_.string(),
-               train::describe(current_->predictor.mode()), current_->checksum);
+               current_->predictor.int8() ? "int8" : train::describe(current_->predictor.mode()),
+               current_->checksum);
 }
 
 ModelStore::~ModelStore() { stop(); }

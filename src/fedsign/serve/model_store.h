@@ -37,7 +37,7 @@ struct FileStamp {
 
 class ModelStore {
  public:
-  // Loads `source` now (throws fedsign::Error naming what is wrong). precision: auto|fp32|bf16.
+  // Loads `source` now (throws fedsign::Error naming what is wrong). precision: auto|fp32|bf16|int8.
   ModelStore(std::filesystem::path source, std::string precision);
   ~ModelStore();
   ModelStore(const ModelStore&) = delete;

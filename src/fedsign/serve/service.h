@@ -49,7 +49,7 @@ struct ServeOptions {
   std::size_t max_body_bytes = 16u << 20;
   int max_images = 256;            // per classify request
   int top_k = 3;                   // default of ?top_k
-  std::string precision = "auto";  // auto | fp32 | bf16 (auto: bf16 + channels-last if native)
+  std::string precision = "auto";  // auto | fp32 | bf16 | int8 (auto: bf16 + channels-last if native)
   BatcherOptions batching;
   int watch_ms = 1000;             // model file poll interval; 0: no hot reload
   std::string tokens_file;         // bearer tokens (net/tokens.h format); empty: none required

@@ -39,13 +39,16 @@ torch::Tensor tta_view(const torch::Tensor& x, int v) {
   return models::affine_resample(x, theta);
 }
 
-Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,
-                           const data::Indices& indices, const ComputeMode& mode,
-                           int64_t batch_size, int tta_views) {
+namespace {
+
+// The batched loop both models share: `forward` maps a normalized batch to float logits.
+template <typename Forward>
+Predictions predict_batches(const Forward& forward, const data::ImageSet& set,
+                            const data::Indices& indices, bool channels_last, int64_t batch_size,
+                            int tta_views) {
   FEDSIGN_CHECK(tta_views >= 1 && tta_views <= kMaxTtaViews,
                 "test-time augmentation takes 1 to {} views, not {}", kMaxTtaViews, tta_views);
-  const bool was_training = model.is_training();
-  model.eval();
+  FEDSIGN_CHECK(batch_size >= 1, "batch size must be >= 1, got {}", batch_size);
   torch::NoGradGuard no_grad;
   Predictions out;
   out.truth.reserve(indices.size());
@@ -54,20 +57,14 @@ Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,
   double loss_sum = 0.0;
   for (std::size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const std::size_t end = std::min(indices.size(), begin + static_cast<std::size_t>(batch_size));
-    const auto x = gather_inputs(set, indices, begin, end, mode.channels_last);
+    const auto x = gather_inputs(set, indices, begin, end, channels_last);
     auto y = gather_labels(set, indices, begin, end);
-    torch::Tensor logits;
-    {
-      AutocastScope autocast(mode);
-      logits = model.forward(x).to(torch::kFloat32);
-      if (tta_views > 1) {
-        // Log of the mean probability over views, so loss and softmax below read the mean.
-        auto probabilities = torch::softmax(logits, 1);
-        for (int v = 1; v < tta_views; ++v) {
-          probabilities += torch::softmax(model.forward(tta_view(x, v)).to(torch::kFloat32), 1);
-        }
-        logits = (probabilities / tta_views).clamp_min(1e-12).log();
-      }
+    torch::Tensor logits = forward(x);
+    if (tta_views > 1) {
+      // Log of the mean probability over views, so loss and softmax below read the mean.
+      auto probabilities = torch::softmax(logits, 1);
+      for (int v = 1; v < tta_views; ++v) probabilities += torch::softmax(forward(tta_view(x, v)), 1);
+      logits = (probabilities / tta_views).clamp_min(1e-12).log();
     }
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -85,8 +82,29 @@ Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,
     }
   }
   out.mean_loss = indices.empty() ? 0.0 : loss_sum / indices.size();
+  return out;
+}
+
+}  // namespace
+
+Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,
+                           const data::Indices& indices, const ComputeMode& mode,
+                           int64_t batch_size, int tta_views) {
+  const bool was_training = model.is_training();
+  model.eval();
+  auto forward = [&](const torch::Tensor& x) {
+    AutocastScope autocast(mode);
+    return model.forward(x).to(torch::kFloat32);
+  };
+  Predictions out = predict_batches(forward, set, indices, mode.channels_last, batch_size, tta_views);
   if (was_training) model.train();
   return out;
+}
+
+Predictions predict_subset(const models::Int8Compact& model, const data::ImageSet& set,
+                           const data::Indices& indices, int64_t batch_size, int tta_views) {
+  auto forward = [&](const torch::Tensor& x) { return model.forward(x); };
+  return predict_batches(forward, set, indices, /*channels_last=*/true, batch_size, tta_views);
 }
 
 }  // namespace fedsign::train

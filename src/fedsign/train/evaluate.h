@@ -5,6 +5,7 @@
 
 #include "fedsign/data/image_set.h"
 #include "fedsign/models/classifier.h"
+#include "fedsign/models/int8_compact.h"
 #include "fedsign/train/precision.h"
 
 namespace fedsign::train {
@@ -32,6 +33,11 @@ torch::Tensor tta_view(const torch::Tensor& x, int v);
 Predictions predict_subset(models::Classifier& model, const data::ImageSet& set,
                            const data::Indices& indices, const ComputeMode& mode,
                            int64_t batch_size = 512, int tta_views = 1);
+
+// The same with an int8 model (models/int8_compact.h).
+Predictions predict_subset(const models::Int8Compact& model, const data::ImageSet& set,
+                           const data::Indices& indices, int64_t batch_size = 512,
+                           int tta_views = 1);
 
 // Moves parameters and buffers of 4-D weights to channels-last (or back to contiguous).
 void apply_memory_format(models::Classifier& model, bool channels_last);

@@ -9,13 +9,16 @@
 #include "fedsign/data/sign_names.h"
 #include "fedsign/train/batch.h"
 #include "fedsign/train/evaluate.h"
+#include "fedsign/train/int8_model.h"
 #include "fedsign/train/trainer.h"
 
 namespace fedsign::train {
 
 Predictor::Predictor(LoadedModel loaded, const std::string& precision)
-    : loaded_(std::move(loaded)), mode_(resolve_compute_mode(precision, "auto")) {
+    : loaded_(std::move(loaded)),
+      mode_(resolve_compute_mode(precision == "int8" ? "fp32" : precision, "auto")) {
   FEDSIGN_CHECK(loaded_.model != nullptr, "{}: no model loaded", loaded_.weights_file.string());
+  if (precision == "int8") int8_ = load_int8_model(loaded_);
   apply_memory_format(*loaded_.model, mode_.channels_last);
   loaded_.model->eval();
   load_.size = loaded_.info.input_size;
@@ -45,7 +48,9 @@ std::vector<std::vector<ClassScore>> Predictor::classify(const std::uint8_t* pix
   auto x = image_to_input(pixels, load_.size, load_.size, count);
   if (mode_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   torch::Tensor logits;
-  {
+  if (int8_) {
+    logits = int8_->forward(x);
+  } else {
     AutocastScope autocast(mode_);
     logits = loaded_.model->forward(x);
   }

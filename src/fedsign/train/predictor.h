@@ -9,10 +9,12 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fedsign/data/image_loader.h"
+#include "fedsign/models/int8_compact.h"
 #include "fedsign/train/model_bundle.h"
 #include "fedsign/train/precision.h"
 
@@ -25,11 +27,13 @@ struct ClassScore {
 
 class Predictor {
  public:
-  // precision: auto | fp32 | bf16 (see resolve_compute_mode); sets the model's memory format.
+  // precision: auto | fp32 | bf16 (see resolve_compute_mode), or int8 (a compact model with the
+  // ranges `fedsign quantize` saved: train/int8_model.h); sets the model's memory format.
   Predictor(LoadedModel loaded, const std::string& precision);
 
   const LoadedModel& loaded() const { return loaded_; }
   const ComputeMode& mode() const { return mode_; }
+  bool int8() const { return int8_ != nullptr; }
   // How images must be decoded for this model (size, contrast; ROI crop on).
   const data::LoadOptions& load_options() const { return load_; }
   // Bytes of one decoded image: input_size^2 * 3.
@@ -50,6 +54,7 @@ class Predictor {
  private:
   LoadedModel loaded_;
   ComputeMode mode_;
+  std::shared_ptr<const models::Int8Compact> int8_;  // set: int8 inference instead of model
   data::LoadOptions load_;
 };
 
