@@ -14,7 +14,7 @@
 # Writes bench/results/eval_throughput.md (or $RESULTS) and prints it.
 #
 # Usage: bench/eval_throughput.sh [BUILD_DIR]     (default: build; needs bin/fedsign)
-# Environment: DATA (../shared/data/gtsrb), MODEL (run directory; default: a 1-epoch compact
+# Environment: DATA (../shared/data/gtsrb), MODEL (run directory or weights file; default: a 1-epoch compact
 # model trained on data/sample into runs/eval_bench/), QUANTIZE_ARGS (extra `fedsign quantize`
 # options, e.g. the model's --test-fraction; int8 is skipped when quantize refuses), REPEATS
 # (3), THREADS (2), FL_ROUNDS (8; 0 skips the federated part), TRAIN_EPOCHS (2; 0 skips the
@@ -34,9 +34,10 @@ WORK=runs/eval_bench
 [[ -d "$DATA" ]] || { echo "no data folder $DATA (set DATA)" >&2; exit 1; }
 mkdir -p "$WORK"
 MODEL="${MODEL:-$WORK/model}"
-if [[ ! -f "$MODEL/model.pt" ]]; then
+if [[ ! -f "$MODEL" && ! -f "$MODEL/model.pt" ]]; then  # a weights file or a run directory
   "$FEDSIGN" train --data data/sample --epochs 1 --seed 1 --threads "$THREADS" \
-    --cache-dir "$WORK/cache" --out "$MODEL" >"$WORK/train.log" 2>&1
+    --cache-dir "$WORK/cache" --out "$MODEL" >"$WORK/train.log" 2>&1 ||
+    { tail -1 "$WORK/train.log" >&2; exit 1; }
 fi
 
 # The test-set-sized folder: Test.csv rows of DATA's Train.csv in a seeded order, paths
