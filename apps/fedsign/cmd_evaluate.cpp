@@ -14,6 +14,7 @@
 #include "data_options.h"
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
+#include "fedsign/core/hash.h"
 #include "fedsign/data/gtsrb_reader.h"
 #include "fedsign/data/sign_names.h"
 #include "fedsign/models/int8_compact.h"
@@ -202,7 +203,7 @@ void run_quantize(const QuantizeCommand& o) {
       s.indices.size());
   const auto [int8_accuracy, int8_rate] = timed_accuracy(
       [&] { return train::predict_subset(int8, s.set, s.indices, o.batch_size); }, s.indices.size());
-  record.weights_checksum = train::file_checksum(loaded.weights_file);
+  record.weights_checksum = fedsign::file_checksum(loaded.weights_file);
   record.float_precision = train::describe(mode);
   record.split = s.split;
   record.images = static_cast<int64_t>(s.indices.size());

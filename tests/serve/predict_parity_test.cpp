@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "fedsign/core/hash.h"
 #include "fedsign/models/int8_compact.h"
 #include "fedsign/train/int8_model.h"
 #include "tests/serve/serve_fixture.h"
@@ -67,7 +68,7 @@ TEST_F(ServeTest, Int8AnswersEqualFedsignPredictInInt8) {
     torch::manual_seed(2);
     train::Int8Record record;
     record.ranges = models::calibrate_int8(*loaded.model, {torch::randn({16, 3, 32, 32})});
-    record.weights_checksum = train::file_checksum(loaded.weights_file);
+    record.weights_checksum = fedsign::file_checksum(loaded.weights_file);
     train::save_int8_record(train::int8_ranges_file(loaded.weights_file), record);
   }
   ServeOptions options = test_options();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "fedsign/core/check.h"
+#include "fedsign/core/hash.h"
 #include "tests/testing/gtsrb_fixture.h"
 #include "tests/testing/temp_dir.h"
 

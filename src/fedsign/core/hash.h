@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace fedsign {
@@ -29,5 +31,9 @@ class Hasher {
 };
 
 std::uint64_t hash_bytes(const void* data, std::size_t size);
+
+// XXH3 of a file's bytes as 16 hex digits (the version stamp of a model file). Throws
+// fedsign::Error when the file cannot be read.
+std::string file_checksum(const std::filesystem::path& file);
 
 }  // namespace fedsign

@@ -18,17 +18,6 @@ double unix_seconds_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string file_checksum(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  FEDSIGN_CHECK(in.good(), "{}: cannot read", file.string());
-  Hasher hasher;
-  std::vector<char> buffer(1 << 16);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hasher.update(buffer.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  return fmt::format("{:016x}", hasher.digest());
-}
 
 }  // namespace
 

@@ -19,17 +19,6 @@ fs::path int8_ranges_file(const fs::path& weights_file) {
   return file.replace_extension(".int8.json");
 }
 
-std::string file_checksum(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  FEDSIGN_CHECK(in.good(), "{}: cannot read", file.string());
-  Hasher hasher;
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hasher.update(buffer.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  return fmt::format("{:016x}", hasher.digest());
-}
 
 models::Int8Ranges calibrate_int8_on(models::Classifier& model, const data::ImageSet& set,
                                      const data::Indices& indices, int64_t max_images,

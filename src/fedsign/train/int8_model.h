@@ -29,9 +29,6 @@ struct Int8Record {
 // model.pt -> model.int8.json
 std::filesystem::path int8_ranges_file(const std::filesystem::path& weights_file);
 
-// XXH3 of a file's bytes, as 16 hex digits.
-std::string file_checksum(const std::filesystem::path& file);
-
 // Ranges of `model` over `indices` of `set` (at most `max_images` of them, in order).
 models::Int8Ranges calibrate_int8_on(models::Classifier& model, const data::ImageSet& set,
                                      const data::Indices& indices, int64_t max_images,
