@@ -43,7 +43,9 @@ echo "work dir $WORK" >&2
 # Something on this shared machine now and then SIGTERMed freshly started `fedsign` processes;
 # run a private copy under another name (results show the real path), and retry (see retry).
 [[ -f "$FEDSIGN" ]] && cp "$FEDSIGN" "$WORK/bin/fsb-cli" && FEDSIGN="$WORK/bin/fsb-cli"
-real_paths() { sed -i "s|$WORK/bin/fsb-cli|$BUILD/bin/fedsign|g" "$@"; }
+# Result files name no path of this machine: the repository root and the scratch directory become
+# relative / $TMP.
+real_paths() { sed -i "s|$WORK/bin/fsb-cli|$BUILD/bin/fedsign|g; s|$ROOT/||g; s|$WORK|\$TMP|g" "$@"; }
 
 has() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 now() { date +%s.%N; }
@@ -254,6 +256,18 @@ for r in ok:
     print(f"| fedsign default vs Python {r['precision']} ({r['memory_format']}, {r['workers']} workers) "
           f"| {b[0]:.0f} / {b[1]:.0f} | {r['images_per_second']:.0f} | "
           f"**x{sum(b) / 2 / r['images_per_second']:.2f}** |")
+step_text = open(f"{work}/train_step_bench.txt").read()
+numbers = dict(l.split("=", 1) for l in step_text.splitlines() if l.startswith(("GEMM_", "TRAIN_")))
+if "GEMM_BF16_GFLOPS" in numbers and "TRAIN_MFLOP_PER_IMAGE" in numbers:
+    gemm, flops = float(numbers["GEMM_BF16_GFLOPS"]), float(numbers["TRAIN_MFLOP_PER_IMAGE"])
+    runs = [default[k]["images_per_second"] for k in sorted(default)]
+    print(f"\nAgainst the hardware (train_step_bench, same script run): this machine's bf16 GEMM "
+          f"runs at {gemm:.0f} GFLOP/s (torch::mm, 2048 x 2048); a training image of the compact "
+          f"CNN costs {flops:.1f} MFLOP (3 x forward). The fedsign default epochs above "
+          f"({', '.join(f'{r:.0f}' for r in runs)} img/s) do "
+          + ", ".join(f"{r * flops / 1e3:.0f}" for r in runs)
+          + " GFLOP/s: " + ", ".join(f"{100 * r * flops / 1e3 / gemm:.0f}%" for r in runs)
+          + " of the GEMM rate.")
 print(f"\nPython DataLoader worker sweep (fp32, `{sweep_cmd}`; the best count is used above):\n")
 print("| workers | img/s |")
 print("|---:|---:|")

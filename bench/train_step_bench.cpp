@@ -1,7 +1,11 @@
 // Microbenchmark of one training step (forward + backward + AdamW) of a registry model on random
 // 32x32 batches, in each precision / memory format, plus the cost of batch augmentation.
 // Usage: train_step_bench [model=compact] [batch=128] [steps=20] [threads=0]
-// Reports images/second per mode and the ratio to fp32 contiguous measured in the same run.
+// Reports images/second per mode and the ratio to fp32 contiguous measured in the same run, and
+// (issue 19) this machine's bf16 and fp32 GEMM rate measured in the same run, with the compact
+// CNN's training FLOPs per image, so that a step's speed reads as a fraction of the rate the
+// hardware reaches on its best-shaped work. Two lines are for scripts (run_train_bench.sh):
+//   GEMM_BF16_GFLOPS=<rate>   TRAIN_MFLOP_PER_IMAGE=<flops of one training image, compact only>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
@@ -10,6 +14,7 @@
 #include <string>
 
 #include "fedsign/core/allocator.h"
+#include "fedsign/models/compact_cnn.h"
 #include "fedsign/models/registry.h"
 #include "fedsign/train/augment.h"
 #include "fedsign/train/evaluate.h"
@@ -47,6 +52,33 @@ double step_throughput(const std::string& name, int64_t batch, int steps, train:
   for (int i = 0; i < steps; ++i) step();
   return batch * steps / seconds_since(start);
 }
+// GFLOP/s of torch::mm on two n x n matrices of `dtype` (2 n^3 FLOPs each), after a warm-up.
+double gemm_gflops(torch::ScalarType dtype, int64_t n = 2048, int reps = 10) {
+  const auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
+  for (int i = 0; i < 2; ++i) torch::mm(a, b);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) torch::mm(a, b);
+  return 2.0 * static_cast<double>(n * n * n) * reps / seconds_since(start) / 1e9;
+}
+
+// Multiply-accumulates of one forward pass of the compact CNN at side x side: every conv
+// (out x in x k x k per output pixel; the 2x2 pools halve the side) and the head.
+double compact_forward_macs(models::Classifier& model, int64_t side) {
+  auto* compact = dynamic_cast<models::CompactCnnImpl*>(&model);
+  if (compact == nullptr) return 0;
+  double macs = 0;
+  for (const auto& stage : {compact->stage1, compact->stage2, compact->stage3, compact->stage4}) {
+    for (const auto& child : stage->children()) {
+      if (auto* conv = child->as<torch::nn::Conv2dImpl>()) {
+        const auto& w = conv->weight;
+        macs += static_cast<double>(w.numel()) * static_cast<double>(side * side);
+      } else if (child->as<torch::nn::MaxPool2dImpl>()) {
+        side /= 2;
+      }
+    }
+  }
+  return macs + static_cast<double>(compact->head->weight.numel());
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,11 +97,31 @@ int main(int argc, char** argv) {
     modes.push_back({train::Precision::kBf16, false});
     modes.push_back({train::Precision::kBf16, true});
   }
-  double baseline = 0;
+  double baseline = 0, last = 0;
   for (const auto& mode : modes) {
     const double ips = step_throughput(name, batch, steps, mode);
     if (baseline == 0) baseline = ips;
+    last = ips;
     std::printf("  %-28s %8.0f img/s  x%.2f\n", train::describe(mode).c_str(), ips, ips / baseline);
+  }
+
+  // Training FLOPs = 3 x forward (the forward pass, the gradients of the inputs and of the
+  // weights), the usual convention; a FLOP is half a multiply-accumulate.
+  const double bf16_rate = gemm_gflops(torch::kBFloat16);
+  const double fp32_rate = gemm_gflops(torch::kFloat32);
+  std::printf("  %-28s %8.0f GFLOP/s bf16, %.0f GFLOP/s fp32 (torch::mm, 2048 x 2048)\n", "GEMM",
+              bf16_rate, fp32_rate);
+  std::printf("GEMM_BF16_GFLOPS=%.1f\n", bf16_rate);
+  auto model = models::create_model(name);
+  const double macs = compact_forward_macs(*model, 32);
+  if (macs > 0) {
+    const double train_flops = 3 * 2 * macs;
+    std::printf("  %s: %.2f M MACs forward at 32 px; training %.1f MFLOP per image (3 x forward)\n",
+                name.c_str(), macs / 1e6, train_flops / 1e6);
+    std::printf("TRAIN_MFLOP_PER_IMAGE=%.2f\n", train_flops / 1e6);
+    std::printf("  %-28s %8.0f GFLOP/s = %.0f%% of the bf16 GEMM rate\n",
+                (train::describe(modes.back()) + " step").c_str(), last * train_flops / 1e9,
+                100 * last * train_flops / 1e9 / bf16_rate);
   }
 
   auto gen = at::detail::createCPUGenerator(1);
