@@ -158,6 +158,7 @@ void run(const EvaluateCommand& o) {
   write_text_atomically(out / "summary.json", summary.dump(2) + "\n");
   std::printf("results in %s\n", out.c_str());
 }
+
 struct QuantizeCommand {
   std::string model;
   DataOptions data;
