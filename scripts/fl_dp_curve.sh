@@ -11,7 +11,8 @@
 #
 # Environment: DATA (../shared/data/gtsrb), ROUNDS (300), CLIENTS (1000), PER_ROUND (100),
 # LOCAL_STEPS (5), EPSILONS ("1 4 8"), OUT (runs/fl/dp_curve), FEDSIGN (build/bin/fedsign), JOBS
-# (2: runs at a time, with cores/JOBS threads each), TEST_FRACTION (0.1; 0: no test split). Logs go to OUT/<run>.log; the table also to
+# (2: runs at a time, with cores/JOBS threads each), TEST_FRACTION (0.1; 0: no test split),
+# EXTRA (options added to every run). Logs go to OUT/<run>.log; the table also to
 # OUT/results.md. A run whose model.pt exists is not run again (delete its folder to redo it).
 # THREADS (per run; cores/JOBS). CONFIG (configs/fl/dp_central.toml; configs/fl/dp_finetune.toml
 # fine-tunes the head of a model pretrained on pictogram renders: when its init-weights file is
@@ -32,12 +33,15 @@ JOBS=${JOBS:-2}
 THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 CONFIG=${CONFIG:-configs/fl/dp_central.toml}
 TEST_FRACTION=${TEST_FRACTION:-0.1}
+EXTRA=${EXTRA:-}  # more `fl simulate` options for every run, e.g. "--trainable-groups head"
 DELTA=1e-5
 
 # Every run: the config with the shared overrides; the runs differ only in --dp/--target-epsilon.
 common=(fl simulate --config "$CONFIG" --data "$DATA" --rounds "$ROUNDS" --clients "$CLIENTS"
         --clients-per-round "$PER_ROUND" --local-steps "$LOCAL_STEPS" --dp-delta "$DELTA"
         --test-fraction "$TEST_FRACTION" --threads "$THREADS")
+# shellcheck disable=SC2206  # EXTRA is a list of options: split on spaces
+common+=($EXTRA)
 runs=(baseline); for e in $EPSILONS; do runs+=("eps$e"); done
 
 if [[ "${1:-}" != "--table" ]]; then
@@ -75,7 +79,7 @@ last_of() {
 }
 
 {
-  echo "GTSRB, $CLIENTS clients (whole tracks), $PER_ROUND per round, $ROUNDS rounds, central DP-FedAvg at delta $DELTA ($CONFIG, $LOCAL_STEPS local steps)"
+  echo "GTSRB, $CLIENTS clients (whole tracks), $PER_ROUND per round, $ROUNDS rounds, central DP-FedAvg at delta $DELTA ($CONFIG${EXTRA:+ $EXTRA}, $LOCAL_STEPS local steps)"
   echo
   echo "| run | target epsilon | epsilon spent | noise multiplier | rounds done | final central accuracy, validation (development) | **test split** |"
   echo "|---|---:|---:|---:|---:|---:|---:|"

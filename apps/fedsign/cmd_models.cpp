@@ -1,9 +1,11 @@
 // `fedsign models`: the model registry with parameter counts; with --groups, each model's layer
-// groups (the unit of freezing for `transfer` and `fl --trainable-groups`) and their sizes.
+// groups (the unit of freezing for `transfer` and `fl --trainable-groups`) and their sizes, and
+// the `batchnorm` group that cuts across them (every BatchNorm layer's scale and shift).
 #include <map>
 
 #include "commands.h"
 #include "fedsign/models/registry.h"
+#include "fedsign/models/weights.h"
 
 namespace fedsign::cli {
 
@@ -16,6 +18,16 @@ void print_groups(models::Classifier& model) {
   }
   for (const auto& group : model.layer_groups()) {
     std::printf("    %-16s %12lld\n", group.c_str(), static_cast<long long>(sizes[group]));
+  }
+  int64_t batchnorm = 0;
+  for (const auto& item : model.named_parameters()) {
+    if (models::is_trainable(model, item.key(), {models::kBatchNormGroup})) {
+      batchnorm += item.value().numel();
+    }
+  }
+  if (batchnorm > 0) {
+    std::printf("    %-16s %12lld  (across the groups above)\n", models::kBatchNormGroup,
+                static_cast<long long>(batchnorm));
   }
 }
 

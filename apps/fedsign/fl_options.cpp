@@ -259,7 +259,8 @@ void add_federation_options(CLI::App& cmd, FederationOptions& options) {
       ->group(local);
   cmd.add_option("--trainable-groups", o.trainable_groups,
                  "layer groups the clients train, the rest frozen (all, or e.g. head or "
-                 "stage4,head: `fedsign models --groups`)")
+                 "stage4,head: `fedsign models --groups`; batchnorm: every BatchNorm layer's "
+                 "scale and shift, its statistics frozen)")
       ->delimiter(',')
       ->capture_default_str()
       ->group(local);

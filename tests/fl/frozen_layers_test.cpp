@@ -111,6 +111,17 @@ TEST(FrozenLayers, ResolveLoadsTheFileAndListsTheFrozenTensors) {
   for (const std::string& name : c.frozen_tensors) EXPECT_NE(name.rfind("head.", 0), 0u) << name;
   EXPECT_EQ(c.frozen_tensors.size() + 2, get_weights(*fresh).size()) << "head.weight, head.bias";
 
+  c.trainable_groups = {"batchnorm", "head"};
+  resolve_model_settings(c, *fresh);
+  EXPECT_EQ(c.frozen_tensors.size() + 2 + 2 * 7, get_weights(*fresh).size())
+      << "head + the 7 BatchNorm layers' weight and bias train";
+  for (const std::string& name : c.frozen_tensors) {
+    EXPECT_TRUE(name.find("running_") != std::string::npos ||
+                name.find("num_batches") != std::string::npos || name.ends_with("0.weight") ||
+                name.ends_with("3.weight"))
+        << name << ": conv weights and BatchNorm statistics only";
+  }
+
   c.trainable_groups = {"stage9"};
   EXPECT_ERROR(resolve_model_settings(c, *fresh), "stage9");
   c.trainable_groups = {"all"};
@@ -162,6 +173,28 @@ TEST(FrozenLayers, HeadOnlyClientLeavesTheBodyBitIdentical) {
     }
   }
   EXPECT_EQ(changed, 2) << "head.weight and head.bias train";
+
+  // BatchNorm scale and shift + head: those move; the convs and the running statistics (held in
+  // eval mode, so they neither update nor normalize with batch statistics) stay bit-identical.
+  fit_config[keys::kTrainableGroups] = std::string("batchnorm,head");
+  const Weights bn_head = client.fit(FitIns{global, fit_config, std::nullopt}).weights;
+  int moved = 0, trainable = 0;
+  for (std::size_t i = 0; i < global.size(); ++i) {
+    const std::string& name = global.names[i];
+    const bool is_bn_affine = name.find(".weight") != std::string::npos &&
+                                  global.tensors[i].dim() == 1 ||
+                              name.find(".bias") != std::string::npos;
+    const bool expected_trainable = name.rfind("head.", 0) == 0 || is_bn_affine;
+    const bool same = torch::equal(bn_head.tensors[i], global.tensors[i]);
+    if (expected_trainable) {
+      ++trainable;
+      moved += same ? 0 : 1;
+    } else {
+      EXPECT_TRUE(same) << name << " moved although frozen";
+    }
+  }
+  EXPECT_EQ(trainable, 2 + 2 * 7) << "head + 7 BatchNorm layers' weight and bias";
+  EXPECT_EQ(moved, trainable);
 
   // The next fit without the key trains everything again (the worker's model is shared).
   fit_config.erase(keys::kTrainableGroups);

@@ -326,11 +326,46 @@ TEST(Freeze, FrozenParametersGetNoGradient) {
   }
 }
 
+TEST(Freeze, BatchNormGroupTrainsScaleAndShiftWithFrozenStatistics) {
+  auto model = create_model("compact");
+  const std::vector<std::string> groups = {kBatchNormGroup, "head"};
+  set_trainable_groups(*model, groups);
+  int64_t trainable = 0;
+  for (const auto& item : model->named_parameters()) {
+    const bool bn_or_head = item.value().dim() == 1 || item.key().rfind("head.", 0) == 0;
+    EXPECT_EQ(item.value().requires_grad(), bn_or_head) << item.key();
+    EXPECT_EQ(is_trainable(*model, item.key(), groups), bn_or_head) << item.key();
+    trainable += bn_or_head ? item.value().numel() : 0;
+  }
+  EXPECT_EQ(count_parameters(*model, true), trainable);
+  EXPECT_EQ(trainable, 2 * (32 + 32 + 64 + 64 + 128 + 128 + 256) + 256 * 43 + 43);
+  EXPECT_FALSE(is_trainable(*model, "stage1.1.running_mean", groups));
+  EXPECT_TRUE(is_trainable(*model, "stage1.1.running_mean", {"stage1"}));
+
+  // In training, every BatchNorm layer normalizes with its frozen statistics (eval mode) and
+  // leaves them as they were; with stage4 trained, its own layer runs in training mode.
+  model->train();
+  EXPECT_EQ(hold_frozen_statistics(*model, groups), 7);
+  const auto before = model->named_buffers()["stage2.1.running_mean"].clone();
+  model->forward(batch()).sum().backward();
+  EXPECT_TRUE(torch::equal(model->named_buffers()["stage2.1.running_mean"], before));
+  EXPECT_TRUE(model->named_parameters()["stage2.1.weight"].grad().defined());
+  EXPECT_FALSE(model->named_parameters()["stage2.0.weight"].grad().defined());
+  model->train();
+  EXPECT_EQ(hold_frozen_statistics(*model, {"stage4", "head"}), 6);
+  EXPECT_EQ(hold_frozen_statistics(*model, {"all"}), 0);
+
+  auto plain = create_model("keras_cnn");
+  EXPECT_NE(error_of([&] { set_trainable_groups(*plain, groups); }).find("no BatchNorm layers"),
+            std::string::npos);
+}
+
 TEST(Freeze, UnknownGroupThrows) {
   auto model = create_model("compact");
   const auto message = error_of([&] { set_trainable_groups(*model, {"layer4"}); });
   EXPECT_NE(message.find("unknown layer group 'layer4' (valid: all, stage1"), std::string::npos)
       << message;
+  EXPECT_NE(message.find("head, batchnorm)"), std::string::npos) << message;
   EXPECT_THROW(last_groups(*model, -1), Error);
 }
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 
 #include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
@@ -125,34 +126,70 @@ void load_weights(Classifier& model, const fs::path& file, const LoadWeightsOpti
   }
 }
 
+namespace {
+
+bool is_batchnorm(const torch::nn::Module& m) {
+  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) != nullptr ||
+         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m) != nullptr;
+}
+
+bool contains(const std::vector<std::string>& groups, const std::string& group) {
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
+// State-dict names of every BatchNorm layer's weight and bias.
+std::set<std::string> batchnorm_parameter_names(const Classifier& model) {
+  std::set<std::string> names;
+  for (const auto& item : model.named_modules()) {
+    if (!is_batchnorm(*item.value())) continue;
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) {
+      names.insert(item.key().empty() ? p.key() : item.key() + "." + p.key());
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+bool is_trainable(const Classifier& model, const std::string& name,
+                  const std::vector<std::string>& trainable_groups) {
+  if (trainable_groups == std::vector<std::string>{"all"}) return true;
+  if (contains(trainable_groups, model.group_of(name))) return true;
+  return contains(trainable_groups, kBatchNormGroup) && batchnorm_parameter_names(model).count(name) > 0;
+}
+
 void set_trainable_groups(Classifier& model, const std::vector<std::string>& trainable_groups) {
   const auto groups = model.layer_groups();
   const bool all = trainable_groups == std::vector<std::string>{"all"};
+  const std::set<std::string> batchnorm = batchnorm_parameter_names(model);
   if (!all) {
     for (const auto& group : trainable_groups) {
-      FEDSIGN_CHECK(std::find(groups.begin(), groups.end(), group) != groups.end(),
-                    "unknown layer group '{}' (valid: all, {})", group, fmt::join(groups, ", "));
+      if (group == kBatchNormGroup) {
+        FEDSIGN_CHECK(!batchnorm.empty(), "layer group '{}': this model has no BatchNorm layers",
+                      group);
+        continue;
+      }
+      FEDSIGN_CHECK(contains(groups, group), "unknown layer group '{}' (valid: all, {}, {})", group,
+                    fmt::join(groups, ", "), kBatchNormGroup);
     }
   }
+  const bool with_batchnorm = contains(trainable_groups, kBatchNormGroup);
   for (auto& item : model.named_parameters()) {
-    const bool trainable = all || std::find(trainable_groups.begin(), trainable_groups.end(),
-                                            model.group_of(item.key())) != trainable_groups.end();
+    const bool trainable = all || contains(trainable_groups, model.group_of(item.key())) ||
+                           (with_batchnorm && batchnorm.count(item.key()) > 0);
     item.value().requires_grad_(trainable);
   }
 }
 
-int hold_frozen_statistics(Classifier& model) {
+int hold_frozen_statistics(Classifier& model, const std::vector<std::string>& trainable_groups) {
+  if (trainable_groups == std::vector<std::string>{"all"}) return 0;
   int held = 0;
   for (const auto& item : model.named_modules()) {
     torch::nn::Module& m = *item.value();
-    if (!dynamic_cast<torch::nn::BatchNorm1dImpl*>(&m) &&
-        !dynamic_cast<torch::nn::BatchNorm2dImpl*>(&m)) {
-      continue;
-    }
-    const auto params = m.parameters(false);
-    const bool frozen = std::none_of(params.begin(), params.end(),
-                                     [](const torch::Tensor& p) { return p.requires_grad(); });
-    if (frozen) {
+    if (!is_batchnorm(m)) continue;
+    // The layer's statistics belong to the group of its stage (that of its own weight's name).
+    const std::string weight = item.key().empty() ? "weight" : item.key() + ".weight";
+    if (!contains(trainable_groups, model.group_of(weight))) {
       m.eval();
       ++held;
     }

@@ -31,15 +31,27 @@ std::vector<std::pair<std::string, torch::Tensor>> state_tensors(const Classifie
 // Saves all parameters and buffers by name (atomic write).
 void save_weights(const Classifier& model, const std::filesystem::path& file);
 
-// Freezes (requires_grad=false) every parameter whose group is not in `trainable_groups`.
+// A group that cuts across the model's own: the affine parameters (weight and bias) of every
+// BatchNorm layer. Its running statistics stay in their stage's group, so with the stage frozen
+// the layer normalizes with the pretrained statistics and learns only its scale and shift:
+// a few thousand values that adapt a pretrained body to a new domain (e.g. renders -> photos).
+inline constexpr const char* kBatchNormGroup = "batchnorm";
+
+// Whether tensor `name` (a parameter or buffer of `model`, by state-dict name) is trained when
+// the groups `trainable_groups` are ({"all"}: everything).
+bool is_trainable(const Classifier& model, const std::string& name,
+                  const std::vector<std::string>& trainable_groups);
+
+// Freezes (requires_grad=false) every parameter outside `trainable_groups` (is_trainable).
 // The special group list {"all"} unfreezes everything; {"head"} is feature extraction.
 void set_trainable_groups(Classifier& model, const std::vector<std::string>& trainable_groups);
 
-// Puts every BatchNorm layer whose parameters are all frozen in evaluation mode, so training
-// neither updates its running statistics nor normalizes with batch statistics: a frozen layer
-// then computes in training exactly what it computes at inference. Call after model.train().
-// Returns how many layers it held.
-int hold_frozen_statistics(Classifier& model);
+// Puts every BatchNorm layer whose running statistics are frozen under `trainable_groups` (its
+// stage's group is not trained) in evaluation mode, so training neither updates those statistics
+// nor normalizes with batch statistics: a frozen layer then computes in training exactly what it
+// computes at inference, and with `batchnorm` trained only its scale and shift move. Call after
+// model.train(). Returns how many layers it held.
+int hold_frozen_statistics(Classifier& model, const std::vector<std::string>& trainable_groups);
 
 // Comma-separated layer groups ("stage4,head", "all") as a list; throws on an empty entry.
 std::vector<std::string> parse_groups(const std::string& comma_separated);

@@ -154,7 +154,9 @@ FitResult LocalClient::fit(const FitIns& ins) {
                   corr.names[std::min(k, corr.size() - 1)]);
   }
   train::TrainHooks hooks;
-  if (partial) hooks.after_train_mode = [](models::Classifier& m) { models::hold_frozen_statistics(m); };
+  if (partial) {
+    hooks.after_train_mode = [&groups](models::Classifier& m) { models::hold_frozen_statistics(m, groups); };
+  }
   if (mu > 0 || scaffold) {
     hooks.after_backward = [&](models::Classifier&) {
       torch::NoGradGuard no_grad;

@@ -132,11 +132,7 @@ void resolve_model_settings(FederationConfig& c, models::Classifier& model) {
   models::set_trainable_groups(model, {"all"});
   const Weights layout = get_weights(model);
   for (const std::string& name : layout.names) {
-    const std::string group = model.group_of(name);
-    if (std::find(c.trainable_groups.begin(), c.trainable_groups.end(), group) ==
-        c.trainable_groups.end()) {
-      c.frozen_tensors.push_back(name);
-    }
+    if (!models::is_trainable(model, name, c.trainable_groups)) c.frozen_tensors.push_back(name);
   }
   FEDSIGN_CHECK(c.frozen_tensors.size() < layout.size(),
                 "--trainable-groups: nothing left to train");
