@@ -15,7 +15,7 @@
 # EXTRA (options added to every run). Logs go to OUT/<run>.log; the table also to
 # OUT/results.md. A run whose model.pt exists is not run again (delete its folder to redo it).
 # THREADS (per run; cores/JOBS). CONFIG (configs/fl/dp_central.toml; configs/fl/dp_finetune.toml
-# fine-tunes the head of a model pretrained on pictogram renders: when its init-weights file is
+# fine-tunes the head and BatchNorm scale/shift of a model pretrained on pictogram renders: when its init-weights file is
 # missing, the script makes it first with `fedsign synth` + `fedsign train`, public data only:
 # 1,000 renders per class, 12 epochs; chosen on the validation split over 300 per class and 8
 # epochs, 83.45% -> 88.58% of the real validation images read by the public model alone).

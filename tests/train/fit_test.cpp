@@ -60,6 +60,37 @@ TEST(Fit, LearnsGeneratedSignsAndWritesRunDirectory) {
   EXPECT_EQ(lines, 9);  // header + one row per epoch
 }
 
+TEST(Fit, BatchNormGroupMovesScaleAndShiftButNotTheStatistics) {
+  testing::TempDir tmp;
+  auto set = make_set(tmp / "data", 4);
+  auto split = data::split_by_track(set, 0.25, 1);
+  models::ModelOptions options;
+  options.input_size = set.height;
+  auto start = models::create_model("compact", options);
+  models::save_weights(*start, tmp / "start.pt");
+  RunOptions run;
+  run.run_dir = tmp / "run";
+  run.init_weights = tmp / "start.pt";
+  run.trainable_groups = {"batchnorm", "head"};
+  const auto result = fit(set, split, small_config(1), run);
+  auto trained = models::create_model("compact", options);
+  models::load_weights(*trained, result.best_model);
+  const auto before = models::state_tensors(*start);
+  const auto after = models::state_tensors(*trained);
+  ASSERT_EQ(before.size(), after.size());
+  int moved = 0;
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    const std::string& name = before[i].first;
+    const bool same = torch::equal(before[i].second, after[i].second);
+    if (models::is_trainable(*start, name, run.trainable_groups)) {
+      moved += same ? 0 : 1;
+    } else if (name.find("num_batches_tracked") == std::string::npos) {
+      EXPECT_TRUE(same) << name << " moved although frozen";  // convs and running statistics
+    }
+  }
+  EXPECT_EQ(moved, 2 + 2 * 7) << "head and the 7 BatchNorm layers' weight and bias";
+}
+
 // A run straight through, and the same run resumed from the run directory as a crash after
 // epoch 2 would leave it.
 struct StraightAndResumed {
