@@ -2,7 +2,11 @@
 # Network overhead of federated rounds on loopback: 1 server + N client processes on 127.0.0.1.
 # For each N it reports, from the server's network.csv (rounds 2.. to skip start-up):
 #   seconds per round beyond local training (round time - slowest client's training - evaluation),
-#   bytes sent and received per round, and the server's peak memory (VmHWM).
+#   bytes sent and received per round, and the server's peak memory (VmHWM); then, from the
+#   clients' logs, where a fit task's time goes on their side (rounds 2.., mean over clients):
+#   waiting for the task and downloading it, computing (training, and masking or quantizing the
+#   update), encoding the upload, and submitting it (upload + the server's checks and fold,
+#   until its reply).
 #
 #   bench/net_bench.sh [ROUNDS=3] [N...=5 20 50]
 #
@@ -59,7 +63,7 @@ for N in "${COUNTS[@]}"; do
   for i in $(seq 0 $((N - 1))); do
     "$FEDSIGN" fl client --server "127.0.0.1:$PORT" --name "c$i" --token "t$i" --data "$DATA" \
       --cache-dir "$OUT/cache" --partition-index "$i" --clients "$N" --threads 1 \
-      --batch-size 8 --give-up-after 120 --log-level warn > "$run/logs/c$i.log" 2>&1 &
+      --batch-size 8 --give-up-after 120 --log-level info > "$run/logs/c$i.log" 2>&1 &
     pids+=("$!")
   done
   wait "$server" || { echo "server failed for N=$N, see $run/logs" >&2; cleanup; continue; }
@@ -69,4 +73,10 @@ for N in "${COUNTS[@]}"; do
           printf "%8d %8s %16s %14.3f %14.2f %14.2f %14.1f %16.1f\n", n, model, mode, o / k,
                  s / k / 1e6, r / k / 1e6, m, r / k / n / 1e3 }' \
     "$run/server/network.csv"
+  # "round R: fit timings: wait+download A s, compute B s, encode C s, submit D s" (net/client.cpp)
+  cat "$run"/logs/c*.log | awk '/: fit timings:/ {
+      line = $0; sub(/.*round /, "", line); split(line, w, ":"); if (w[1] + 0 < 2) next
+      gsub(/[^0-9. ]/, " ", line); split(line, v, " ")
+      d += v[2]; c += v[3]; e += v[4]; u += v[5]; k++ }
+    END { if (k > 0) printf "%8s client fit task, mean of %d: wait+download %.3f s, compute %.3f s, encode %.3f s, submit %.3f s\n", "", k, d / k, c / k, e / k, u / k }'
 done

@@ -310,8 +310,13 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
     while (true) {
       ReceivedTask task;
       bool refused_task = false;
+      // Phase timings of each task, logged with its result (bench/net_bench.sh averages them):
+      // where a round's time goes on the client's side.
+      const auto polled = Clock::now();
       s = get_task(*stub, reply.session_id(), o.poll_ms, o.max_model_bytes, &task, &refused_task,
                    o.fault == "die-download");
+      const auto received = Clock::now();
+      Clock::time_point computed = received;
       if (!s.ok()) {
         if (s.code == Code::kPermissionDenied) {
           FEDSIGN_FAIL("server {} refused client '{}': {}", o.server, o.name, s.to_string());
@@ -390,6 +395,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
                                 reply.client_id()));
           }
           if (r.control_delta && !secure) groups[kControlGroup] = *r.control_delta;
+          computed = Clock::now();
           blob = encode(groups);
           to_proto(*blob, result.mutable_blob());
           result.set_num_examples(r.num_examples);
@@ -398,6 +404,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           fl::EvaluateIns ins{fl::compress::from_bf16(task.groups[kWeightsGroup]),
                               from_proto(header.config())};
           fl::EvaluateResult r = client.evaluate(ins);
+          computed = Clock::now();
           result.set_num_examples(r.num_examples);
           result.set_loss(r.loss);
           result.mutable_metrics()->insert(r.metrics.begin(), r.metrics.end());
@@ -423,7 +430,15 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
         result.set_error("TEST FAULT replay-only: own update withheld");
         blob.reset();
       }
+      const auto encoded = std::max(computed, Clock::now());
       s = submit_with_retry(*stub, result, blob ? &*blob : nullptr, header.deadline_unix_ms(), &reason);
+      const auto seconds = [](Clock::time_point a, Clock::time_point b) {
+        return std::chrono::duration<double>(b - a).count();
+      };
+      spdlog::info("round {}: {} timings: wait+download {:.3f} s, compute {:.3f} s, encode {:.3f} s, "
+                   "submit {:.3f} s", header.round(), fit ? "fit" : "evaluate",
+                   seconds(polled, received), seconds(received, computed),
+                   seconds(computed, encoded), seconds(encoded, Clock::now()));
       if (s.ok() && secure && blob) {
         if (Status u = secure->unmask(); !u.ok()) {
           spdlog::warn("round {}: secure aggregation unmasking failed: {}", header.round(),
