@@ -60,6 +60,27 @@ TEST(UpdateBounds, HugeButFiniteWeightsAreRejected) {
   EXPECT_TRUE(validate_fit_update(global, std::nullopt, anything, off).ok());
 }
 
+TEST(UpdateBounds, AKnownGlobalNormSetsTheAutomaticBoundAndNaNIsNamed) {
+  // The server passes the round's global norm (computed once) instead of recomputing it per
+  // upload: the bound is max(10, 10 x that norm), whatever the tensors say.
+  fl::Weights global = model();
+  global.tensors[0].fill_(100.0f);  // norm ~346: the computed bound would be ~3,464
+  fl::FitResult moderate = update_of(global, 5.0f);  // change 5 * sqrt(12) = 17.3
+  EXPECT_TRUE(validate_fit_update(global, std::nullopt, moderate).ok());
+  UpdateLimits known;
+  known.known_global_norm = 1.0;  // bound 10
+  EXPECT_EQ(validate_fit_update(global, std::nullopt, moderate, known).code, Code::kOutOfRange);
+  EXPECT_DOUBLE_EQ(update_norm_bound(global, known), 10.0);
+  known.known_global_norm = fl::l2_norm(global);
+  EXPECT_DOUBLE_EQ(update_norm_bound(global, known), update_norm_bound(global, UpdateLimits{}));
+  // A NaN anywhere makes the norm NaN; the refusal names the tensor (not just "norm").
+  fl::FitResult nan = update_of(global, 0.0f);
+  nan.weights.tensors[1][2] = NAN;
+  const Status s = validate_fit_update(global, std::nullopt, nan, known);
+  EXPECT_EQ(s.code, Code::kInvalidArgument) << s.to_string();
+  EXPECT_NE(s.message.find("'a.bias' has non-finite values"), std::string::npos) << s.to_string();
+}
+
 TEST(UpdateBounds, ClippingScalesTheChangeOntoTheBound) {
   const fl::Weights global = model();
   UpdateLimits clip;

@@ -37,7 +37,11 @@ Weights apply_delta(const Weights& global, const Weights& delta) {
 double l2_norm(const Weights& w) {
   double sum = 0;
   for (const auto& t : w.tensors) {
-    if (t.is_floating_point()) sum += t.to(torch::kFloat64).pow(2).sum().item<double>();
+    if (!t.is_floating_point()) continue;
+    // A double copy (always a copy: `t` may be double already), squared in place (pow(2)
+    // computes x * x, so the sum is the same as before), one allocation instead of two.
+    auto d = t.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
+    sum += d.mul_(d).sum().item<double>();
   }
   return std::sqrt(sum);
 }
@@ -48,7 +52,11 @@ double delta_norm(const Weights& global, const Weights& local) {
   for (std::size_t i = 0; i < global.size(); ++i) {
     const torch::Tensor& g = global.tensors[i];
     if (!g.is_floating_point()) continue;
-    sum += (local.tensors[i].to(torch::kFloat64) - g.to(torch::kFloat64)).pow(2).sum().item<double>();
+    // double(l) - double(g), squared, summed: the same arithmetic as on two double copies, with
+    // one allocation instead of four (a ResNet-18 update is 45 MB; the server checks each one).
+    auto d = local.tensors[i].to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
+    d.sub_(g);
+    sum += d.mul_(d).sum().item<double>();
   }
   return std::sqrt(sum);
 }

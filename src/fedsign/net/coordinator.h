@@ -46,6 +46,7 @@ struct Task {
   fl::Config config;
   std::shared_ptr<const Blob> blob;             // global weights (+ control), shared per round
   std::shared_ptr<const fl::Weights> layout;    // what a FIT update must look like
+  double layout_norm = -1;                      // its L2 norm (fl::l2_norm), once per round
   std::shared_ptr<const std::optional<fl::Weights>> control_layout;
   Clock::time_point deadline;
   int64_t deadline_unix_ms = 0;

@@ -10,6 +10,7 @@
 #include "fedsign/fl/privacy/dp_fedavg.h"
 #include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/privacy/secagg_update.h"
+#include "fedsign/fl/update.h"
 #include "fedsign/net/upload_codec.h"
 #include "fedsign/net/validate.h"
 
@@ -113,6 +114,7 @@ std::shared_ptr<Task> DispatchingStrategy::make_task(TaskKind kind, fl::ClientId
   task->config = config;
   task->blob = std::move(blob);
   task->layout = layout_;
+  task->layout_norm = layout_norm_;
   task->control_layout = control_layout_;
   task->deadline = Clock::now() + round_deadline_;
   task->deadline_unix_ms =
@@ -166,6 +168,7 @@ std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
   }
   global_ = global;
   layout_ = std::make_shared<const fl::Weights>(global);
+  layout_norm_ = -1;
   fit_tasks_.clear();
   // Instructions usually share one FitIns (same tensors): encode each distinct one once.
   std::shared_ptr<const Blob> blob;
@@ -180,6 +183,7 @@ std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
       blob_key = key;
       control_layout_ = std::make_shared<const std::optional<fl::Weights>>(ins.control);
       layout_ = std::make_shared<const fl::Weights>(ins.weights);
+      layout_norm_ = fl::l2_norm(ins.weights);  // for the uploads' norm bound, once
     }
     auto task = make_task(TaskKind::kFit, instruction.client_id, round, round - 1, ins.config, blob);
     fit_tasks_[instruction.client_id] = task;

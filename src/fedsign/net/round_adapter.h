@@ -127,6 +127,7 @@ class DispatchingStrategy : public fl::Strategy {
   std::map<fl::ClientId, std::shared_ptr<Task>> fit_tasks_, evaluate_tasks_;
   fl::Weights global_;  // the round's starting model (shared tensor handles)
   std::shared_ptr<const fl::Weights> layout_;
+  double layout_norm_ = -1;  // fl::l2_norm(*layout_) when known: every upload's norm bound
   std::shared_ptr<const std::optional<fl::Weights>> control_layout_;
   mutable std::mutex mutex_;  // guards aggregation_ and max_train_seconds_
   std::unique_ptr<fl::FitAggregation> aggregation_;

@@ -52,7 +52,8 @@ Status check_finite(const fl::Weights& w, const std::string& what) {
 double update_norm_bound(const fl::Weights& global, const UpdateLimits& limits) {
   if (limits.max_update_norm > 0) return limits.max_update_norm;
   if (limits.max_update_norm == 0) return INFINITY;
-  return std::max(10.0, 10.0 * fl::l2_norm(global));
+  const double norm = limits.known_global_norm >= 0 ? limits.known_global_norm : fl::l2_norm(global);
+  return std::max(10.0, 10.0 * norm);
 }
 
 Status validate_evaluate_result(int64_t num_examples, double loss, const fl::Metrics& metrics,
@@ -89,10 +90,14 @@ Status validate_fit_update(const fl::Weights& global,
     }
   }
   if (Status s = check_layout(global, update.weights, "weights"); !s.ok()) return s;
-  if (Status s = check_finite(update.weights, "weights"); !s.ok()) return s;
   const double bound = update_norm_bound(global, limits);
   const double change = fl::delta_norm(global, update.weights);
   if (norm) *norm = change;
+  // A finite norm (squares summed in double: no overflow for any float32) means every value is
+  // finite; only otherwise is the update searched for the tensor to name.
+  if (!std::isfinite(change)) {
+    if (Status s = check_finite(update.weights, "weights"); !s.ok()) return s;
+  }
   if (!std::isfinite(change) || change > bound) {
     if (!limits.clip || !std::isfinite(change)) {
       return {Code::kOutOfRange,
