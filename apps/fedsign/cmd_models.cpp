@@ -20,10 +20,11 @@ void print_groups(models::Classifier& model) {
     std::printf("    %-16s %12lld\n", group.c_str(), static_cast<long long>(sizes[group]));
   }
   int64_t batchnorm = 0;
-  for (const auto& item : model.named_parameters()) {
-    if (models::is_trainable(model, item.key(), {models::kBatchNormGroup})) {
-      batchnorm += item.value().numel();
-    }
+  const auto parameters = model.named_parameters();
+  const std::vector<bool> in_batchnorm =
+      models::trainable_mask(model, parameters.keys(), {models::kBatchNormGroup});
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    if (in_batchnorm[i]) batchnorm += parameters[i].value().numel();
   }
   if (batchnorm > 0) {
     std::printf("    %-16s %12lld  (across the groups above)\n", models::kBatchNormGroup,

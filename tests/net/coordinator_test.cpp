@@ -10,6 +10,7 @@
 #include <set>
 
 #include "fedsign/fl/strategy/strategy.h"
+#include "fedsign/fl/update.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/net/coordinator.h"
 #include "fedsign/net/round_adapter.h"
@@ -146,6 +147,24 @@ fl::Weights tiny_model() {
   w.names = {"w"};
   w.tensors = {torch::zeros({3})};
   return w;
+}
+
+// The server checks every upload against the round's global model: its norm (the automatic
+// bound is 10x it) is computed once when the round's tasks are made, not once per upload.
+TEST(Fold, FitTasksCarryTheRoundsGlobalNorm) {
+  Fixture f;
+  f.join("alice", "p");
+  fl::StrategyOptions options;
+  auto fedavg = fl::make_strategy("fedavg", options);
+  DispatchingStrategy dispatch(*fedavg, f.coordinator, 60s);
+  NetClientManager manager(f.coordinator);
+  fl::Weights global = tiny_model();
+  global.tensors[0] = torch::tensor({3.0f, 4.0f, 0.0f});
+  dispatch.configure_fit(1, global, manager);
+  auto task = dispatch.task_for(0, TaskKind::kFit);
+  ASSERT_NE(task, nullptr);
+  EXPECT_DOUBLE_EQ(task->layout_norm, 5.0);
+  EXPECT_DOUBLE_EQ(task->layout_norm, fl::l2_norm(*task->layout));
 }
 
 // A late update of round 1 must not be added to round 2's aggregate.

@@ -151,34 +151,36 @@ std::set<std::string> batchnorm_parameter_names(const Classifier& model) {
 
 }  // namespace
 
-bool is_trainable(const Classifier& model, const std::string& name,
-                  const std::vector<std::string>& trainable_groups) {
-  if (trainable_groups == std::vector<std::string>{"all"}) return true;
-  if (contains(trainable_groups, model.group_of(name))) return true;
-  return contains(trainable_groups, kBatchNormGroup) && batchnorm_parameter_names(model).count(name) > 0;
+std::vector<bool> trainable_mask(const Classifier& model, const std::vector<std::string>& names,
+                                 const std::vector<std::string>& trainable_groups) {
+  if (trainable_groups == std::vector<std::string>{"all"}) return std::vector<bool>(names.size(), true);
+  std::set<std::string> batchnorm;  // looked up once, only when asked for
+  if (contains(trainable_groups, kBatchNormGroup)) batchnorm = batchnorm_parameter_names(model);
+  std::vector<bool> mask;
+  mask.reserve(names.size());
+  for (const auto& name : names) {
+    mask.push_back(contains(trainable_groups, model.group_of(name)) || batchnorm.count(name) > 0);
+  }
+  return mask;
 }
 
 void set_trainable_groups(Classifier& model, const std::vector<std::string>& trainable_groups) {
   const auto groups = model.layer_groups();
   const bool all = trainable_groups == std::vector<std::string>{"all"};
-  const std::set<std::string> batchnorm = batchnorm_parameter_names(model);
   if (!all) {
     for (const auto& group : trainable_groups) {
       if (group == kBatchNormGroup) {
-        FEDSIGN_CHECK(!batchnorm.empty(), "layer group '{}': this model has no BatchNorm layers",
-                      group);
+        FEDSIGN_CHECK(!batchnorm_parameter_names(model).empty(),
+                      "layer group '{}': this model has no BatchNorm layers", group);
         continue;
       }
       FEDSIGN_CHECK(contains(groups, group), "unknown layer group '{}' (valid: all, {}, {})", group,
                     fmt::join(groups, ", "), kBatchNormGroup);
     }
   }
-  const bool with_batchnorm = contains(trainable_groups, kBatchNormGroup);
-  for (auto& item : model.named_parameters()) {
-    const bool trainable = all || contains(trainable_groups, model.group_of(item.key())) ||
-                           (with_batchnorm && batchnorm.count(item.key()) > 0);
-    item.value().requires_grad_(trainable);
-  }
+  auto parameters = model.named_parameters();
+  const std::vector<bool> mask = trainable_mask(model, parameters.keys(), trainable_groups);
+  for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].value().requires_grad_(mask[i]);
 }
 
 int hold_frozen_statistics(Classifier& model, const std::vector<std::string>& trainable_groups) {

@@ -37,12 +37,13 @@ void save_weights(const Classifier& model, const std::filesystem::path& file);
 // a few thousand values that adapt a pretrained body to a new domain (e.g. renders -> photos).
 inline constexpr const char* kBatchNormGroup = "batchnorm";
 
-// Whether tensor `name` (a parameter or buffer of `model`, by state-dict name) is trained when
-// the groups `trainable_groups` are ({"all"}: everything).
-bool is_trainable(const Classifier& model, const std::string& name,
-                  const std::vector<std::string>& trainable_groups);
+// For each tensor name (a parameter or buffer of `model`, by state-dict name): whether it is
+// trained when the groups `trainable_groups` are ({"all"}: everything). What the clients'
+// freezing, the server's frozen-tensor list and `fedsign models --groups` all go by.
+std::vector<bool> trainable_mask(const Classifier& model, const std::vector<std::string>& names,
+                                 const std::vector<std::string>& trainable_groups);
 
-// Freezes (requires_grad=false) every parameter outside `trainable_groups` (is_trainable).
+// Freezes (requires_grad=false) every parameter outside `trainable_groups` (trainable_mask).
 // The special group list {"all"} unfreezes everything; {"head"} is feature extraction.
 void set_trainable_groups(Classifier& model, const std::vector<std::string>& trainable_groups);
 

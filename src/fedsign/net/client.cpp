@@ -430,7 +430,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
         result.set_error("TEST FAULT replay-only: own update withheld");
         blob.reset();
       }
-      const auto encoded = std::max(computed, Clock::now());
+      const auto encoded = Clock::now();
       s = submit_with_retry(*stub, result, blob ? &*blob : nullptr, header.deadline_unix_ms(), &reason);
       const auto seconds = [](Clock::time_point a, Clock::time_point b) {
         return std::chrono::duration<double>(b - a).count();

@@ -110,9 +110,9 @@ FitResult fit(const data::ImageSet& set, const data::TrackSplit& split, const Tr
   Trainer trainer(model, config, make_schedule(config, steps_per_epoch(config, split.train.size())));
   std::unique_ptr<WeightEma> ema;
   TrainHooks hooks;
-  if (std::find(groups.begin(), groups.end(), models::kBatchNormGroup) != groups.end()) {
-    // The batchnorm group trains scale and shift with the statistics held where they are (as
-    // the federated clients do): layers of frozen stages normalize in eval mode.
+  if (groups != std::vector<std::string>{"all"}) {
+    // Frozen stages stay frozen, their BatchNorm statistics included, as on the federated
+    // clients (fl/client/local_client.cpp): they normalize in eval mode.
     hooks.after_train_mode = [groups](models::Classifier& m) { models::hold_frozen_statistics(m, groups); };
   }
   if (options.weight_ema > 0) {

@@ -131,8 +131,9 @@ void resolve_model_settings(FederationConfig& c, models::Classifier& model) {
   models::set_trainable_groups(model, c.trainable_groups);  // validates the names
   models::set_trainable_groups(model, {"all"});
   const Weights layout = get_weights(model);
-  for (const std::string& name : layout.names) {
-    if (!models::is_trainable(model, name, c.trainable_groups)) c.frozen_tensors.push_back(name);
+  const std::vector<bool> trainable = models::trainable_mask(model, layout.names, c.trainable_groups);
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    if (!trainable[i]) c.frozen_tensors.push_back(layout.names[i]);
   }
   FEDSIGN_CHECK(c.frozen_tensors.size() < layout.size(),
                 "--trainable-groups: nothing left to train");
