@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The robustness table of docs/robustness.md: every defence {FedAvg (none), median, trimmed mean,
-# Multi-Krum, adaptive clipping, FLTrust, Multi-Krum with adaptive clipping} against every attack {none, sign flip 20%, scaling x10
-# 10%, label flip 30%, backdoor 10%, little-is-enough 20%} (the share of all clients that attack,
+# Multi-Krum, adaptive clipping, FLTrust, Multi-Krum with adaptive clipping, the cosine filter with
+# memory and the copy test, alone and with adaptive clipping} against every attack {none, sign
+# flip 20%, scaling x10 10%, label flip 30%, backdoor 10%, little-is-enough 20%} (the share of all clients that attack,
 # issue 14's grid), on GTSRB split into CLIENTS clients (Dirichlet 0.5). Prints one Markdown
 # table: final central accuracy on the validation (development) split, and for the backdoor its
 # attack success rate (accuracy on triggered validation images of the other classes).
@@ -30,9 +31,11 @@ JOBS=${JOBS:-2}
 EXTRA=${EXTRA:-}
 THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 
-DEFENCES=(fedavg median trimmed-mean multi-krum clipping fltrust multi-krum-clipping)
+DEFENCES=(fedavg median trimmed-mean multi-krum clipping fltrust multi-krum-clipping cosine-filter
+          cosine-filter-clipping)
 DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Multi-Krum (f = attackers per round)"
-               "adaptive clipping" "FLTrust (100 root images)" "Multi-Krum + adaptive clipping")
+               "adaptive clipping" "FLTrust (100 root images)" "Multi-Krum + adaptive clipping"
+               "cosine filter (memory, copies)" "cosine filter + adaptive clipping")
 ATTACKS=(none sign-flip scale label-flip backdoor little-is-enough)
 ATTACK_NAMES=("no attack" "sign flip 20%" "scaling x10 10%" "label flip 30%" "backdoor 10%"
               "little is enough 20%")
@@ -76,6 +79,8 @@ defence_flags() {  # DEFENCE ATTACK
     clipping) echo "--adaptive-clip" ;;
     fltrust) echo "--robust fltrust --fltrust-root 100" ;;
     multi-krum-clipping) echo "--robust multi-krum --krum-f $(krum_f "$2") --adaptive-clip" ;;
+    cosine-filter) echo "--robust cosine-filter --cosine-memory --duplicate-cosine 0.999" ;;
+    cosine-filter-clipping) echo "--robust cosine-filter --cosine-memory --duplicate-cosine 0.999 --adaptive-clip" ;;
   esac
 }
 

@@ -39,6 +39,22 @@ void add_robust_options(CLI::App& cmd, fl::RobustOptions& o) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str()
       ->group(group);
+  cmd.add_option("--cosine-threshold", o.cosine_threshold,
+                 "cosine-filter: keep the updates whose cosine with the round's coordinate-wise "
+                 "median is above this")
+      ->check(CLI::Range(-1.0, 0.99))
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--duplicate-cosine", o.duplicate_cosine,
+                 "cosine-filter: drop updates at this cosine or more with another update of the "
+                 "round, near copies as colluders send (above 1: off)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_flag("--cosine-memory", o.cosine_memory,
+               "cosine-filter: a client whose update was once dropped is not kept again (the "
+               "server remembers it; checkpointed)")
+      ->group(group);
   cmd.add_option("--robust-max-updates", o.max_buffered_updates,
                  "largest number of updates a rule holds in memory per round")
       ->check(CLI::PositiveNumber)

@@ -61,7 +61,8 @@ TEST(RobustDefence, EveryRuleBeatsBoostedSignFlipping) {
   const double undefended = distance_after(plain, 80);
   EXPECT_GT(undefended, 3.0);  // started at sqrt(5 * 4) = 4.47; only the noise moves it
   for (const std::string rule :
-       {"median", "trimmed-mean", "krum", "multi-krum", "fltrust", "clip", "adaptive-clip"}) {
+       {"median", "trimmed-mean", "krum", "multi-krum", "fltrust", "cosine-filter", "clip",
+        "adaptive-clip"}) {
     auto strategy = defended(rule);
     EXPECT_LT(distance_after(*strategy, 80), 0.2) << rule;
   }

@@ -1,6 +1,7 @@
 // The robust aggregation rules (fl/robust/robust_rules.h) against values computed by hand:
 // median with odd and even counts and ties, trimmed mean, Krum scores and selection (Krum keeps
-// a benign update among planted outliers), norm clipping, adaptive clipping and FLTrust.
+// a benign update among planted outliers), norm clipping, adaptive clipping, FLTrust and the
+// cosine filter.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -157,6 +158,47 @@ TEST(RobustRules, FlTrustByHand) {
   EXPECT_EQ(values(fltrust({vec({-1, 0}), vec({0, -2})}, vec({1, 0})).update),
             (std::vector<float>{0, 0}));
   EXPECT_THROW(fltrust(u, vec({1, 0, 0})), fedsign::Error);
+}
+
+TEST(RobustRules, CosineFilterByHand) {
+  // Median of (2,0) (1,1) (1,-1) (-2,0) (3,0) is (1,0). Cosines: 1, 0.707, 0.707, -1, 1; the
+  // flipped (-2,0) is dropped and the rest averaged by weight 1, 1, 2, -, 1:
+  // ((2,0) + (1,1) + 2 (1,-1) + (3,0)) / 5 = (1.6, -0.2).
+  Updates u = {vec({2, 0}), vec({1, 1}), vec({1, -1}), vec({-2, 0}), vec({3, 0})};
+  const std::vector<double> w = {1, 1, 2, 5, 1};
+  CosineFilterResult r = cosine_filter(u, w, {});
+  expect_near(r.update, {1.6, -0.2});
+  ASSERT_EQ(r.cosine.size(), 5u);
+  EXPECT_NEAR(r.cosine[1], std::sqrt(0.5), 1e-9);
+  EXPECT_NEAR(r.cosine[3], -1.0, 1e-12);
+  EXPECT_EQ(r.kept, (std::vector<int64_t>{0, 1, 2, 4}));
+  EXPECT_EQ(r.dropped, (std::vector<bool>{false, false, false, true, false}));
+  EXPECT_EQ(r.duplicates, 0);
+  // A higher threshold keeps only the updates along the median: ((2,0) + (3,0)) / 2.
+  CosineFilterOptions strict;
+  strict.threshold = 0.8;
+  expect_near(cosine_filter(u, w, strict).update, {2.5, 0});
+  // Near copies: (2,0) and (3,0) point the same way (cosine 1), so at duplicate cosine 0.999 both
+  // go and ((1,1) + 2 (1,-1)) / 3 = (1, -1/3) is left.
+  CosineFilterOptions copies;
+  copies.duplicate_cosine = 0.999;
+  CosineFilterResult c = cosine_filter(u, w, copies);
+  expect_near(c.update, {1, -1.0 / 3});
+  EXPECT_EQ(c.duplicates, 2);
+  // A client caught in an earlier round stays out although (1,1) points along the median now:
+  // ((2,0) + 2 (1,-1) + (3,0)) / 4 = (1.75, -0.5); it is not "dropped" by this round's tests.
+  CosineFilterResult remembered = cosine_filter(u, w, {}, {false, true, false, false, false});
+  expect_near(remembered.update, {1.75, -0.5});
+  EXPECT_EQ(remembered.kept, (std::vector<int64_t>{0, 2, 4}));
+  EXPECT_FALSE(remembered.dropped[1]);
+  // Nothing kept (all updates zero): a zero update, not a division by zero.
+  EXPECT_EQ(values(cosine_filter({vec({0, 0}), vec({0, 0})}, {1, 1}, {}).update),
+            (std::vector<float>{0, 0}));
+  CosineFilterOptions bad;
+  bad.threshold = 1.0;
+  EXPECT_THROW(cosine_filter(u, w, bad), fedsign::Error);
+  EXPECT_THROW(cosine_filter(u, {1, 1}, {}), fedsign::Error);
+  EXPECT_THROW(cosine_filter(u, w, {}, {true}), fedsign::Error);
 }
 
 TEST(RobustRules, FlatDeltasSkipIntegerTensors) {

@@ -2,8 +2,9 @@
 // they compose with the inner strategy's server optimizer (FedAdam applied to the robust
 // combination computed by hand), keep integer buffers, bound and report buffered memory, keep the
 // model when a round has too few updates for Krum, respect the inner min_results, hand FLTrust
-// the round's fit config, clip while streaming, adapt and checkpoint the clipping bound, check a
-// configuration against the clients per round, and delegate the rest.
+// the round's fit config, clip while streaming, adapt and checkpoint the clipping bound, remember
+// (and checkpoint) the clients the cosine filter caught, check a configuration against the
+// clients per round, and delegate the rest.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -194,6 +195,40 @@ TEST(ClippingStrategy, ClipsWhileStreamingAndAdaptsTheBound) {
   restored.load_state(state);
   EXPECT_DOUBLE_EQ(restored.bound(), strategy.bound());
   EXPECT_EQ(restored.inner().state().count("v"), 1u);
+}
+
+TEST(RobustStrategy, CosineMemoryKeepsACaughtClientOutAndIsCheckpointed) {
+  // Round 1: deltas (1, 0 | 0), (1, 0.2 | 0), (-1, 0 | 0) from clients 0, 1, 2; the median
+  // (1, 0 | 0) drops client 2. Round 2: client 2 sends (1, 0.4 | 0), along the others, but it was
+  // caught: with memory the mean of clients 0 and 1 (w1 = 2.1), without it of all three (2.2).
+  BufferedRuleOptions options;
+  options.rule = BufferedRule::kCosineFilter;
+  options.cosine_memory = true;
+  RobustStrategy strategy(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  auto round = [&](RobustStrategy& s, int64_t r, float third_w0, float third_w1) {
+    std::vector<FitResult> results = {result(0, make(2, 2, 0.5f, 10), 1),
+                                      result(1, make(2, 2.2f, 0.5f, 10), 1),
+                                      result(2, make(third_w0, third_w1, 0.5f, 10), 1)};
+    return s.aggregate_fit(r, kGlobal, results, {});
+  };
+  AggregateFitResult first = round(strategy, 1, 0, 2);
+  EXPECT_DOUBLE_EQ(first.metrics.at("robust_selected"), 2);
+  EXPECT_NEAR(values(first.weights.tensors[0])[1], 2.1, 1e-6);
+  AggregateFitResult second = round(strategy, 2, 2, 2.4f);
+  EXPECT_DOUBLE_EQ(second.metrics.at("robust_selected"), 2);
+  EXPECT_NEAR(values(second.weights.tensors[0])[0], 2.0, 1e-6);
+  EXPECT_NEAR(values(second.weights.tensors[0])[1], 2.1, 1e-6);
+  // Restored from the checkpointed state, the server still remembers client 2.
+  RobustStrategy restored(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  restored.load_state(strategy.state());
+  EXPECT_DOUBLE_EQ(round(restored, 3, 2, 2.4f).metrics.at("robust_selected"), 2);
+  // Without memory the same second round keeps all three.
+  options.cosine_memory = false;
+  RobustStrategy forgetful(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  round(forgetful, 1, 0, 2);
+  AggregateFitResult again = round(forgetful, 2, 2, 2.4f);
+  EXPECT_DOUBLE_EQ(again.metrics.at("robust_selected"), 3);
+  EXPECT_NEAR(values(again.weights.tensors[0])[1], 2.2, 1e-6);
 }
 
 TEST(ClippingStrategy, WithoutAnInitialBoundTheFirstRoundsNormsSetIt) {

@@ -188,4 +188,83 @@ FlTrustResult fltrust(const Updates& updates, const torch::Tensor& server_update
   return out;
 }
 
+namespace {
+
+// X X^T of the updates as rows, in float64, over column chunks of kGramChunk values.
+torch::Tensor gram_matrix(const Updates& updates) {
+  constexpr int64_t kGramChunk = int64_t{1} << 16;
+  const int64_t d = updates.front().numel();
+  const auto n = static_cast<int64_t>(updates.size());
+  torch::Tensor gram = torch::zeros({n, n}, torch::kFloat64);
+  std::vector<torch::Tensor> rows(updates.size());
+  for (int64_t start = 0; start < d; start += kGramChunk) {
+    const int64_t len = std::min(kGramChunk, d - start);
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      rows[i] = updates[i].narrow(0, start, len).to(torch::kFloat64);
+    }
+    const torch::Tensor x = torch::stack(rows);
+    gram.add_(x.matmul(x.t()));
+  }
+  return gram;
+}
+
+}  // namespace
+
+CosineFilterResult cosine_filter(const Updates& updates, const std::vector<double>& weights,
+                                 const CosineFilterOptions& options,
+                                 const std::vector<bool>& caught_before) {
+  const int64_t d = check_updates(updates, "cosine filter");
+  const auto n = static_cast<int64_t>(updates.size());
+  FEDSIGN_CHECK(weights.size() == updates.size(), "cosine filter: {} weights for {} updates",
+                weights.size(), updates.size());
+  FEDSIGN_CHECK(options.threshold >= -1 && options.threshold < 1,
+                "cosine filter: threshold {} not in [-1, 1)", options.threshold);
+  FEDSIGN_CHECK(options.duplicate_cosine > 0, "cosine filter: duplicate cosine {} not positive",
+                options.duplicate_cosine);
+  FEDSIGN_CHECK(caught_before.empty() || caught_before.size() == updates.size(),
+                "cosine filter: {} memory entries for {} updates", caught_before.size(),
+                updates.size());
+  Updates with_reference = updates;
+  with_reference.push_back(coordinate_median(updates));
+  const torch::Tensor gram = gram_matrix(with_reference);
+  const auto g = gram.accessor<double, 2>();
+  auto cosine = [&](int64_t i, int64_t j) {
+    const double norms = std::sqrt(g[i][i] * g[j][j]);
+    return norms > 0 ? g[i][j] / norms : 0.0;
+  };
+  CosineFilterResult out;
+  out.dropped.assign(updates.size(), false);
+  for (int64_t i = 0; i < n; ++i) {
+    out.cosine.push_back(cosine(i, n));  // row n: the median
+    if (out.cosine.back() <= options.threshold) out.dropped[i] = true;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      if (j != i && cosine(i, j) >= options.duplicate_cosine) {
+        out.dropped[i] = true;
+        ++out.duplicates;
+        break;
+      }
+    }
+  }
+  Updates kept;
+  std::vector<double> kept_weights;
+  for (int64_t i = 0; i < n; ++i) {
+    if (out.dropped[i] || (!caught_before.empty() && caught_before[i])) continue;
+    out.kept.push_back(i);
+    kept.push_back(updates[i]);
+    kept_weights.push_back(weights[i]);
+  }
+  if (kept.empty()) {
+    out.update = torch::zeros({d}, torch::kFloat32);
+  } else {
+    // Kept clients without examples: average them equally rather than fail (as Multi-Krum).
+    if (std::accumulate(kept_weights.begin(), kept_weights.end(), 0.0) <= 0) {
+      std::fill(kept_weights.begin(), kept_weights.end(), 1.0);
+    }
+    out.update = weighted_mean(kept, kept_weights);
+  }
+  return out;
+}
+
 }  // namespace fedsign::fl::robust

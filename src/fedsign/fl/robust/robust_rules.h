@@ -72,4 +72,29 @@ struct FlTrustResult {
 };
 FlTrustResult fltrust(const Updates& updates, const torch::Tensor& server_update);
 
+// Cosine filter: FLTrust's similarity test without a root set, and FoolsGold's sybil test within
+// one round. The reference is the round's own coordinate-wise median (robust while attackers are
+// fewer than half); update i is dropped when
+//   - cos(u_i, median) <= threshold: it points away from the round (a sign flip does), or
+//   - cos(u_i, u_j) >= duplicate_cosine for another update j: near copies of one update, which
+//     honest clients with their own data do not send and colluders (little-is-enough) do, or
+//   - caught_before[i]: its client was dropped in an earlier round (the server's memory).
+// The kept updates are averaged weighted by example counts, as FedAvg would (no norm matching:
+// combine with clipping for boosted updates). Nothing kept: a zero update. Cosines come from the
+// updates' Gram matrix (float64, O(n^2 d), in column chunks).
+struct CosineFilterOptions {
+  double threshold = 0.0;         // in [-1, 1)
+  double duplicate_cosine = 1.1;  // > 1: no duplicate test
+};
+struct CosineFilterResult {
+  torch::Tensor update;
+  std::vector<double> cosine;     // per update, against this round's median
+  std::vector<bool> dropped;      // per update: by this round's cosine or duplicate test
+  std::vector<int64_t> kept;      // indices into updates
+  int64_t duplicates = 0;         // updates dropped as near copies
+};
+CosineFilterResult cosine_filter(const Updates& updates, const std::vector<double>& weights,
+                                 const CosineFilterOptions& options,
+                                 const std::vector<bool>& caught_before = {});
+
 }  // namespace fedsign::fl::robust

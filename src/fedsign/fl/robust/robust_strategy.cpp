@@ -16,6 +16,7 @@ std::string to_string(BufferedRule rule) {
     case BufferedRule::kTrimmedMean: return "trimmed-mean";
     case BufferedRule::kMultiKrum: return "multi-krum";
     case BufferedRule::kFlTrust: return "fltrust";
+    case BufferedRule::kCosineFilter: return "cosine-filter";
   }
   return "robust";
 }
@@ -38,6 +39,7 @@ class RobustStrategy::Aggregation : public FitAggregation {
     torch::Tensor delta = flat_delta(global_, result.weights);
     bytes_ += delta.numel() * static_cast<int64_t>(delta.element_size());
     updates_.push_back(std::move(delta));
+    client_ids_.push_back(result.client_id);
     const auto n = static_cast<double>(result.num_examples);
     weights_.push_back(n);
     total_examples_ += result.num_examples;
@@ -102,6 +104,30 @@ class RobustStrategy::Aggregation : public FitAggregation {
         metrics["robust_mean_trust"] = sum / static_cast<double>(r.trust.size());
         return r.update;
       }
+      case BufferedRule::kCosineFilter: {
+        std::vector<bool> caught_before;
+        if (options_.cosine_memory) {
+          for (int64_t id : client_ids_) caught_before.push_back(strategy_.caught_.count(id) > 0);
+        }
+        CosineFilterOptions filter;
+        filter.threshold = options_.cosine_threshold;
+        filter.duplicate_cosine = options_.duplicate_cosine;
+        CosineFilterResult r = cosine_filter(updates_, weights_, filter, caught_before);
+        double mean = 0;
+        for (std::size_t i = 0; i < r.cosine.size(); ++i) {
+          mean += r.cosine[i] / static_cast<double>(r.cosine.size());
+          spdlog::debug("cosine filter (round {}): client {} cosine {:.4f}{}", round_,
+                        client_ids_[i], r.cosine[i], r.dropped[i] ? " dropped" : "");
+          if (options_.cosine_memory && r.dropped[i]) strategy_.caught_.insert(client_ids_[i]);
+        }
+        metrics["robust_selected"] = static_cast<double>(r.kept.size());
+        metrics["robust_mean_cosine"] = mean;
+        metrics["robust_duplicates"] = static_cast<double>(r.duplicates);
+        if (options_.cosine_memory) {
+          metrics["robust_caught_clients"] = static_cast<double>(strategy_.caught_.size());
+        }
+        return r.update;
+      }
     }
     FEDSIGN_FAIL("robust aggregation: unknown rule");
   }
@@ -114,6 +140,7 @@ class RobustStrategy::Aggregation : public FitAggregation {
   std::vector<bool> integer_mask_;
   bool has_integers_ = false;
   Updates updates_;
+  std::vector<int64_t> client_ids_;
   std::vector<double> weights_;
   int64_t total_examples_ = 0;
   int64_t bytes_ = 0;
@@ -150,6 +177,36 @@ int64_t RobustStrategy::min_updates() const {
   return options_.rule == BufferedRule::kMultiKrum
              ? std::max<int64_t>(options_.krum_f + 3, std::max<int64_t>(options_.krum_m, 1))
              : 1;
+}
+
+namespace {
+constexpr const char* kCaughtStateKey = "cosine.caught";
+}  // namespace
+
+std::map<std::string, Weights> RobustStrategy::state() const {
+  std::map<std::string, Weights> out = inner().state();
+  if (options_.cosine_memory && !caught_.empty()) {
+    Weights w;
+    w.names = {"client_ids"};
+    w.tensors = {torch::tensor(std::vector<int64_t>(caught_.begin(), caught_.end()), torch::kInt64)};
+    out[kCaughtStateKey] = std::move(w);
+  }
+  return out;
+}
+
+void RobustStrategy::load_state(const std::map<std::string, Weights>& state) {
+  std::map<std::string, Weights> rest = state;
+  caught_.clear();
+  if (auto it = rest.find(kCaughtStateKey); it != rest.end()) {
+    const Weights& w = it->second;
+    FEDSIGN_CHECK(w.size() == 1 && w.tensors[0].dim() == 1 &&
+                      w.tensors[0].scalar_type() == torch::kInt64,
+                  "robust state '{}': expected one int64 list of client ids", kCaughtStateKey);
+    const torch::Tensor ids = w.tensors[0].contiguous();
+    caught_.insert(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+    rest.erase(it);
+  }
+  inner().load_state(rest);
 }
 
 std::vector<FitInstruction> RobustStrategy::configure_fit(int64_t round, const Weights& global,

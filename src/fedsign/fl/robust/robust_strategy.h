@@ -20,6 +20,8 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -27,7 +29,7 @@
 
 namespace fedsign::fl::robust {
 
-enum class BufferedRule { kMedian, kTrimmedMean, kMultiKrum, kFlTrust };
+enum class BufferedRule { kMedian, kTrimmedMean, kMultiKrum, kFlTrust, kCosineFilter };
 std::string to_string(BufferedRule rule);
 
 // FLTrust: the server's model after training from `global` on its small clean root set, with the
@@ -41,6 +43,10 @@ struct BufferedRuleOptions {
   double trim_beta = 0.1;             // trimmed mean: fraction cut from each end
   int64_t krum_f = 1;                 // Krum: assumed Byzantine clients per round
   int64_t krum_m = 1;                 // Multi-Krum: updates averaged (1 = Krum, <= 0: n - f)
+  double cosine_threshold = 0.0;      // cosine filter: keep updates above this cosine
+  double duplicate_cosine = 1.1;      // cosine filter: near copies at this cosine are dropped
+                                      // (> 1: off)
+  bool cosine_memory = false;         // cosine filter: a client once dropped is not kept again
   int64_t max_buffered_updates = 100; // more results in one round is an error
   ServerUpdateFn server_update;       // FLTrust only (required there)
 };
@@ -57,6 +63,10 @@ class RobustStrategy : public DelegatingStrategy {
   std::unique_ptr<FitAggregation> begin_aggregate_fit(int64_t round,
                                                       const Weights& global) override;
   const BufferedRuleOptions& options() const { return options_; }
+  // The inner strategy's state, and with cosine_memory "cosine.caught": the ids of the clients
+  // the cosine filter dropped so far, so --resume remembers who was caught.
+  std::map<std::string, Weights> state() const override;
+  void load_state(const std::map<std::string, Weights>& state) override;
 
  private:
   class Aggregation;
@@ -65,6 +75,7 @@ class RobustStrategy : public DelegatingStrategy {
   int64_t min_updates() const;
   BufferedRuleOptions options_;
   Config fit_config_;  // of the last configured round
+  std::set<int64_t> caught_;  // cosine_memory: clients the cosine filter dropped
 };
 
 }  // namespace fedsign::fl::robust

@@ -8,7 +8,7 @@
 namespace fedsign::fl {
 
 std::vector<std::string> robust_rule_names() {
-  return {"none", "median", "trimmed-mean", "krum", "multi-krum", "fltrust"};
+  return {"none", "median", "trimmed-mean", "krum", "multi-krum", "fltrust", "cosine-filter"};
 }
 
 bool robust_rule_buffers(const std::string& rule) { return rule != "none"; }
@@ -23,7 +23,7 @@ void check_rule_name(const std::string& rule) {
   const auto names = robust_rule_names();
   FEDSIGN_CHECK(std::find(names.begin(), names.end(), rule) != names.end(),
                 "unknown robust rule '{}' (one of none, median, trimmed-mean, krum, multi-krum, "
-                "fltrust)", rule);
+                "fltrust, cosine-filter)", rule);
 }
 
 }  // namespace
@@ -61,6 +61,11 @@ std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const Rob
     } else if (o.rule == "krum" || o.rule == "multi-krum") {
       buffered.rule = robust::BufferedRule::kMultiKrum;
       buffered.krum_m = o.rule == "krum" ? 1 : o.krum_m;
+    } else if (o.rule == "cosine-filter") {
+      buffered.rule = robust::BufferedRule::kCosineFilter;
+      buffered.cosine_threshold = o.cosine_threshold;
+      buffered.duplicate_cosine = o.duplicate_cosine;
+      buffered.cosine_memory = o.cosine_memory;
     } else {
       buffered.rule = robust::BufferedRule::kFlTrust;
       buffered.server_update = std::move(server_update);

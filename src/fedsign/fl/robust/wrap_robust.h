@@ -13,6 +13,9 @@
 //   multi-krum     mean of the m most central updates (f, m)        buffered, O(n^2 d)
 //   fltrust        trust-weighted, norm-matched updates              buffered, O(n d) + one
 //                  (needs the server's update on its root set)       server training per round
+//   cosine-filter  mean of the updates pointing with the round's     buffered, O(n log n d
+//                  coordinate-wise median (cosine > threshold), near     + n^2 d)
+//                  copies dropped, optionally with memory
 #pragma once
 
 #include <memory>
@@ -36,6 +39,10 @@ struct RobustOptions {
   double clip_quantile = 0.5;          // adaptive: target share of updates left unclipped
   double clip_lr = 0.2;                // adaptive: geometric step of the bound
   int64_t max_buffered_updates = 100;  // buffered rules: more results in a round is an error
+  double cosine_threshold = 0.0;       // cosine-filter: keep updates whose cosine with the
+                                       // round's coordinate-wise median is above this
+  double duplicate_cosine = 1.1;       // cosine-filter: drop near copies at this cosine (> 1: off)
+  bool cosine_memory = false;          // cosine-filter: a client once dropped stays out
   int64_t fltrust_root = 100;          // fltrust: images in the server's root set (the caller
                                        // draws them: run/root_update.h)
 };
