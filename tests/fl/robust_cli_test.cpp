@@ -1,8 +1,9 @@
 // `fl simulate` with the Robustness, Attack simulation and Compression options, end to end on a
 // tiny generated dataset (real processes): a defended run under attack finishes and reports its
 // attackers, the options are run settings (resume refuses a changed rule), int8 uploads count a
-// quarter of the bytes, the backdoor's success rate is a column, and a rule that cannot work
-// with the clients per round is refused up front with a one-line error.
+// quarter of the bytes, the backdoor's success rate is a column, the cosine filter drops and
+// remembers colluders' copies, and a rule that cannot work with the clients per round is refused
+// up front with a one-line error.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -105,6 +106,27 @@ TEST_F(RobustCli, BackdoorSuccessRateIsAColumn) {
   EXPECT_LE(asr, 1.0);
   EXPECT_EQ(rows[0].at("attackers"), "1");
   EXPECT_NE(sim.out.find("backdoor attack success rate"), std::string::npos) << sim.out;
+}
+
+TEST_F(RobustCli, CosineFilterDropsColludersCopiesAndRemembersThem) {
+  // 2 of 5 clients collude (little-is-enough): both send the same crafted update every round, so
+  // the copy test drops both, and with memory they stay caught.
+  const auto run = tmp_ / "cosine";
+  auto sim = run_cli(simulate(5, "--rounds 2 --robust cosine-filter --duplicate-cosine 0.999 "
+                                 "--cosine-memory --attack little-is-enough --attack-fraction 0.4 "
+                                 "--out " + run.string()),
+                     tmp_.path());
+  ASSERT_EQ(sim.exit_code, 0) << sim.err;
+  const auto rows = testing::read_csv(run / "metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.at("attackers"), "2");
+    EXPECT_EQ(testing::number(row, "robust_duplicates"), 2);
+    EXPECT_LE(testing::number(row, "robust_selected"), 3);
+    EXPECT_GE(testing::number(row, "robust_caught_clients"), 2);
+  }
+  EXPECT_NE(testing::read_text(run / "summary.md").find("fedavg+cosine-filter"),
+            std::string::npos);
 }
 
 TEST_F(RobustCli, KrumWithTooFewClientsIsAOneLineError) {
