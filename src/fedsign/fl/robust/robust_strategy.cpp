@@ -188,7 +188,8 @@ std::map<std::string, Weights> RobustStrategy::state() const {
   if (options_.cosine_memory && !caught_.empty()) {
     Weights w;
     w.names = {"client_ids"};
-    w.tensors = {torch::tensor(std::vector<int64_t>(caught_.begin(), caught_.end()), torch::kInt64)};
+    const std::vector<int64_t> ids(caught_.begin(), caught_.end());
+    w.tensors = {torch::tensor(ids, torch::kInt64)};
     out[kCaughtStateKey] = std::move(w);
   }
   return out;

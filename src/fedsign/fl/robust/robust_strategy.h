@@ -1,28 +1,29 @@
 // RobustStrategy: a Strategy wrapper that replaces the weighted mean of the client models by a
 // robust rule (robust_rules.h), then lets the inner strategy (FedAvg, FedAvgM, FedAdam, ...)
 // apply the result with its own server optimizer. Everything else (client sampling, configs,
-// evaluation, checkpointed state) is the inner strategy's.
+// evaluation, checkpointed state) is the inner strategy's; the cosine filter's memory adds to the
+// checkpointed state.
 //
 // How a round aggregates: each result's update delta_i = w_i - global (floating tensors,
-// flat_update.h) is BUFFERED, because median, trimmed mean, Krum and FLTrust need all updates at
-// once; the streaming, O(model) path of the inner strategy is lost. Server memory is therefore
-// n x model (float32) per round: add() throws fedsign::Error beyond max_buffered_updates, and the
-// round's metrics report robust_buffer_bytes. At finish() the rule combines the updates into ONE
-// model, global + robust delta (integer tensors: the example-weighted mean), and the inner
-// aggregation receives it once per buffered update, the round's examples shared out among them:
-// its weighted mean is exactly that model, its count-based checks (min_results, num_results) see
-// the real number of updates, and the metrics are the clients' example-weighted means.
-// Clients with num_examples <= 0 are skipped (as FedAvg does). A round with fewer updates than
-// the rule needs (Krum: f + 3, e.g. after dropouts) keeps the global model and reports
-// robust_too_few = 1; check_robust_round() (wrap_robust.h) rejects a configuration where every
-// round would. SCAFFOLD is not supported (the synthetic result has no control variate).
+// flat_update.h) is BUFFERED, because median, trimmed mean, Krum, FLTrust and the cosine filter
+// need all updates at once; the streaming, O(model) path of the inner strategy is lost. Server
+// memory is therefore n x model (float32) per round: add() throws fedsign::Error beyond
+// max_buffered_updates, and the round's metrics report robust_buffer_bytes. At finish() the rule
+// combines the updates into ONE model, global + robust delta (integer tensors: the example-weighted
+// mean), and the inner aggregation receives it once per buffered update, the round's examples
+// shared out among them: its weighted mean is exactly that model, its count-based checks
+// (min_results, num_results) see the real number of updates, and the metrics are the clients'
+// example-weighted means. Clients with num_examples <= 0 are skipped (as FedAvg does). A round with
+// fewer updates than the rule needs (Krum: f + 3, e.g. after dropouts) keeps the global model and
+// reports robust_too_few = 1; check_robust_round() (wrap_robust.h) rejects a configuration where
+// every round would. SCAFFOLD is not supported (the synthetic result has no control variate).
 // Not thread-safe.
 #pragma once
 
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "fedsign/fl/robust/delegating_strategy.h"
