@@ -2,10 +2,11 @@
 # The robustness table of docs/robustness.md: every defence {FedAvg (none), median, trimmed mean,
 # Multi-Krum, adaptive clipping, FLTrust, Multi-Krum with adaptive clipping, the cosine filter with
 # memory and the copy test, alone and with adaptive clipping} against every attack {none, sign
-# flip 20%, scaling x10 10%, label flip 30%, backdoor 10%, little-is-enough 20%} (the share of all clients that attack,
-# issue 14's grid), on GTSRB split into CLIENTS clients (Dirichlet 0.5). Prints one Markdown
-# table: final central accuracy on the validation (development) split, and for the backdoor its
-# attack success rate (accuracy on triggered validation images of the other classes).
+# flip 20%, scaling x10 10%, label flip 30%, backdoor 10%, little-is-enough 20%} (the share of
+# all clients that attack, issue 14's grid), on GTSRB split into CLIENTS clients (Dirichlet 0.5).
+# Prints one Markdown table: final central accuracy on the validation (development) split, and for
+# the backdoor its attack success rate (accuracy on triggered validation images of the other
+# classes).
 #
 #   scripts/fl_robust_table.sh           # run what is missing (resumable), then the table
 #   scripts/fl_robust_table.sh --table   # only the table, from existing runs
@@ -70,6 +71,7 @@ krum_f() {
     'BEGIN { if (f == 0) f = 0.2; k = f * n; print (k == int(k)) ? k : int(k) + 1 }'
 }
 
+COSINE="--robust cosine-filter --cosine-memory --duplicate-cosine 0.999"
 defence_flags() {  # DEFENCE ATTACK
   case $1 in
     fedavg) ;;
@@ -79,8 +81,8 @@ defence_flags() {  # DEFENCE ATTACK
     clipping) echo "--adaptive-clip" ;;
     fltrust) echo "--robust fltrust --fltrust-root 100" ;;
     multi-krum-clipping) echo "--robust multi-krum --krum-f $(krum_f "$2") --adaptive-clip" ;;
-    cosine-filter) echo "--robust cosine-filter --cosine-memory --duplicate-cosine 0.999" ;;
-    cosine-filter-clipping) echo "--robust cosine-filter --cosine-memory --duplicate-cosine 0.999 --adaptive-clip" ;;
+    cosine-filter) echo "$COSINE" ;;
+    cosine-filter-clipping) echo "$COSINE --adaptive-clip" ;;
   esac
 }
 

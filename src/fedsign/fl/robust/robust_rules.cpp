@@ -46,6 +46,22 @@ double dot64(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) * b.to(torch::kFloat64)).sum().item<double>();
 }
 
+// The example-weighted mean of updates[selected] (Multi-Krum, the cosine filter). Selected
+// clients that all lack examples are averaged equally rather than fail.
+torch::Tensor mean_of_selected(const Updates& updates, const std::vector<double>& weights,
+                               const std::vector<int64_t>& selected) {
+  Updates chosen;
+  std::vector<double> chosen_weights;
+  for (int64_t i : selected) {
+    chosen.push_back(updates[static_cast<std::size_t>(i)]);
+    chosen_weights.push_back(weights[static_cast<std::size_t>(i)]);
+  }
+  if (std::accumulate(chosen_weights.begin(), chosen_weights.end(), 0.0) <= 0) {
+    std::fill(chosen_weights.begin(), chosen_weights.end(), 1.0);
+  }
+  return weighted_mean(chosen, chosen_weights);  // robust_rules.h
+}
+
 }  // namespace
 
 torch::Tensor weighted_mean(const Updates& updates, const std::vector<double>& weights) {
@@ -130,17 +146,7 @@ KrumResult multi_krum(const Updates& updates, const std::vector<double>& weights
                    [&](int64_t a, int64_t b) { return scores[a] < scores[b]; });
   KrumResult out;
   out.selected.assign(order.begin(), order.begin() + m);
-  Updates chosen;
-  std::vector<double> chosen_weights;
-  for (int64_t i : out.selected) {
-    chosen.push_back(updates[i]);
-    chosen_weights.push_back(weights[i]);
-  }
-  // All selected clients without examples: average them equally rather than fail.
-  if (std::accumulate(chosen_weights.begin(), chosen_weights.end(), 0.0) <= 0) {
-    std::fill(chosen_weights.begin(), chosen_weights.end(), 1.0);
-  }
-  out.update = weighted_mean(chosen, chosen_weights);
+  out.update = mean_of_selected(updates, weights, out.selected);
   return out;
 }
 
@@ -247,23 +253,11 @@ CosineFilterResult cosine_filter(const Updates& updates, const std::vector<doubl
       }
     }
   }
-  Updates kept;
-  std::vector<double> kept_weights;
   for (int64_t i = 0; i < n; ++i) {
-    if (out.dropped[i] || (!caught_before.empty() && caught_before[i])) continue;
-    out.kept.push_back(i);
-    kept.push_back(updates[i]);
-    kept_weights.push_back(weights[i]);
+    if (!out.dropped[i] && (caught_before.empty() || !caught_before[i])) out.kept.push_back(i);
   }
-  if (kept.empty()) {
-    out.update = torch::zeros({d}, torch::kFloat32);
-  } else {
-    // Kept clients without examples: average them equally rather than fail (as Multi-Krum).
-    if (std::accumulate(kept_weights.begin(), kept_weights.end(), 0.0) <= 0) {
-      std::fill(kept_weights.begin(), kept_weights.end(), 1.0);
-    }
-    out.update = weighted_mean(kept, kept_weights);
-  }
+  out.update = out.kept.empty() ? torch::zeros({d}, torch::kFloat32)
+                                : mean_of_selected(updates, weights, out.kept);
   return out;
 }
 

@@ -109,10 +109,8 @@ class RobustStrategy::Aggregation : public FitAggregation {
         if (options_.cosine_memory) {
           for (int64_t id : client_ids_) caught_before.push_back(strategy_.caught_.count(id) > 0);
         }
-        CosineFilterOptions filter;
-        filter.threshold = options_.cosine_threshold;
-        filter.duplicate_cosine = options_.duplicate_cosine;
-        CosineFilterResult r = cosine_filter(updates_, weights_, filter, caught_before);
+        CosineFilterResult r =
+            cosine_filter(updates_, weights_, options_.cosine_filter, caught_before);
         double mean = 0;
         for (std::size_t i = 0; i < r.cosine.size(); ++i) {
           mean += r.cosine[i] / static_cast<double>(r.cosine.size());

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "fedsign/fl/robust/delegating_strategy.h"
+#include "fedsign/fl/robust/robust_rules.h"
 
 namespace fedsign::fl::robust {
 
@@ -44,9 +45,7 @@ struct BufferedRuleOptions {
   double trim_beta = 0.1;             // trimmed mean: fraction cut from each end
   int64_t krum_f = 1;                 // Krum: assumed Byzantine clients per round
   int64_t krum_m = 1;                 // Multi-Krum: updates averaged (1 = Krum, <= 0: n - f)
-  double cosine_threshold = 0.0;      // cosine filter: keep updates above this cosine
-  double duplicate_cosine = 1.1;      // cosine filter: near copies at this cosine are dropped
-                                      // (> 1: off)
+  CosineFilterOptions cosine_filter;  // cosine filter: its threshold and copy test
   bool cosine_memory = false;         // cosine filter: a client once dropped is not kept again
   int64_t max_buffered_updates = 100; // more results in one round is an error
   ServerUpdateFn server_update;       // FLTrust only (required there)

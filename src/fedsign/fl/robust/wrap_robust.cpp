@@ -63,8 +63,7 @@ std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const Rob
       buffered.krum_m = o.rule == "krum" ? 1 : o.krum_m;
     } else if (o.rule == "cosine-filter") {
       buffered.rule = robust::BufferedRule::kCosineFilter;
-      buffered.cosine_threshold = o.cosine_threshold;
-      buffered.duplicate_cosine = o.duplicate_cosine;
+      buffered.cosine_filter = {o.cosine_threshold, o.duplicate_cosine};
       buffered.cosine_memory = o.cosine_memory;
     } else {
       buffered.rule = robust::BufferedRule::kFlTrust;

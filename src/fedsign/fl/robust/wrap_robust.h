@@ -13,9 +13,9 @@
 //   multi-krum     mean of the m most central updates (f, m)        buffered, O(n^2 d)
 //   fltrust        trust-weighted, norm-matched updates              buffered, O(n d) + one
 //                  (needs the server's update on its root set)       server training per round
-//   cosine-filter  mean of the updates pointing with the round's     buffered, O(n log n d
-//                  coordinate-wise median (cosine > threshold), near     + n^2 d)
-//                  copies dropped, optionally with memory
+//   cosine-filter  mean of the updates along the round's median     buffered, O(n log n d)
+//                  (cosine > threshold), near copies dropped,        + O(n^2 d)
+//                  optionally with memory of caught clients
 #pragma once
 
 #include <memory>
