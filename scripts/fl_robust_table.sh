@@ -3,7 +3,8 @@
 # Multi-Krum, adaptive clipping, FLTrust, Multi-Krum with adaptive clipping, the cosine filter with
 # memory and the copy test, alone and with adaptive clipping} against every attack {none, sign
 # flip 20%, scaling x10 10%, label flip 30%, backdoor 10%, little-is-enough 20%} (the share of
-# all clients that attack, issue 14's grid), on GTSRB split into CLIENTS clients (Dirichlet 0.5).
+# all clients that attack, issue 14's grid), on GTSRB split into CLIENTS clients (Dirichlet 0.5),
+# and a reference column: FedAvg with the attack's clients absent (what a perfect defence reaches).
 # Prints one Markdown table: final central accuracy on the validation (development) split, and for
 # the backdoor its attack success rate (accuracy on triggered validation images of the other
 # classes).
@@ -33,10 +34,11 @@ EXTRA=${EXTRA:-}
 THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 
 DEFENCES=(fedavg median trimmed-mean multi-krum clipping fltrust multi-krum-clipping cosine-filter
-          cosine-filter-clipping)
+          cosine-filter-clipping absent)
 DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Multi-Krum (f = attackers per round)"
                "adaptive clipping" "FLTrust (100 root images)" "Multi-Krum + adaptive clipping"
-               "cosine filter (memory, copies)" "cosine filter + adaptive clipping")
+               "cosine filter (memory, copies)" "cosine filter + adaptive clipping"
+               "reference: FedAvg, the attackers absent")
 ATTACKS=(none sign-flip scale label-flip backdoor little-is-enough)
 ATTACK_NAMES=("no attack" "sign flip 20%" "scaling x10 10%" "label flip 30%" "backdoor 10%"
               "little is enough 20%")
@@ -83,10 +85,24 @@ defence_flags() {  # DEFENCE ATTACK
     multi-krum-clipping) echo "--robust multi-krum --krum-f $(krum_f "$2") --adaptive-clip" ;;
     cosine-filter) echo "$COSINE" ;;
     cosine-filter-clipping) echo "$COSINE --adaptive-clip" ;;
+    absent) ;;
   esac
 }
 
-attack_flags() {
+# Where a cell's run lives. The reference column is FedAvg with the attack's clients absent
+# (--attack abstain: they drop out whenever asked), what a defence that removed exactly them
+# would reach; it depends only on the attack's share, so attacks of one share share its run.
+run_dir() {  # DEFENCE ATTACK
+  if [[ $1 == absent ]]; then
+    [[ $2 == none ]] && { echo "$OUT/fedavg-none"; return; }
+    echo "$OUT/absent-$(attack_fraction "$2")"
+  else
+    echo "$OUT/$1-$2"
+  fi
+}
+
+attack_flags() {  # ATTACK [DEFENCE]
+  [[ ${2:-} == absent && $1 != none ]] && { echo "--attack abstain --attack-fraction $(attack_fraction "$1")"; return; }
   case $1 in
     none) ;;
     scale) echo "--attack scale --attack-scale 10 --attack-fraction $(attack_fraction "$1")" ;;
@@ -99,10 +115,12 @@ if [[ "${1:-}" != "--table" ]]; then
   [[ -d "$DATA" ]] || { echo "no data at $DATA (set DATA)" >&2; exit 1; }
   mkdir -p "$OUT"
   failed=0
+  declare -A started
   for defence in "${DEFENCES[@]}"; do
     for attack in "${ATTACKS[@]}"; do
-      run="$OUT/$defence-$attack"
-      [[ -f "$run/metrics.csv" && -f "$run/model.pt" ]] && continue
+      run=$(run_dir "$defence" "$attack")
+      [[ -n "${started[$run]:-}" || ( -f "$run/metrics.csv" && -f "$run/model.pt" ) ]] && continue
+      started[$run]=1
       while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || failed=1; done
       resume=""
       [[ -f "$run/server.ckpt" ]] && resume="--resume"
@@ -111,7 +129,7 @@ if [[ "${1:-}" != "--table" ]]; then
       cmd=("$FEDSIGN" fl simulate --config "$CONFIG" --data "$DATA" --model "$MODEL" --clients "$CLIENTS"
            --clients-per-round "$PER_ROUND" --partition dirichlet --alpha 0.5 --rounds "$ROUNDS"
            --eval-every 10 --threads "$THREADS" $(defence_flags "$defence" "$attack")
-           $(attack_flags "$attack") $EXTRA --out "$run" $resume)
+           $(attack_flags "$attack" "$defence") $EXTRA --out "$run" $resume)
       echo "start: ${cmd[*]} (log $run.log)"
       "${cmd[@]}" > "$run.log" 2>&1 &
     done
@@ -135,11 +153,11 @@ mkdir -p "$OUT"
   for a in "${!ATTACKS[@]}"; do
     row="| ${ATTACK_NAMES[$a]} |"
     for defence in "${DEFENCES[@]}"; do
-      m="$OUT/$defence-${ATTACKS[$a]}/metrics.csv"
+      m="$(run_dir "$defence" "${ATTACKS[$a]}")/metrics.csv"
       acc=$(last_value "$m" central_accuracy)
       cell="-"
       [[ -n "$acc" ]] && cell=$(awk -v v="$acc" 'BEGIN { printf "%.2f", 100 * v }')
-      if [[ "${ATTACKS[$a]}" == backdoor && -n "$acc" ]]; then
+      if [[ "${ATTACKS[$a]}" == backdoor && $defence != absent && -n "$acc" ]]; then
         asr=$(last_value "$m" backdoor_asr)
         [[ -n "$asr" ]] && cell+=$(awk -v v="$asr" 'BEGIN { printf " / %.2f", 100 * v }')
       fi

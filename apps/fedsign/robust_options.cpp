@@ -72,7 +72,8 @@ void add_attack_options(CLI::App& cmd, fl::attack::AttackOptions& o) {
   const char* group = "Attack simulation";
   cmd.add_option("--attack", o.kind,
                  "what the attacking clients do: flip or scale their update, send noise, train "
-                 "on flipped labels or a backdoor, or collude (little-is-enough)")
+                 "on flipped labels or a backdoor, or collude (little-is-enough); abstain: they never "
+                 "send an update, the reference a defence that removes them could reach")
       ->check(CLI::IsMember(fl::attack::attack_names()))
       ->capture_default_str()
       ->group(group);

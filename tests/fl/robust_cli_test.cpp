@@ -2,7 +2,7 @@
 // tiny generated dataset (real processes): a defended run under attack finishes and reports its
 // attackers, the options are run settings (resume refuses a changed rule), int8 uploads count a
 // quarter of the bytes, the backdoor's success rate is a column, the cosine filter drops and
-// remembers colluders' copies, and a rule that cannot work with the clients per round is refused
+// remembers colluders' copies, abstaining attackers drop out (the grid's reference), and a rule that cannot work with the clients per round is refused
 // up front with a one-line error.
 #include <gtest/gtest.h>
 
@@ -127,6 +127,30 @@ TEST_F(RobustCli, CosineFilterDropsColludersCopiesAndRemembersThem) {
   }
   EXPECT_NE(testing::read_text(run / "summary.md").find("fedavg+cosine-filter"),
             std::string::npos);
+}
+
+TEST_F(RobustCli, AbstainingAttackersDropOutAndTheOthersAreAveraged) {
+  // The grid's reference column: 2 of 5 clients never send, every round, and the round goes on
+  // with the 3 others (the same 3 uploads a round as a run with those 3 alone would send).
+  const auto run = tmp_ / "absent";
+  auto sim = run_cli(simulate(5, "--rounds 2 --attack abstain --attack-fraction 0.4 --out " +
+                                     run.string()),
+                     tmp_.path());
+  ASSERT_EQ(sim.exit_code, 0) << sim.err;
+  const auto plain = tmp_ / "plain";
+  ASSERT_EQ(run_cli(simulate(5, "--rounds 1 --out " + plain.string()), tmp_.path()).exit_code, 0);
+  const double bytes_per_client = testing::number(testing::read_csv(plain / "metrics.csv").at(0), "bytes_up") / 5;
+  const auto rows = testing::read_csv(run / "metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.at("attackers"), "2");
+    EXPECT_EQ(row.at("failures"), "2");
+    EXPECT_EQ(row.at("clients_trained"), "3");
+    EXPECT_DOUBLE_EQ(testing::number(row, "bytes_up"), 3 * bytes_per_client);
+  }
+  const auto attackers = nlohmann::json::parse(testing::read_text(run / "attackers.json"));
+  EXPECT_EQ(attackers.at("attack"), "abstain");
+  EXPECT_EQ(attackers.at("attackers").size(), 2u);
 }
 
 TEST_F(RobustCli, KrumWithTooFewClientsIsAOneLineError) {

@@ -24,7 +24,8 @@ uint64_t attack_seed(uint64_t seed, AttackStream stream, int64_t round, int64_t 
 }  // namespace
 
 std::vector<std::string> attack_names() {
-  return {"none", "sign-flip", "scale", "noise", "label-flip", "backdoor", "little-is-enough"};
+  return {"none",     "sign-flip", "scale",           "noise",
+          "label-flip", "backdoor", "little-is-enough", "abstain"};
 }
 
 std::vector<std::string> update_attack_names() { return {"none", "sign-flip", "scale", "noise"}; }
@@ -35,7 +36,7 @@ void validate(const AttackOptions& o) {
   const auto names = attack_names();
   FEDSIGN_CHECK(std::find(names.begin(), names.end(), o.kind) != names.end(),
                 "unknown attack '{}' (one of none, sign-flip, scale, noise, label-flip, "
-                "backdoor, little-is-enough)", o.kind);
+                "backdoor, little-is-enough, abstain)", o.kind);
   FEDSIGN_CHECK(o.fraction >= 0 && o.fraction <= 1, "--attack-fraction {} not in [0, 1]",
                 o.fraction);
   FEDSIGN_CHECK(o.scale >= 0, "--attack-scale {} < 0", o.scale);

@@ -7,6 +7,8 @@
 //   3. around a round's aggregation: wrap_collusion() on begin_aggregate_fit's result
 //                                    (little-is-enough: attackers combine what they observe;
 //                                    ColludingStrategy in collusion.h does it for a strategy).
+// "abstain" is no attack but its reference: the attackers drop out of every round they are asked
+// to (fl/sim/upload_client.cpp), as if a perfect defence removed them and nobody else.
 // For the backdoor, backdoor_trigger() + triggered_evaluation_set() (data_poisoning.h) give the
 // set on which accuracy is the attack success rate. Pure functions; thread-safe.
 #pragma once

@@ -1,5 +1,7 @@
 #include "fedsign/fl/sim/upload_client.h"
 
+#include <fmt/format.h>
+
 #include "fedsign/fl/rng.h"
 
 namespace fedsign::fl {
@@ -12,6 +14,12 @@ UploadClient::UploadClient(std::unique_ptr<Client> inner, ClientId id, bool atta
       compress_(compress), states_(states), seed_(seed), traffic_(traffic) {}
 
 FitResult UploadClient::fit(const FitIns& ins) {
+  if (attacker_ && attack_.kind == "abstain") {
+    // The reference for every defence: the attackers are out as if caught before they sent
+    // anything, and nobody else is. A dropout, so the round averages the others.
+    ++traffic_.attackers;
+    throw ClientDropout(fmt::format("client {} abstains (--attack abstain)", id_));
+  }
   traffic_.bytes_down += ins.weights.bytes();  // sent before the client may drop out
   FitResult result = inner_->fit(ins);
   const int64_t round = get_int(ins.config, keys::kRound, 0);

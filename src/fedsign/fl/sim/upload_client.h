@@ -5,6 +5,7 @@
 // client's persistent state (ClientState::residual, checkpointed with the others). Data attacks
 // (label-flip, backdoor) act earlier, in the images the inner LocalClient trains on; the
 // colluding little-is-enough attack later, in the round's aggregation (attack/collusion.h).
+// An "abstain" attacker drops out before training: the run every defence is measured against.
 // Created per call like LocalClient; all references must outlive it. Not thread-safe.
 #pragma once
 
@@ -22,7 +23,7 @@ namespace fedsign::fl {
 struct RoundTraffic {
   int64_t bytes_up = 0;    // client -> server: the (encoded) updates of the clients that trained
   int64_t bytes_down = 0;  // server -> client: the float32 global model of every fit instruction
-  int64_t attackers = 0;   // attackers among the clients that trained
+  int64_t attackers = 0;   // attackers among the clients that trained (abstain: that were asked)
 };
 
 class UploadClient : public Client {
