@@ -2,8 +2,8 @@
 // tiny generated dataset (real processes): a defended run under attack finishes and reports its
 // attackers, the options are run settings (resume refuses a changed rule), int8 uploads count a
 // quarter of the bytes, the backdoor's success rate is a column, the cosine filter drops and
-// remembers colluders' copies, abstaining attackers drop out (the grid's reference), and a rule that cannot work with the clients per round is refused
-// up front with a one-line error.
+// remembers colluders' copies, abstaining attackers drop out (the grid's reference), and a rule
+// that cannot work with the clients per round is refused up front with a one-line error.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -139,7 +139,8 @@ TEST_F(RobustCli, AbstainingAttackersDropOutAndTheOthersAreAveraged) {
   ASSERT_EQ(sim.exit_code, 0) << sim.err;
   const auto plain = tmp_ / "plain";
   ASSERT_EQ(run_cli(simulate(5, "--rounds 1 --out " + plain.string()), tmp_.path()).exit_code, 0);
-  const double bytes_per_client = testing::number(testing::read_csv(plain / "metrics.csv").at(0), "bytes_up") / 5;
+  const double bytes_per_client =
+      testing::number(testing::read_csv(plain / "metrics.csv").at(0), "bytes_up") / 5;
   const auto rows = testing::read_csv(run / "metrics.csv");
   ASSERT_EQ(rows.size(), 2u);
   for (const auto& row : rows) {

@@ -24,8 +24,8 @@ uint64_t attack_seed(uint64_t seed, AttackStream stream, int64_t round, int64_t 
 }  // namespace
 
 std::vector<std::string> attack_names() {
-  return {"none",     "sign-flip", "scale",           "noise",
-          "label-flip", "backdoor", "little-is-enough", "abstain"};
+  return {"none",       "sign-flip", "scale",           "noise",
+          "label-flip", "backdoor",  "little-is-enough", "abstain"};
 }
 
 std::vector<std::string> update_attack_names() { return {"none", "sign-flip", "scale", "noise"}; }
