@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The robustness table of docs/robustness.md: every defence {FedAvg (none), median, trimmed mean,
 # Multi-Krum, adaptive clipping, FLTrust, Multi-Krum with adaptive clipping, the cosine filter with
-# memory and the copy test, alone and with adaptive clipping} against every attack {none, sign
+# memory and the copy test, alone, with adaptive clipping, and with its label test and adaptive
+# clipping, with memory after one drop or after two} against every attack {none, sign
 # flip 20%, scaling x10 10%, label flip 30%, backdoor 10%, little-is-enough 20%} (the share of
 # all clients that attack, issue 14's grid), on GTSRB split into CLIENTS clients (Dirichlet 0.5),
 # and a reference column: FedAvg with the attack's clients absent (what a perfect defence reaches).
@@ -14,7 +15,7 @@
 #
 # Every run starts from CONFIG (configs/fl/fedavg_dirichlet_0.5.toml: 100 clients, Dirichlet 0.5,
 # 10 per round, its local recipe and cosine schedule) with these overrides. Environment: FEDSIGN
-# (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT (runs/robust), ROUNDS (60), CLIENTS (100), PER_ROUND (10), MODEL (compact), JOBS (2 runs at a time),
+# (build/bin/fedsign), LABEL_TEST (0.5: the label test's ratio), DATA (../shared/data/gtsrb), OUT (runs/robust), ROUNDS (60), CLIENTS (100), PER_ROUND (10), MODEL (compact), JOBS (2 runs at a time),
 # THREADS (per run; cores/JOBS), EXTRA (more flags for every run), ONLY_DEFENCES and ONLY_ATTACKS (a
 # part of the grid, e.g. ONLY_DEFENCES="fedavg median multi-krum"). Multi-Krum assumes
 # f = ceil(share x PER_ROUND) attackers per round, the attack's share (0.2 without an attack).
@@ -34,10 +35,12 @@ EXTRA=${EXTRA:-}
 THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 
 DEFENCES=(fedavg median trimmed-mean multi-krum clipping fltrust multi-krum-clipping cosine-filter
-          cosine-filter-clipping absent)
+          cosine-filter-clipping cosine-label-clipping cosine-label-strikes-clipping absent)
 DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Multi-Krum (f = attackers per round)"
                "adaptive clipping" "FLTrust (100 root images)" "Multi-Krum + adaptive clipping"
                "cosine filter (memory, copies)" "cosine filter + adaptive clipping"
+               "cosine filter + label test + adaptive clipping"
+               "cosine filter (2 strikes) + label test + adaptive clipping"
                "reference: FedAvg, the attackers absent")
 ATTACKS=(none sign-flip scale label-flip backdoor little-is-enough)
 ATTACK_NAMES=("no attack" "sign flip 20%" "scaling x10 10%" "label flip 30%" "backdoor 10%"
@@ -74,6 +77,8 @@ krum_f() {
 }
 
 COSINE="--robust cosine-filter --cosine-memory --duplicate-cosine 0.999"
+# The label test's ratio (the server labels its 100 FLTrust root images with every update's model).
+LABEL_TEST=${LABEL_TEST:-0.5}
 defence_flags() {  # DEFENCE ATTACK
   case $1 in
     fedavg) ;;
@@ -85,6 +90,9 @@ defence_flags() {  # DEFENCE ATTACK
     multi-krum-clipping) echo "--robust multi-krum --krum-f $(krum_f "$2") --adaptive-clip" ;;
     cosine-filter) echo "$COSINE" ;;
     cosine-filter-clipping) echo "$COSINE --adaptive-clip" ;;
+    cosine-label-clipping) echo "$COSINE --label-test $LABEL_TEST --adaptive-clip" ;;
+    cosine-label-strikes-clipping)
+      echo "$COSINE --cosine-strikes 2 --label-test $LABEL_TEST --adaptive-clip" ;;
     absent) ;;
   esac
 }

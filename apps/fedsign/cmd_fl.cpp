@@ -154,11 +154,14 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   }
 
   fl::robust::ServerUpdateFn root_update;
-  if (federation.robust.rule == "fltrust") {
+  fl::robust::RootLabelsFn root_labels;
+  if (federation.robust.rule == "fltrust" || federation.robust.label_test_ratio > 0) {
     // The server's root set: a seeded sample of the training split, as in the FLTrust paper (the
     // validation split stays unseen).
-    root_update = fl::make_root_update(
-        set, fl::sample_root_set(split.train, federation.robust.fltrust_root, config.seed), config);
+    const data::Indices root =
+        fl::sample_root_set(split.train, federation.robust.fltrust_root, config.seed);
+    root_update = fl::make_root_update(set, root, config);
+    root_labels = fl::make_root_labels(set, root, config);
   }
   if (!federation.init_weights.empty() ||
       federation.trainable_groups != std::vector<std::string>{"all"}) {
@@ -172,7 +175,7 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   }
   auto strategy = fl::make_federation_strategy(
       federation, central_evaluation(set, split.validation, config, o.attack),
-      std::move(root_update));
+      std::move(root_update), std::move(root_labels));
   if (federation.strategy == "scaffold" &&
       (config.optimizer.name != "sgd" || config.optimizer.momentum != 0)) {
     spdlog::warn("SCAFFOLD's control variates assume plain SGD locally (--optimizer sgd "

@@ -55,14 +55,31 @@ void add_robust_options(CLI::App& cmd, fl::RobustOptions& o) {
                "cosine-filter: a client whose update was once dropped is not kept again (the "
                "server remembers it; checkpointed)")
       ->group(group);
+  cmd.add_option("--cosine-strikes", o.cosine_strikes,
+                 "cosine-filter with --cosine-memory: rounds a client must be dropped in before it "
+                 "is kept out for good (1: the first; more forgives an honest client's one-off)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_flag("--cosine-head", o.cosine_head,
+               "cosine-filter: also drop updates whose output layer (the last Linear) alone has "
+               "cosine <= --cosine-threshold with the median's")
+      ->group(group);
+  cmd.add_option("--label-test", o.label_test_ratio,
+                 "cosine-filter: also drop updates whose model labels the server's root set "
+                 "(--fltrust-root images of --data) worse than this times the round's median "
+                 "(the accuracy on the images of the labels it predicts; 0: off)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
   cmd.add_option("--robust-max-updates", o.max_buffered_updates,
                  "largest number of updates a rule holds in memory per round")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->group(group);
   cmd.add_option("--fltrust-root", o.fltrust_root,
-                 "fltrust: images in the server's root set, drawn from the training split of "
-                 "--data")
+                 "fltrust and --label-test: images in the server's root set, drawn from the "
+                 "training split of --data")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->group(group);

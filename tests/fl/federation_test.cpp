@@ -105,6 +105,15 @@ TEST(Federation, RobustSettingsWrapTheStrategy) {
                                      })
                 ->name(),
             "fedavg+fltrust");
+  // So does the cosine filter's label test: its root-set labels, given beside the root update.
+  c.robust.rule = "cosine-filter";
+  c.robust.label_test_ratio = 0.5;
+  EXPECT_THROW(make_federation_strategy(c), fedsign::Error);
+  EXPECT_EQ(make_federation_strategy(c, {}, {},
+                                     [](const Weights&) { return robust::RootLabels{}; })
+                ->name(),
+            "fedavg+cosine-filter");
+  c.robust.label_test_ratio = 0;
   // The clients per round the robust check is given: the strategy's own sampling.
   c.clients_per_round = 0;
   c.fraction_fit = 0.3;

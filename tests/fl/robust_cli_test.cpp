@@ -110,11 +110,14 @@ TEST_F(RobustCli, BackdoorSuccessRateIsAColumn) {
 
 TEST_F(RobustCli, CosineFilterDropsColludersCopiesAndRemembersThem) {
   // 2 of 5 clients collude (little-is-enough): both send the same crafted update every round, so
-  // the copy test drops both, and with memory they stay caught.
+  // the copy test drops both, and with memory they stay caught. The output-layer test runs on
+  // the real model's last Linear and reports its cosines; the label test labels the server's 8
+  // root images with every update's model.
   const auto run = tmp_ / "cosine";
   auto sim = run_cli(simulate(5, "--rounds 2 --robust cosine-filter --duplicate-cosine 0.999 "
-                                 "--cosine-memory --attack little-is-enough --attack-fraction 0.4 "
-                                 "--out " + run.string()),
+                                 "--cosine-memory --cosine-head --label-test 0.5 --fltrust-root 8 "
+                                 "--attack little-is-enough --attack-fraction 0.4 --out " +
+                                 run.string()),
                      tmp_.path());
   ASSERT_EQ(sim.exit_code, 0) << sim.err;
   const auto rows = testing::read_csv(run / "metrics.csv");
@@ -124,9 +127,27 @@ TEST_F(RobustCli, CosineFilterDropsColludersCopiesAndRemembersThem) {
     EXPECT_EQ(testing::number(row, "robust_duplicates"), 2);
     EXPECT_LE(testing::number(row, "robust_selected"), 3);
     EXPECT_GE(testing::number(row, "robust_caught_clients"), 2);
+    EXPECT_GE(testing::number(row, "robust_head_dropped"), 0);
+    const double head_cosine = testing::number(row, "robust_mean_head_cosine");
+    EXPECT_GE(head_cosine, -1.0);
+    EXPECT_LE(head_cosine, 1.0);
+    const double recall = testing::number(row, "robust_label_recall");
+    EXPECT_GE(recall, 0.0);
+    EXPECT_LE(recall, 1.0);
+    EXPECT_GE(testing::number(row, "robust_label_dropped"), 0);
   }
   EXPECT_NE(testing::read_text(run / "summary.md").find("fedavg+cosine-filter"),
             std::string::npos);
+}
+
+TEST_F(RobustCli, ServerRefusesTheLabelTestWithoutItsRootSet) {
+  // Refused before a socket opens: the label test labels the server's root set, drawn from
+  // --data, which this server does not have.
+  auto server = run_cli("fl server --address 127.0.0.1:0 --rounds 1 --robust cosine-filter "
+                        "--label-test 0.5",
+                        tmp_.path());
+  EXPECT_NE(server.exit_code, 0);
+  EXPECT_NE(server.err.find("--label-test need --data"), std::string::npos) << server.err;
 }
 
 TEST_F(RobustCli, AbstainingAttackersDropOutAndTheOthersAreAveraged) {

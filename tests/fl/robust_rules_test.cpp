@@ -1,7 +1,7 @@
 // The robust aggregation rules (fl/robust/robust_rules.h) against values computed by hand:
 // median with odd and even counts and ties, trimmed mean, Krum scores and selection (Krum keeps
 // a benign update among planted outliers), norm clipping, adaptive clipping, FLTrust and the
-// cosine filter.
+// cosine filter (with its output-layer test).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -199,6 +199,74 @@ TEST(RobustRules, CosineFilterByHand) {
   EXPECT_THROW(cosine_filter(u, w, bad), fedsign::Error);
   EXPECT_THROW(cosine_filter(u, {1, 1}, {}), fedsign::Error);
   EXPECT_THROW(cosine_filter(u, w, {}, {true}), fedsign::Error);
+}
+
+// Two "feature" values and two "output layer" values per update. The last update agrees with the
+// round on its features and points against it in its output layer, as a label flipper's does:
+// only the output-layer test drops it.
+TEST(RobustRules, CosineFilterOutputLayerTest) {
+  const Updates u = {vec({2, 0, 1, 0}), vec({2, 0.5, 1, 1}), vec({2, -0.5, 0, 1}),
+                     vec({3, 0, 1, 1}), vec({2, 0, -1, -1})};
+  const std::vector<double> w(5, 1.0);
+  // The median is (2, 0, 1, 1): every whole-update cosine is positive, so all five are kept.
+  CosineFilterResult whole = cosine_filter(u, w, {});
+  expect_near(whole.update, {2.2, 0, 0.4, 0.4});
+  EXPECT_TRUE(whole.head_cosine.empty());
+  CosineFilterOptions head;
+  head.head_offset = 2;
+  head.head_length = 2;
+  CosineFilterResult r = cosine_filter(u, w, head);
+  // (-1, -1) against the median's (1, 1): cosine -1; the mean of the other four is
+  // (9, 0, 3, 3) / 4.
+  ASSERT_EQ(r.head_cosine.size(), 5U);
+  EXPECT_NEAR(r.head_cosine[4], -1.0, 1e-12);
+  EXPECT_NEAR(r.head_cosine[0], 1.0 / std::sqrt(2.0), 1e-12);
+  EXPECT_GT(r.cosine[4], 0.0);
+  EXPECT_EQ(r.head_dropped, 1);
+  EXPECT_EQ(r.kept, (std::vector<int64_t>{0, 1, 2, 3}));
+  expect_near(r.update, {2.25, 0, 0.75, 0.75});
+  head.head_offset = 3;  // [3, 5) runs past the 4 values
+  EXPECT_THROW(cosine_filter(u, w, head), fedsign::Error);
+}
+
+TEST(RobustRules, OutputLayerRangeIsTheLastLinearsTensors) {
+  Weights layout;
+  layout.names = {"conv.weight", "bn.num_batches_tracked", "head.weight", "head.bias",
+                  "bn.running_mean"};
+  layout.tensors = {torch::zeros({1, 1, 1, 2}), torch::tensor(int64_t{0}), torch::zeros({3, 2}),
+                    torch::zeros({3}), torch::zeros({2})};
+  const FlatRange r = output_layer_range(layout);
+  EXPECT_EQ(r.offset, 2);  // after conv.weight's 2 values; the integer counter is not in updates
+  EXPECT_EQ(r.length, 9);  // head.weight 6 + head.bias 3, not the buffer after them
+  Weights no_linear;
+  no_linear.names = {"conv.weight"};
+  no_linear.tensors = {torch::zeros({1, 1, 1, 2})};
+  EXPECT_THROW(output_layer_range(no_linear), fedsign::Error);
+  Weights split;
+  split.names = {"fc.weight", "other.bias", "fc.bias"};
+  split.tensors = {torch::zeros({2, 2}), torch::zeros({2}), torch::zeros({2})};
+  EXPECT_THROW(output_layer_range(split), fedsign::Error);
+}
+
+TEST(RobustRules, LabelRecallAndLowOutliers) {
+  // Labels predicted: {0, 1, 3}; the images of those classes are 0, 1, 2, 3 and 5 (not 4, of
+  // class 2, which the model never names), and it is right on 0, 2 and 5: 3 / 5.
+  EXPECT_DOUBLE_EQ(label_recall({0, 0, 1, 1, 2, 3}, {0, 1, 1, 0, 1, 3}).recall, 0.6);
+  EXPECT_EQ(label_recall({0, 0, 1, 1, 2, 3}, {0, 1, 1, 0, 1, 3}).images, 5);
+  EXPECT_DOUBLE_EQ(label_recall({0, 0, 1, 1}, {1, 1, 0, 0}).recall, 0.0);  // a flipper's model
+  EXPECT_EQ(label_recall({0, 1}, {2, 2}).images, 0);  // names no root image's class
+  EXPECT_DOUBLE_EQ(label_recall({0, 1}, {2, 2}).recall, 0.0);
+  EXPECT_EQ(label_recall({}, {}).images, 0);
+  EXPECT_THROW(label_recall({0, 1}, {0}), fedsign::Error);
+  // Even count: median (0.6 + 0.7) / 2 = 0.65, half of it 0.325.
+  EXPECT_EQ(low_outliers({0.8, 0.1, 0.6, 0.7}, 0.5), (std::vector<bool>{false, true, false, false}));
+  // Odd count: median 0.5; exactly at ratio x median is not below it.
+  EXPECT_EQ(low_outliers({0.9, 0.5, 0.2}, 0.5), (std::vector<bool>{false, false, true}));
+  EXPECT_EQ(low_outliers({0.5, 1, 1}, 0.5), (std::vector<bool>{false, false, false}));
+  EXPECT_TRUE(low_outliers({}, 0.5).empty());
+  EXPECT_THROW(low_outliers({1}, 0.0), fedsign::Error);
+  EXPECT_THROW(low_outliers({1}, 1.5), fedsign::Error);
+  EXPECT_THROW(low_outliers({1, std::nan("")}, 0.5), fedsign::Error);
 }
 
 TEST(RobustRules, FlatDeltasSkipIntegerTensors) {

@@ -3,7 +3,8 @@
 // combination computed by hand), keep integer buffers, bound and report buffered memory, keep the
 // model when a round has too few updates for Krum, respect the inner min_results, hand FLTrust
 // the round's fit config, clip while streaming, adapt and checkpoint the clipping bound, remember
-// (and checkpoint) the clients the cosine filter caught, check a configuration against the
+// (and checkpoint) the clients the cosine filter caught, after one drop or after strikes, drop
+// what its label test flags, check a configuration against the
 // clients per round, and delegate the rest.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -229,6 +230,79 @@ TEST(RobustStrategy, CosineMemoryKeepsACaughtClientOutAndIsCheckpointed) {
   AggregateFitResult again = round(forgetful, 2, 2, 2.4f);
   EXPECT_DOUBLE_EQ(again.metrics.at("robust_selected"), 3);
   EXPECT_NEAR(values(again.weights.tensors[0])[1], 2.2, 1e-6);
+}
+
+TEST(RobustStrategy, CosineStrikesForgiveOneDropAndAreCheckpointed) {
+  // Client 2 points away in round 1 (dropped, first strike), along the others in round 2 (kept:
+  // one strike is forgiven), away again in round 3 (second strike: caught), and along them in
+  // round 4 (kept out). A server restored after round 1 remembers the strike.
+  BufferedRuleOptions options;
+  options.rule = BufferedRule::kCosineFilter;
+  options.cosine_memory = true;
+  options.cosine_strikes = 2;
+  RobustStrategy strategy(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  auto round = [&](RobustStrategy& s, int64_t r, float third_w0) {
+    std::vector<FitResult> results = {result(0, make(2, 2, 0.5f, 10), 1),
+                                      result(1, make(2, 2.2f, 0.5f, 10), 1),
+                                      result(2, make(third_w0, 2, 0.5f, 10), 1)};
+    return s.aggregate_fit(r, kGlobal, results, {}).metrics;
+  };
+  Metrics m = round(strategy, 1, 0);  // delta (-1, 0): away from the median (1, 0.2 | 0)
+  EXPECT_DOUBLE_EQ(m.at("robust_selected"), 2);
+  EXPECT_DOUBLE_EQ(m.at("robust_caught_clients"), 0);
+  RobustStrategy restored(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  restored.load_state(strategy.state());
+  for (RobustStrategy* s : {&strategy, &restored}) {
+    EXPECT_DOUBLE_EQ(round(*s, 2, 2).at("robust_selected"), 3);
+    m = round(*s, 3, 0);
+    EXPECT_DOUBLE_EQ(m.at("robust_caught_clients"), 1);
+    EXPECT_DOUBLE_EQ(round(*s, 4, 2).at("robust_selected"), 2);
+  }
+  options.cosine_strikes = 0;
+  EXPECT_THROW(RobustStrategy(std::make_unique<FedAvg>(StrategyOptions{}), options),
+               fedsign::Error);
+}
+
+TEST(RobustStrategy, LabelTestDropsAModelThatNamesTheWrongClasses) {
+  // Three updates along each other (the cosine filter keeps all); the "root set" is four images
+  // of classes 0, 0, 1, 1, and a model whose w1 exceeds 2.5 labels them 1, 1, 0, 0 (a label
+  // flipper's model): client 2 (w1 2.6) scores 0 against the round's median 1 and is dropped,
+  // the mean of clients 0 and 1 (w1 2.1) is left, and with memory client 2 stays caught.
+  BufferedRuleOptions options;
+  options.rule = BufferedRule::kCosineFilter;
+  options.cosine_memory = true;
+  options.label_test_ratio = 0.5;
+  int calls = 0;
+  options.root_labels = [&calls](const Weights& model) {
+    ++calls;
+    const bool flipped = values(model.tensors[0])[1] > 2.5f;
+    return RootLabels{{0, 0, 1, 1}, flipped ? std::vector<int>{1, 1, 0, 0} : std::vector<int>{0, 0, 1, 1}};
+  };
+  RobustStrategy strategy(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  std::vector<FitResult> results = {result(0, make(2, 2, 0.5f, 10), 1),
+                                    result(1, make(2, 2.2f, 0.5f, 10), 1),
+                                    result(2, make(2, 2.6f, 0.5f, 10), 1)};
+  AggregateFitResult r = strategy.aggregate_fit(1, kGlobal, results, {});
+  EXPECT_EQ(calls, 3);
+  EXPECT_DOUBLE_EQ(r.metrics.at("robust_label_dropped"), 1);
+  EXPECT_DOUBLE_EQ(r.metrics.at("robust_label_recall"), 1);
+  EXPECT_DOUBLE_EQ(r.metrics.at("robust_selected"), 2);
+  EXPECT_DOUBLE_EQ(r.metrics.at("robust_caught_clients"), 1);
+  EXPECT_NEAR(values(r.weights.tensors[0])[1], 2.1, 1e-6);
+  // Without the test all three are kept: (2 + 2.2 + 2.6) / 3.
+  options.label_test_ratio = 0;
+  RobustStrategy plain(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  EXPECT_NEAR(values(plain.aggregate_fit(1, kGlobal, results, {}).weights.tensors[0])[1],
+              6.8 / 3, 1e-6);
+  // The test needs the root set, and belongs to the cosine filter.
+  options.label_test_ratio = 0.5;
+  options.root_labels = nullptr;
+  EXPECT_THROW(RobustStrategy(std::make_unique<FedAvg>(StrategyOptions{}), options),
+               fedsign::Error);
+  options.root_labels = [](const Weights&) { return RootLabels{}; };
+  options.rule = BufferedRule::kMedian;
+  EXPECT_THROW(RobustStrategy(std::make_unique<FedAvg>(StrategyOptions{}), options),
+               fedsign::Error);
 }
 
 TEST(ClippingStrategy, WithoutAnInitialBoundTheFirstRoundsNormsSetIt) {

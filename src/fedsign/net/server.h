@@ -33,6 +33,7 @@ struct ServerOptions {
   fl::RunConfig run;
   // FLTrust (federation.robust.rule "fltrust"): the server's training on its root set.
   fl::robust::ServerUpdateFn root_update;
+  fl::robust::RootLabelsFn root_labels;  // --label-test: predictions on the same root set
   // The model the clients train.
   std::string model = "compact";
   int input_size = 32;

@@ -1,5 +1,6 @@
 #include "fedsign/fl/robust/flat_update.h"
 
+#include <string>
 
 #include "fedsign/core/check.h"
 
@@ -17,6 +18,42 @@ int64_t floating_numel(const Weights& layout) {
     if (t.is_floating_point()) n += t.numel();
   }
   return n;
+}
+
+namespace {
+std::string module_of(const std::string& name) {
+  const auto dot = name.rfind('.');
+  return dot == std::string::npos ? std::string() : name.substr(0, dot);
+}
+}  // namespace
+
+FlatRange output_layer_range(const Weights& layout) {
+  FEDSIGN_CHECK(layout.names.size() == layout.tensors.size(), "weights: {} names for {} tensors",
+                layout.names.size(), layout.tensors.size());
+  int64_t last_matrix = -1;
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    if (layout.tensors[i].is_floating_point() && layout.tensors[i].dim() == 2) {
+      last_matrix = static_cast<int64_t>(i);
+    }
+  }
+  FEDSIGN_CHECK(last_matrix >= 0, "output layer: the model has no 2-D (Linear) weight");
+  const std::string module = module_of(layout.names[static_cast<std::size_t>(last_matrix)]);
+  FlatRange range;
+  int64_t offset = 0;
+  bool inside = false, done = false;
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    const torch::Tensor& t = layout.tensors[i];
+    if (!t.is_floating_point()) continue;
+    const bool mine = module_of(layout.names[i]) == module;
+    FEDSIGN_CHECK(!(mine && done), "output layer '{}': its tensors are not adjacent ({})", module,
+                  layout.names[i]);
+    if (mine && !inside) range.offset = offset;
+    if (mine) range.length += t.numel();
+    if (inside && !mine) done = true;
+    inside = mine;
+    offset += t.numel();
+  }
+  return range;
 }
 
 torch::Tensor flat_delta(const Weights& global, const Weights& local) {

@@ -18,6 +18,17 @@ namespace fedsign::fl::robust {
 std::vector<bool> floating_mask(const Weights& layout);
 int64_t floating_numel(const Weights& layout);
 
+// Where the output layer's values lie in a flat update: the tensors of the module that owns the
+// last 2-D floating tensor (the final Linear's weight, e.g. head.weight, fc.weight or
+// classifier.3.weight; its bias beside it), which the cosine filter can test on its own
+// (--cosine-head). Throws fedsign::Error if there is no 2-D floating tensor or the layer's
+// tensors are not adjacent.
+struct FlatRange {
+  int64_t offset = 0;
+  int64_t length = 0;
+};
+FlatRange output_layer_range(const Weights& layout);
+
 // (local - global) over the floating tensors, flattened: 1-D float32 of floating_numel values.
 // Throws fedsign::Error if the layouts differ.
 torch::Tensor flat_delta(const Weights& global, const Weights& local);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <set>
 
 #include "fedsign/core/check.h"
 
@@ -214,6 +215,12 @@ torch::Tensor gram_matrix(const Updates& updates) {
   return gram;
 }
 
+double cosine_from_gram(const torch::Tensor& gram, int64_t i, int64_t j) {
+  const auto g = gram.accessor<double, 2>();
+  const double norms = std::sqrt(g[i][i] * g[j][j]);
+  return norms > 0 ? g[i][j] / norms : 0.0;
+}
+
 }  // namespace
 
 CosineFilterResult cosine_filter(const Updates& updates, const std::vector<double>& weights,
@@ -230,23 +237,36 @@ CosineFilterResult cosine_filter(const Updates& updates, const std::vector<doubl
   FEDSIGN_CHECK(caught_before.empty() || caught_before.size() == updates.size(),
                 "cosine filter: {} memory entries for {} updates", caught_before.size(),
                 updates.size());
+  FEDSIGN_CHECK(options.head_offset >= 0 && options.head_length >= 0 &&
+                    options.head_offset + options.head_length <= d,
+                "cosine filter: output layer [{}, +{}) outside updates of {} values",
+                options.head_offset, options.head_length, d);
   Updates with_reference = updates;
   with_reference.push_back(coordinate_median(updates));
   const torch::Tensor gram = gram_matrix(with_reference);
-  const auto g = gram.accessor<double, 2>();
-  auto cosine = [&](int64_t i, int64_t j) {
-    const double norms = std::sqrt(g[i][i] * g[j][j]);
-    return norms > 0 ? g[i][j] / norms : 0.0;
-  };
   CosineFilterResult out;
   out.dropped.assign(updates.size(), false);
   for (int64_t i = 0; i < n; ++i) {
-    out.cosine.push_back(cosine(i, n));  // row n: the median
+    out.cosine.push_back(cosine_from_gram(gram, i, n));  // row n: the median
     if (out.cosine.back() <= options.threshold) out.dropped[i] = true;
+  }
+  if (options.head_length > 0) {
+    Updates heads;
+    for (const auto& u : with_reference) {
+      heads.push_back(u.narrow(0, options.head_offset, options.head_length));
+    }
+    const torch::Tensor head_gram = gram_matrix(heads);
+    for (int64_t i = 0; i < n; ++i) {
+      out.head_cosine.push_back(cosine_from_gram(head_gram, i, n));
+      if (out.head_cosine.back() <= options.threshold && !out.dropped[i]) {
+        out.dropped[i] = true;
+        ++out.head_dropped;
+      }
+    }
   }
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j < n; ++j) {
-      if (j != i && cosine(i, j) >= options.duplicate_cosine) {
+      if (j != i && cosine_from_gram(gram, i, j) >= options.duplicate_cosine) {
         out.dropped[i] = true;
         ++out.duplicates;
         break;
@@ -258,6 +278,37 @@ CosineFilterResult cosine_filter(const Updates& updates, const std::vector<doubl
   }
   out.update = out.kept.empty() ? torch::zeros({d}, torch::kFloat32)
                                 : mean_of_selected(updates, weights, out.kept);
+  return out;
+}
+
+LabelRecall label_recall(const std::vector<int>& truth, const std::vector<int>& predicted) {
+  FEDSIGN_CHECK(truth.size() == predicted.size(), "label test: {} labels for {} predictions",
+                truth.size(), predicted.size());
+  const std::set<int> named(predicted.begin(), predicted.end());
+  int64_t considered = 0, right = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    if (named.count(truth[i]) == 0) continue;
+    ++considered;
+    right += predicted[i] == truth[i] ? 1 : 0;
+  }
+  LabelRecall out;
+  out.images = considered;
+  if (considered > 0) out.recall = static_cast<double>(right) / static_cast<double>(considered);
+  return out;
+}
+
+std::vector<bool> low_outliers(const std::vector<double>& scores, double ratio) {
+  FEDSIGN_CHECK(ratio > 0 && ratio <= 1, "label test: ratio {} not in (0, 1]", ratio);
+  std::vector<bool> out(scores.size(), false);
+  if (scores.empty()) return out;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    FEDSIGN_CHECK(std::isfinite(scores[i]), "label test: update {} has score {}", i, scores[i]);
+  }
+  std::vector<double> sorted = scores;
+  std::sort(sorted.begin(), sorted.end());
+  const std::size_t n = sorted.size();
+  const double median = n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  for (std::size_t i = 0; i < n; ++i) out[i] = scores[i] < ratio * median;
   return out;
 }
 

@@ -78,23 +78,51 @@ FlTrustResult fltrust(const Updates& updates, const torch::Tensor& server_update
 //   - cos(u_i, median) <= threshold: it points away from the round (a sign flip does), or
 //   - cos(u_i, u_j) >= duplicate_cosine for another update j: near copies of one update, which
 //     honest clients with their own data do not send and colluders (little-is-enough) do, or
-//   - caught_before[i]: its client was dropped in an earlier round (the server's memory).
+//   - caught_before[i]: its client was dropped in an earlier round (the server's memory), or
+//   - with head_length > 0: the cosine of its values [head_offset, head_offset + head_length)
+//     (the output layer, flat_update.h's output_layer_range) with the same values of the median
+//     is <= threshold. The output layer is where a permutation of the labels (label flipping)
+//     would show; measured on GTSRB it does not separate flippers from non-IID honest clients
+//     (docs/robustness.md, "The label test"), the label test of robust_strategy.h does.
 // The kept updates are averaged weighted by example counts, as FedAvg would (no norm matching:
 // combine with clipping for boosted updates). Nothing kept: a zero update. Cosines come from the
-// updates' Gram matrix (float64, O(n^2 d), in column chunks).
+// updates' Gram matrix (float64, O(n^2 d), in column chunks; the output layer's from its own).
 struct CosineFilterOptions {
   double threshold = 0.0;         // in [-1, 1)
   double duplicate_cosine = 1.1;  // > 1: no duplicate test
+  int64_t head_offset = 0;        // the output layer's values in each update, tested on their own
+  int64_t head_length = 0;        // 0: no output-layer test
 };
 struct CosineFilterResult {
   torch::Tensor update;
   std::vector<double> cosine;     // per update, against this round's median
-  std::vector<bool> dropped;      // per update: by this round's cosine or duplicate test
+  std::vector<double> head_cosine;  // per update, output layer against the median's (if tested)
+  std::vector<bool> dropped;      // per update: by this round's cosine, head or duplicate test
+  int64_t head_dropped = 0;       // updates dropped by the output-layer test alone
   std::vector<int64_t> kept;      // indices into updates
   int64_t duplicates = 0;         // updates dropped as near copies
 };
 CosineFilterResult cosine_filter(const Updates& updates, const std::vector<double>& weights,
                                  const CosineFilterOptions& options,
                                  const std::vector<bool>& caught_before = {});
+
+// The label test (server side, on its small clean root set): a client that trained on flipped
+// labels learns the same features as an honest one, so its update's direction hides among
+// theirs, but its model names the wrong classes. label_recall() is the share of the root images
+// whose true label is one the model predicts at all (on the root set) that it labels right:
+// a non-IID honest client predicts mostly its own classes and gets their images right; a client
+// trained on c -> c' predicts c' for images of c, and images of c' (which it never saw labelled)
+// as whatever it learned. 0 when the model predicts no root image's label. `images`: how many
+// root images the recall counts (the evidence behind it).
+struct LabelRecall {
+  double recall = 0.0;
+  int64_t images = 0;
+};
+LabelRecall label_recall(const std::vector<int>& truth, const std::vector<int>& predicted);
+
+// low_outliers(): score i is an outlier when it is below ratio x the round's median score (for
+// an even count the mean of the two middle values). ratio in (0, 1], scores finite, else
+// fedsign::Error.
+std::vector<bool> low_outliers(const std::vector<double>& scores, double ratio);
 
 }  // namespace fedsign::fl::robust

@@ -105,22 +105,62 @@ class RobustStrategy::Aggregation : public FitAggregation {
         return r.update;
       }
       case BufferedRule::kCosineFilter: {
-        std::vector<bool> caught_before;
+        const std::size_t n = updates_.size();
+        // Kept out before the filter looks: caught in an earlier round, or failing the label test.
+        std::vector<bool> excluded(n, false);
         if (options_.cosine_memory) {
-          for (int64_t id : client_ids_) caught_before.push_back(strategy_.caught_.count(id) > 0);
+          for (std::size_t i = 0; i < n; ++i) excluded[i] = strategy_.caught_.count(client_ids_[i]) > 0;
         }
-        CosineFilterResult r =
-            cosine_filter(updates_, weights_, options_.cosine_filter, caught_before);
-        double mean = 0;
+        std::vector<double> recalls;
+        std::vector<int64_t> recall_images;
+        std::vector<bool> label_dropped(n, false);
+        if (options_.label_test_ratio > 0) {
+          for (const auto& u : updates_) {
+            const RootLabels labels = options_.root_labels(apply_flat_delta(global_, u));
+            const LabelRecall recall = label_recall(labels.truth, labels.predicted);
+            recalls.push_back(recall.recall);
+            recall_images.push_back(recall.images);
+          }
+          label_dropped = low_outliers(recalls, options_.label_test_ratio);
+          std::vector<double> sorted = recalls;
+          std::sort(sorted.begin(), sorted.end());
+          metrics["robust_label_recall"] = sorted[sorted.size() / 2];  // the round's (upper) median
+          metrics["robust_label_dropped"] =
+              static_cast<double>(std::count(label_dropped.begin(), label_dropped.end(), true));
+          for (std::size_t i = 0; i < n; ++i) excluded[i] = excluded[i] || label_dropped[i];
+        }
+        CosineFilterOptions filter = options_.cosine_filter;
+        if (options_.cosine_head) {
+          const FlatRange head = output_layer_range(global_);
+          filter.head_offset = head.offset;
+          filter.head_length = head.length;
+        }
+        CosineFilterResult r = cosine_filter(updates_, weights_, filter, excluded);
+        const auto count = static_cast<double>(r.cosine.size());
+        double mean = 0, head_mean = 0;
         for (std::size_t i = 0; i < r.cosine.size(); ++i) {
-          mean += r.cosine[i] / static_cast<double>(r.cosine.size());
-          spdlog::debug("cosine filter (round {}): client {} cosine {:.4f}{}", round_,
-                        client_ids_[i], r.cosine[i], r.dropped[i] ? " dropped" : "");
-          if (options_.cosine_memory && r.dropped[i]) strategy_.caught_.insert(client_ids_[i]);
+          mean += r.cosine[i] / count;
+          const double head = r.head_cosine.empty() ? 0.0 : r.head_cosine[i];
+          head_mean += head / count;
+          const bool dropped = r.dropped[i] || label_dropped[i];
+          // One line per client and round, the scores of the tests that ran (what
+          // scripts/cosine_filter_scores.py reads).
+          spdlog::debug("cosine filter (round {}): client {} cosine {:.4f}{}{}{}", round_,
+                        client_ids_[i], r.cosine[i],
+                        r.head_cosine.empty() ? "" : fmt::format(" output layer {:.4f}", head),
+                        recalls.empty() ? ""
+                                        : fmt::format(" label recall {:.4f} of {}", recalls[i],
+                                                      recall_images[i]),
+                        dropped ? " dropped" : "");
+          if (options_.cosine_memory && dropped) strategy_.record_drop(client_ids_[i]);
         }
         metrics["robust_selected"] = static_cast<double>(r.kept.size());
         metrics["robust_mean_cosine"] = mean;
         metrics["robust_duplicates"] = static_cast<double>(r.duplicates);
+        if (options_.cosine_head) {
+          metrics["robust_mean_head_cosine"] = head_mean;
+          metrics["robust_head_dropped"] = static_cast<double>(r.head_dropped);
+        }
         if (options_.cosine_memory) {
           metrics["robust_caught_clients"] = static_cast<double>(strategy_.caught_.size());
         }
@@ -159,11 +199,21 @@ RobustStrategy::RobustStrategy(Strategy& inner, BufferedRuleOptions options)
 void RobustStrategy::validate() const {
   FEDSIGN_CHECK(inner().name() != "scaffold",
                 "robust aggregation ({}) does not combine with scaffold", to_string(options_.rule));
+  FEDSIGN_CHECK(options_.cosine_strikes >= 1, "cosine filter: cosine_strikes {} < 1",
+                options_.cosine_strikes);
   FEDSIGN_CHECK(options_.max_buffered_updates >= 1, "robust aggregation: max_buffered_updates {} < 1",
                 options_.max_buffered_updates);
   if (options_.rule == BufferedRule::kTrimmedMean) trimmed_count(3, options_.trim_beta);  // range
   if (options_.rule == BufferedRule::kMultiKrum) {
     FEDSIGN_CHECK(options_.krum_f >= 0, "Krum: f = {} < 0", options_.krum_f);
+  }
+  if (options_.label_test_ratio > 0) {
+    FEDSIGN_CHECK(options_.rule == BufferedRule::kCosineFilter,
+                  "the label test is part of the cosine filter, not of {}",
+                  to_string(options_.rule));
+    FEDSIGN_CHECK(static_cast<bool>(options_.root_labels),
+                  "the label test needs the server's root set (root_labels)");
+    low_outliers({}, options_.label_test_ratio);  // names a bad ratio
   }
   if (options_.rule == BufferedRule::kFlTrust) {
     FEDSIGN_CHECK(static_cast<bool>(options_.server_update),
@@ -177,8 +227,25 @@ int64_t RobustStrategy::min_updates() const {
              : 1;
 }
 
+void RobustStrategy::record_drop(int64_t client) {
+  if (caught_.count(client) > 0) return;
+  if (++strikes_[client] >= options_.cosine_strikes) {
+    caught_.insert(client);
+    strikes_.erase(client);
+  }
+}
+
 namespace {
 constexpr const char* kCaughtStateKey = "cosine.caught";
+constexpr const char* kStrikesStateKey = "cosine.strikes";
+
+std::vector<int64_t> int64_list(const Weights& w, std::size_t i, const char* key) {
+  FEDSIGN_CHECK(i < w.size() && w.tensors[i].dim() == 1 &&
+                    w.tensors[i].scalar_type() == torch::kInt64,
+                "robust state '{}': expected int64 lists", key);
+  const torch::Tensor t = w.tensors[i].contiguous();
+  return {t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel()};
+}
 }  // namespace
 
 std::map<std::string, Weights> RobustStrategy::state() const {
@@ -190,19 +257,36 @@ std::map<std::string, Weights> RobustStrategy::state() const {
     w.tensors = {torch::tensor(ids, torch::kInt64)};
     out[kCaughtStateKey] = std::move(w);
   }
+  if (options_.cosine_memory && !strikes_.empty()) {
+    std::vector<int64_t> ids, counts;
+    for (const auto& [id, count] : strikes_) {
+      ids.push_back(id);
+      counts.push_back(count);
+    }
+    Weights w;
+    w.names = {"client_ids", "counts"};
+    w.tensors = {torch::tensor(ids, torch::kInt64), torch::tensor(counts, torch::kInt64)};
+    out[kStrikesStateKey] = std::move(w);
+  }
   return out;
 }
 
 void RobustStrategy::load_state(const std::map<std::string, Weights>& state) {
   std::map<std::string, Weights> rest = state;
   caught_.clear();
+  strikes_.clear();
   if (auto it = rest.find(kCaughtStateKey); it != rest.end()) {
-    const Weights& w = it->second;
-    FEDSIGN_CHECK(w.size() == 1 && w.tensors[0].dim() == 1 &&
-                      w.tensors[0].scalar_type() == torch::kInt64,
-                  "robust state '{}': expected one int64 list of client ids", kCaughtStateKey);
-    const torch::Tensor ids = w.tensors[0].contiguous();
-    caught_.insert(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+    FEDSIGN_CHECK(it->second.size() == 1, "robust state '{}': expected one list of client ids",
+                  kCaughtStateKey);
+    for (int64_t id : int64_list(it->second, 0, kCaughtStateKey)) caught_.insert(id);
+    rest.erase(it);
+  }
+  if (auto it = rest.find(kStrikesStateKey); it != rest.end()) {
+    const std::vector<int64_t> ids = int64_list(it->second, 0, kStrikesStateKey);
+    const std::vector<int64_t> counts = int64_list(it->second, 1, kStrikesStateKey);
+    FEDSIGN_CHECK(it->second.size() == 2 && ids.size() == counts.size(),
+                  "robust state '{}': expected client ids and as many counts", kStrikesStateKey);
+    for (std::size_t i = 0; i < ids.size(); ++i) strikes_[ids[i]] = counts[i];
     rest.erase(it);
   }
   inner().load_state(rest);

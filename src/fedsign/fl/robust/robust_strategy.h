@@ -25,6 +25,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "fedsign/fl/robust/delegating_strategy.h"
 #include "fedsign/fl/robust/robust_rules.h"
@@ -40,6 +41,14 @@ std::string to_string(BufferedRule rule);
 using ServerUpdateFn =
     std::function<Weights(int64_t round, const Weights& global, const Config& fit_config)>;
 
+// A model's labels for the server's root set (the FLTrust images), beside their true labels, for
+// the cosine filter's label test.
+struct RootLabels {
+  std::vector<int> truth;
+  std::vector<int> predicted;
+};
+using RootLabelsFn = std::function<RootLabels(const Weights& model)>;
+
 struct BufferedRuleOptions {
   BufferedRule rule = BufferedRule::kMedian;
   double trim_beta = 0.1;             // trimmed mean: fraction cut from each end
@@ -47,6 +56,13 @@ struct BufferedRuleOptions {
   int64_t krum_m = 1;                 // Multi-Krum: updates averaged (1 = Krum, <= 0: n - f)
   CosineFilterOptions cosine_filter;  // cosine filter: its threshold and copy test
   bool cosine_memory = false;         // cosine filter: a client once dropped is not kept again
+  int64_t cosine_strikes = 1;         // memory: rounds a client is dropped in before it is kept
+                                      // out (1: the first; more forgives honest one-offs)
+  bool cosine_head = false;           // cosine filter: test the output layer on its own too
+  double label_test_ratio = 0.0;      // cosine filter, in (0, 1]: drop updates whose model's
+                                      // label recall (label_recall) on the root set is below
+                                      // this x the round's median (low_outliers)
+  RootLabelsFn root_labels;           // required when label_test_ratio > 0
   int64_t max_buffered_updates = 100; // more results in one round is an error
   ServerUpdateFn server_update;       // FLTrust only (required there)
 };
@@ -64,7 +80,8 @@ class RobustStrategy : public DelegatingStrategy {
                                                       const Weights& global) override;
   const BufferedRuleOptions& options() const { return options_; }
   // The inner strategy's state, and with cosine_memory "cosine.caught": the ids of the clients
-  // the cosine filter dropped so far, so --resume remembers who was caught.
+  // the cosine filter keeps out, and "cosine.strikes": those dropped fewer than cosine_strikes
+  // times (ids and counts), so --resume remembers who was caught.
   std::map<std::string, Weights> state() const override;
   void load_state(const std::map<std::string, Weights>& state) override;
 
@@ -75,7 +92,11 @@ class RobustStrategy : public DelegatingStrategy {
   int64_t min_updates() const;
   BufferedRuleOptions options_;
   Config fit_config_;  // of the last configured round
-  std::set<int64_t> caught_;  // cosine_memory: clients the cosine filter dropped
+  // cosine_memory: clients kept out, and those dropped in fewer than cosine_strikes rounds so far
+  // (client id -> rounds dropped).
+  void record_drop(int64_t client);
+  std::set<int64_t> caught_;
+  std::map<int64_t, int64_t> strikes_;
 };
 
 }  // namespace fedsign::fl::robust

@@ -45,7 +45,8 @@ void check_robust_round(const RobustOptions& o, int64_t n) {
 }
 
 std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const RobustOptions& o,
-                                      robust::ServerUpdateFn server_update) {
+                                      robust::ServerUpdateFn server_update,
+                                      robust::RootLabelsFn root_labels) {
   check_rule_name(o.rule);
   FEDSIGN_CHECK(o.clip_norm >= 0, "--clip-norm {} < 0", o.clip_norm);
   std::unique_ptr<Strategy> out = std::move(inner);
@@ -65,6 +66,10 @@ std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const Rob
       buffered.rule = robust::BufferedRule::kCosineFilter;
       buffered.cosine_filter = {o.cosine_threshold, o.duplicate_cosine};
       buffered.cosine_memory = o.cosine_memory;
+      buffered.cosine_strikes = o.cosine_strikes;
+      buffered.cosine_head = o.cosine_head;
+      buffered.label_test_ratio = o.label_test_ratio;
+      buffered.root_labels = std::move(root_labels);
     } else {
       buffered.rule = robust::BufferedRule::kFlTrust;
       buffered.server_update = std::move(server_update);

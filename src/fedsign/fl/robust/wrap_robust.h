@@ -15,7 +15,8 @@
 //                  (needs the server's update on its root set)       server training per round
 //   cosine-filter  mean of the updates along the round's median     buffered, O(n log n d)
 //                  (cosine > threshold), near copies dropped,        + O(n^2 d)
-//                  optionally with memory of caught clients
+//                  optionally with memory of caught clients and a
+//                  test of the output layer on its own
 #pragma once
 
 #include <memory>
@@ -43,6 +44,11 @@ struct RobustOptions {
                                        // round's coordinate-wise median is above this
   double duplicate_cosine = 1.1;       // cosine-filter: drop near copies at this cosine (> 1: off)
   bool cosine_memory = false;          // cosine-filter: a client once dropped stays out
+  int64_t cosine_strikes = 1;          // cosine-filter memory: ... once dropped in this many rounds
+  bool cosine_head = false;            // cosine-filter: the output layer is tested on its own too
+  double label_test_ratio = 0.0;       // cosine-filter, in (0, 1]: also drop updates whose model
+                                       // labels the server's root set worse than this x the
+                                       // round's median (robust_rules.h label_recall; 0: off)
   int64_t fltrust_root = 100;          // fltrust: images in the server's root set (the caller
                                        // draws them: run/root_update.h)
 };
@@ -60,8 +66,10 @@ bool robust_enabled(const RobustOptions& options);
 void check_robust_round(const RobustOptions& options, int64_t clients_per_round);
 
 // `inner` wrapped for `options`; `server_update` is FLTrust's root-set training (required for
-// rule fltrust, ignored otherwise). Throws fedsign::Error for an unknown rule or bad parameter.
+// rule fltrust, ignored otherwise), `root_labels` a model's labels for that root set (required for
+// label_test_ratio > 0). Throws fedsign::Error for an unknown rule or bad parameter.
 std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const RobustOptions& options,
-                                      robust::ServerUpdateFn server_update = {});
+                                      robust::ServerUpdateFn server_update = {},
+                                      robust::RootLabelsFn root_labels = {});
 
 }  // namespace fedsign::fl

@@ -102,7 +102,8 @@ double dp_sampling_rate(const FederationConfig& config);
 // FrozenLayers; config.initial_parameters become the strategy's initial parameters.
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& config,
                                                    CentralEvaluateFn evaluate = {},
-                                                   robust::ServerUpdateFn root_update = {});
+                                                   robust::ServerUpdateFn root_update = {},
+                                                   robust::RootLabelsFn root_labels = {});
 
 // Clients sampled per round when `available` clients are (the strategy's own count).
 int64_t federation_clients_per_round(const FederationConfig& config, int64_t available);

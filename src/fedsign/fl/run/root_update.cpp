@@ -7,8 +7,34 @@
 #include "fedsign/fl/client/local_client.h"
 #include "fedsign/fl/client_manager.h"
 #include "fedsign/fl/rng.h"
+#include "fedsign/train/evaluate.h"
 
 namespace fedsign::fl {
+
+namespace {
+
+// The server as a client of its own root set: everything a LocalClient borrows, kept alive by
+// the functions below; the model instance is created on first use (after the run seeded torch).
+struct RootClient {
+  ClientData data;
+  MemoryClientStateStore states;  // stays empty: the server trains like a stateless client
+  Faults faults;                  // none
+  std::unique_ptr<Worker> worker;
+
+  Worker& worker_for(const data::ImageSet& set, const train::TrainConfig& config,
+                     int64_t num_classes) {
+    if (!worker) worker = std::make_unique<Worker>(config, set.height, num_classes);
+    return *worker;
+  }
+  LocalClient client(const data::ImageSet& set, const train::TrainConfig& config,
+                     int64_t num_classes) {
+    // Id -1: no client has it, so the server's local shuffling never repeats a client's.
+    return LocalClient(-1, set, data, states, worker_for(set, config, num_classes),
+                       BnMode::kAggregate, faults);
+  }
+};
+
+}  // namespace
 
 data::Indices sample_root_set(const data::Indices& pool, int64_t count, uint64_t seed) {
   FEDSIGN_CHECK(count >= 1, "--fltrust-root {} must be >= 1", count);
@@ -25,25 +51,29 @@ data::Indices sample_root_set(const data::Indices& pool, int64_t count, uint64_t
 robust::ServerUpdateFn make_root_update(const data::ImageSet& set, data::Indices root,
                                         const train::TrainConfig& config, int64_t num_classes) {
   FEDSIGN_CHECK(!root.empty(), "FLTrust: the server's root set is empty");
-  // Everything a LocalClient borrows, kept alive by the returned function.
-  struct State {
-    ClientData data;
-    MemoryClientStateStore states;  // stays empty: the server trains like a stateless client
-    Faults faults;                  // none
-    std::unique_ptr<Worker> worker;
-  };
-  auto state = std::make_shared<State>();
+  auto state = std::make_shared<RootClient>();
   state->data.train = std::move(root);
   return [&set, config, num_classes, state](int64_t round, const Weights& global,
                                             const Config& fit_config) {
-    if (!state->worker) state->worker = std::make_unique<Worker>(config, set.height, num_classes);
-    // Id -1: no client has it, so the server's local shuffling never repeats a client's.
-    LocalClient server(-1, set, state->data, state->states, *state->worker, BnMode::kAggregate,
-                       state->faults);
+    LocalClient server = state->client(set, config, num_classes);
     FitIns ins{global, fit_config, std::nullopt};
     ins.config[keys::kRound] = round;
     ins.config.erase(keys::kWorkFraction);  // the server is no straggler
     return server.fit(ins).weights;
+  };
+}
+
+robust::RootLabelsFn make_root_labels(const data::ImageSet& set, data::Indices root,
+                                      const train::TrainConfig& config, int64_t num_classes) {
+  FEDSIGN_CHECK(!root.empty(), "label test: the server's root set is empty");
+  auto state = std::make_shared<RootClient>();
+  state->data.test = std::move(root);
+  return [&set, config, num_classes, state](const Weights& model) {
+    Worker& worker = state->worker_for(set, config, num_classes);
+    set_weights(worker.model(), model);
+    const train::Predictions p = train::predict_subset(worker.model(), set, state->data.test,
+                                                       worker.mode(), config.eval_batch_size);
+    return robust::RootLabels{p.truth, p.predicted};
   };
 }
 

@@ -25,4 +25,10 @@ data::Indices sample_root_set(const data::Indices& pool, int64_t count, uint64_t
 robust::ServerUpdateFn make_root_update(const data::ImageSet& set, data::Indices root,
                                         const train::TrainConfig& config, int64_t num_classes = 43);
 
+// A model's predicted labels for `root` (images of `set`, which must outlive the function) and
+// their true labels, for the cosine filter's label test (--label-test); evaluated as the clients
+// evaluate (config's precision and batch size), on a model instance of its own.
+robust::RootLabelsFn make_root_labels(const data::ImageSet& set, data::Indices root,
+                                      const train::TrainConfig& config, int64_t num_classes = 43);
+
 }  // namespace fedsign::fl
