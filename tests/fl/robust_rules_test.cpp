@@ -264,6 +264,9 @@ TEST(RobustRules, LabelRecallAndLowOutliers) {
   EXPECT_EQ(low_outliers({0.9, 0.5, 0.2}, 0.5), (std::vector<bool>{false, false, true}));
   EXPECT_EQ(low_outliers({0.5, 1, 1}, 0.5), (std::vector<bool>{false, false, false}));
   EXPECT_TRUE(low_outliers({}, 0.5).empty());
+  EXPECT_DOUBLE_EQ(median_of({0.8, 0.1, 0.6, 0.7}), 0.65);
+  EXPECT_DOUBLE_EQ(median_of({0.9, 0.5, 0.2}), 0.5);
+  EXPECT_DOUBLE_EQ(median_of({}), 0.0);
   EXPECT_THROW(low_outliers({1}, 0.0), fedsign::Error);
   EXPECT_THROW(low_outliers({1}, 1.5), fedsign::Error);
   EXPECT_THROW(low_outliers({1, std::nan("")}, 0.5), fedsign::Error);

@@ -297,6 +297,13 @@ LabelRecall label_recall(const std::vector<int>& truth, const std::vector<int>& 
   return out;
 }
 
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
 std::vector<bool> low_outliers(const std::vector<double>& scores, double ratio) {
   FEDSIGN_CHECK(ratio > 0 && ratio <= 1, "label test: ratio {} not in (0, 1]", ratio);
   std::vector<bool> out(scores.size(), false);
@@ -304,11 +311,8 @@ std::vector<bool> low_outliers(const std::vector<double>& scores, double ratio) 
   for (std::size_t i = 0; i < scores.size(); ++i) {
     FEDSIGN_CHECK(std::isfinite(scores[i]), "label test: update {} has score {}", i, scores[i]);
   }
-  std::vector<double> sorted = scores;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t n = sorted.size();
-  const double median = n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  for (std::size_t i = 0; i < n; ++i) out[i] = scores[i] < ratio * median;
+  const double median = median_of(scores);
+  for (std::size_t i = 0; i < scores.size(); ++i) out[i] = scores[i] < ratio * median;
   return out;
 }
 

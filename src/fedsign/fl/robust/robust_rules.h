@@ -120,6 +120,9 @@ struct LabelRecall {
 };
 LabelRecall label_recall(const std::vector<int>& truth, const std::vector<int>& predicted);
 
+// The median of `values` (for an even count the mean of the two middle values); 0 when empty.
+double median_of(std::vector<double> values);
+
 // low_outliers(): score i is an outlier when it is below ratio x the round's median score (for
 // an even count the mean of the two middle values). ratio in (0, 1], scores finite, else
 // fedsign::Error.

@@ -109,7 +109,7 @@ class RobustStrategy::Aggregation : public FitAggregation {
         // Kept out before the filter looks: caught in an earlier round, or failing the label test.
         std::vector<bool> excluded(n, false);
         if (options_.cosine_memory) {
-          for (std::size_t i = 0; i < n; ++i) excluded[i] = strategy_.caught_.count(client_ids_[i]) > 0;
+          for (std::size_t i = 0; i < n; ++i) excluded[i] = strategy_.caught(client_ids_[i]);
         }
         std::vector<double> recalls;
         std::vector<int64_t> recall_images;
@@ -122,9 +122,7 @@ class RobustStrategy::Aggregation : public FitAggregation {
             recall_images.push_back(recall.images);
           }
           label_dropped = low_outliers(recalls, options_.label_test_ratio);
-          std::vector<double> sorted = recalls;
-          std::sort(sorted.begin(), sorted.end());
-          metrics["robust_label_recall"] = sorted[sorted.size() / 2];  // the round's (upper) median
+          metrics["robust_label_recall"] = median_of(recalls);
           metrics["robust_label_dropped"] =
               static_cast<double>(std::count(label_dropped.begin(), label_dropped.end(), true));
           for (std::size_t i = 0; i < n; ++i) excluded[i] = excluded[i] || label_dropped[i];
@@ -162,7 +160,7 @@ class RobustStrategy::Aggregation : public FitAggregation {
           metrics["robust_head_dropped"] = static_cast<double>(r.head_dropped);
         }
         if (options_.cosine_memory) {
-          metrics["robust_caught_clients"] = static_cast<double>(strategy_.caught_.size());
+          metrics["robust_caught_clients"] = static_cast<double>(strategy_.caught_count());
         }
         return r.update;
       }
@@ -228,11 +226,18 @@ int64_t RobustStrategy::min_updates() const {
 }
 
 void RobustStrategy::record_drop(int64_t client) {
-  if (caught_.count(client) > 0) return;
-  if (++strikes_[client] >= options_.cosine_strikes) {
-    caught_.insert(client);
-    strikes_.erase(client);
-  }
+  int64_t& count = drops_[client];
+  count = std::min(count + 1, options_.cosine_strikes);  // counting stops once it is kept out
+}
+
+bool RobustStrategy::caught(int64_t client) const {
+  const auto it = drops_.find(client);
+  return it != drops_.end() && it->second >= options_.cosine_strikes;
+}
+
+int64_t RobustStrategy::caught_count() const {
+  return std::count_if(drops_.begin(), drops_.end(),
+                       [&](const auto& d) { return d.second >= options_.cosine_strikes; });
 }
 
 namespace {
@@ -250,19 +255,25 @@ std::vector<int64_t> int64_list(const Weights& w, std::size_t i, const char* key
 
 std::map<std::string, Weights> RobustStrategy::state() const {
   std::map<std::string, Weights> out = inner().state();
-  if (options_.cosine_memory && !caught_.empty()) {
-    Weights w;
-    w.names = {"client_ids"};
-    const std::vector<int64_t> ids(caught_.begin(), caught_.end());
-    w.tensors = {torch::tensor(ids, torch::kInt64)};
-    out[kCaughtStateKey] = std::move(w);
-  }
-  if (options_.cosine_memory && !strikes_.empty()) {
-    std::vector<int64_t> ids, counts;
-    for (const auto& [id, count] : strikes_) {
+  if (!options_.cosine_memory) return out;
+  // Clients kept out under "cosine.caught" (the key older checkpoints have), the others with
+  // their drop counts under "cosine.strikes".
+  std::vector<int64_t> caught_ids, ids, counts;
+  for (const auto& [id, count] : drops_) {
+    if (count >= options_.cosine_strikes) {
+      caught_ids.push_back(id);
+    } else {
       ids.push_back(id);
       counts.push_back(count);
     }
+  }
+  if (!caught_ids.empty()) {
+    Weights w;
+    w.names = {"client_ids"};
+    w.tensors = {torch::tensor(caught_ids, torch::kInt64)};
+    out[kCaughtStateKey] = std::move(w);
+  }
+  if (!ids.empty()) {
     Weights w;
     w.names = {"client_ids", "counts"};
     w.tensors = {torch::tensor(ids, torch::kInt64), torch::tensor(counts, torch::kInt64)};
@@ -273,12 +284,13 @@ std::map<std::string, Weights> RobustStrategy::state() const {
 
 void RobustStrategy::load_state(const std::map<std::string, Weights>& state) {
   std::map<std::string, Weights> rest = state;
-  caught_.clear();
-  strikes_.clear();
+  drops_.clear();
   if (auto it = rest.find(kCaughtStateKey); it != rest.end()) {
     FEDSIGN_CHECK(it->second.size() == 1, "robust state '{}': expected one list of client ids",
                   kCaughtStateKey);
-    for (int64_t id : int64_list(it->second, 0, kCaughtStateKey)) caught_.insert(id);
+    for (int64_t id : int64_list(it->second, 0, kCaughtStateKey)) {
+      drops_[id] = options_.cosine_strikes;
+    }
     rest.erase(it);
   }
   if (auto it = rest.find(kStrikesStateKey); it != rest.end()) {
@@ -286,7 +298,7 @@ void RobustStrategy::load_state(const std::map<std::string, Weights>& state) {
     const std::vector<int64_t> counts = int64_list(it->second, 1, kStrikesStateKey);
     FEDSIGN_CHECK(it->second.size() == 2 && ids.size() == counts.size(),
                   "robust state '{}': expected client ids and as many counts", kStrikesStateKey);
-    for (std::size_t i = 0; i < ids.size(); ++i) strikes_[ids[i]] = counts[i];
+    for (std::size_t i = 0; i < ids.size(); ++i) drops_[ids[i]] = counts[i];
     rest.erase(it);
   }
   inner().load_state(rest);

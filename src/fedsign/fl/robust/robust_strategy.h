@@ -23,7 +23,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -92,11 +91,12 @@ class RobustStrategy : public DelegatingStrategy {
   int64_t min_updates() const;
   BufferedRuleOptions options_;
   Config fit_config_;  // of the last configured round
-  // cosine_memory: clients kept out, and those dropped in fewer than cosine_strikes rounds so far
-  // (client id -> rounds dropped).
+  // cosine_memory: rounds each client was dropped in, counted up to cosine_strikes; a client at
+  // cosine_strikes is kept out.
   void record_drop(int64_t client);
-  std::set<int64_t> caught_;
-  std::map<int64_t, int64_t> strikes_;
+  bool caught(int64_t client) const;
+  int64_t caught_count() const;
+  std::map<int64_t, int64_t> drops_;
 };
 
 }  // namespace fedsign::fl::robust
