@@ -153,16 +153,9 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
                  client_renders, client_train);
   }
 
-  fl::robust::ServerUpdateFn root_update;
-  fl::robust::RootLabelsFn root_labels;
-  if (federation.robust.rule == "fltrust" || federation.robust.label_test_ratio > 0) {
-    // The server's root set: a seeded sample of the training split, as in the FLTrust paper (the
-    // validation split stays unseen).
-    const data::Indices root =
-        fl::sample_root_set(split.train, federation.robust.fltrust_root, config.seed);
-    root_update = fl::make_root_update(set, root, config);
-    root_labels = fl::make_root_labels(set, root, config);
-  }
+  // The server's root set, if a rule needs it: a seeded sample of the training split, as in the
+  // FLTrust paper (the validation split stays unseen).
+  fl::robust::ServerRoot root = fl::make_server_root(federation.robust, set, split.train, config);
   if (!federation.init_weights.empty() ||
       federation.trainable_groups != std::vector<std::string>{"all"}) {
     // A scratch model of the run's architecture to load the file into and check the groups
@@ -174,8 +167,7 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
     fl::resolve_model_settings(federation, *models::create_model(config.model, model_options));
   }
   auto strategy = fl::make_federation_strategy(
-      federation, central_evaluation(set, split.validation, config, o.attack),
-      std::move(root_update), std::move(root_labels));
+      federation, central_evaluation(set, split.validation, config, o.attack), std::move(root));
   if (federation.strategy == "scaffold" &&
       (config.optimizer.name != "sgd" || config.optimizer.momentum != 0)) {
     spdlog::warn("SCAFFOLD's control variates assume plain SGD locally (--optimizer sgd "

@@ -48,9 +48,7 @@ void run_server(const CLI::App& command, ServerCommand& c) {
     // The most a round can have: a rule that cannot work with it never will.
     fl::check_robust_round(o.federation.robust, o.federation.clients_per_round);
   }
-  const bool root_set =
-      o.federation.robust.rule == "fltrust" || o.federation.robust.label_test_ratio > 0;
-  FEDSIGN_CHECK(!root_set || !c.data.data_dir.empty(),
+  FEDSIGN_CHECK(!fl::needs_server_root(o.federation.robust) || !c.data.data_dir.empty(),
                 "--robust fltrust and --label-test need --data: the server's root set comes "
                 "from its training split");
   fl::CentralEvaluateFn evaluate;
@@ -64,14 +62,9 @@ void run_server(const CLI::App& command, ServerCommand& c) {
     evaluate = fl::make_central_evaluator(set, split.validation, config);
     spdlog::info("central evaluation on {} held-out images of {}", split.validation.size(),
                  c.data.data_dir);
-    if (root_set) {
-      // As in `fl simulate`: a sample of the training split; the root training uses the default
-      // local-training settings and the round's instructions.
-      const data::Indices root =
-          fl::sample_root_set(split.train, o.federation.robust.fltrust_root, config.seed);
-      o.root_update = fl::make_root_update(set, root, config);
-      o.root_labels = fl::make_root_labels(set, root, config);
-    }
+    // As in `fl simulate`: a sample of the training split; the root training uses the default
+    // local-training settings and the round's instructions.
+    o.root = fl::make_server_root(o.federation.robust, set, split.train, config);
   }
   net::run_server(o, std::move(evaluate));
   // As in `fl simulate`: the final global model (model.pt) meets the test split once.

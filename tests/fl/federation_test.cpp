@@ -99,20 +99,16 @@ TEST(Federation, RobustSettingsWrapTheStrategy) {
   // FLTrust needs the server's root-set training.
   c.robust.rule = "fltrust";
   EXPECT_THROW(make_federation_strategy(c), fedsign::Error);
-  EXPECT_EQ(make_federation_strategy(c, {},
-                                     [](int64_t, const Weights& global, const Config&) {
-                                       return global;
-                                     })
-                ->name(),
-            "fedavg+fltrust");
+  robust::ServerRoot root;
+  root.update = [](int64_t, const Weights& global, const Config&) { return global; };
+  EXPECT_EQ(make_federation_strategy(c, {}, root)->name(), "fedavg+fltrust");
   // So does the cosine filter's label test: its root-set labels, given beside the root update.
   c.robust.rule = "cosine-filter";
   c.robust.label_test_ratio = 0.5;
   EXPECT_THROW(make_federation_strategy(c), fedsign::Error);
-  EXPECT_EQ(make_federation_strategy(c, {}, {},
-                                     [](const Weights&) { return robust::RootLabels{}; })
-                ->name(),
-            "fedavg+cosine-filter");
+  EXPECT_THROW(make_federation_strategy(c, {}, root), fedsign::Error);  // FLTrust's half only
+  root.labels = [](const Weights&) { return robust::RootLabels{}; };
+  EXPECT_EQ(make_federation_strategy(c, {}, root)->name(), "fedavg+cosine-filter");
   c.robust.label_test_ratio = 0;
   // The clients per round the robust check is given: the strategy's own sampling.
   c.clients_per_round = 0;

@@ -50,7 +50,8 @@ std::unique_ptr<Strategy> defended(const std::string& defence) {
   options.trim_beta = 0.2;
   options.clip_norm = defence == "clip" ? 0.2 : 0.0;  // clip stalls where 2 d = C: d = 0.1
   options.adaptive_clip = defence == "adaptive-clip";
-  auto root = [](int64_t, const Weights& global, const Config&) {  // FLTrust's clean root set
+  robust::ServerRoot root;
+  root.update = [](int64_t, const Weights& global, const Config&) {  // FLTrust's clean root set
     return vector_model(global.tensors[0] + 0.5 * (2.0 - global.tensors[0]));
   };
   return wrap_robust(std::make_unique<FedAvg>(StrategyOptions{}), options, root);

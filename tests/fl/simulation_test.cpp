@@ -375,8 +375,9 @@ TEST_F(SimulationTest, FlTrustAgainstSignFlipWithTopKUploadsResumes) {
     sim.compress.topk_fraction = 0.1;
     RobustOptions robust;
     robust.rule = "fltrust";
+    robust.fltrust_root = 8;
     auto strategy = wrap_robust(make_strategy("fedavg", strategy_options(config, 4)), robust,
-                                make_root_update(*set_, sample_root_set(split_->train, 8, 1), config));
+                                make_server_root(robust, *set_, split_->train, config));
     Simulation simulation(*set_, clients(4), *strategy, sim);
     EXPECT_EQ(simulation.attackers().size(), 2u);
     return simulation.run();

@@ -226,7 +226,7 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   fl::FederationConfig federation = o.federation;
   fl::resolve_model_settings(federation, *model);  // --init-weights, --trainable-groups
   std::unique_ptr<fl::Strategy> strategy =
-      fl::make_federation_strategy(federation, std::move(evaluate), o.root_update, o.root_labels);
+      fl::make_federation_strategy(federation, std::move(evaluate), o.root);
   fl::Weights global = strategy->initialize_parameters().value_or(fl::get_weights(*model));
 
   TokenStore tokens(o.tokens_file);

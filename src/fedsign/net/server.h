@@ -31,9 +31,9 @@ struct ServerOptions {
   // evaluation schedule, directory, resume, settings), as for the simulation.
   fl::FederationConfig federation;
   fl::RunConfig run;
-  // FLTrust (federation.robust.rule "fltrust"): the server's training on its root set.
-  fl::robust::ServerUpdateFn root_update;
-  fl::robust::RootLabelsFn root_labels;  // --label-test: predictions on the same root set
+  // FLTrust's training on the server's root set and the label test's labels of it
+  // (fl/run/root_update.h make_server_root; empty unless federation.robust asks for them).
+  fl::robust::ServerRoot root;
   // The model the clients train.
   std::string model = "compact";
   int input_size = 32;

@@ -48,6 +48,13 @@ struct RootLabels {
 };
 using RootLabelsFn = std::function<RootLabels(const Weights& model)>;
 
+// The server's root set as the rules use it: FLTrust's training on it and the label test's
+// labels of it (run/root_update.h make_server_root); each is empty when no rule asks for it.
+struct ServerRoot {
+  ServerUpdateFn update;
+  RootLabelsFn labels;
+};
+
 struct BufferedRuleOptions {
   BufferedRule rule = BufferedRule::kMedian;
   double trim_beta = 0.1;             // trimmed mean: fraction cut from each end

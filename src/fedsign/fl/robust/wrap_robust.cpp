@@ -45,8 +45,7 @@ void check_robust_round(const RobustOptions& o, int64_t n) {
 }
 
 std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const RobustOptions& o,
-                                      robust::ServerUpdateFn server_update,
-                                      robust::RootLabelsFn root_labels) {
+                                      robust::ServerRoot root) {
   check_rule_name(o.rule);
   FEDSIGN_CHECK(o.clip_norm >= 0, "--clip-norm {} < 0", o.clip_norm);
   std::unique_ptr<Strategy> out = std::move(inner);
@@ -69,10 +68,10 @@ std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const Rob
       buffered.cosine_strikes = o.cosine_strikes;
       buffered.cosine_head = o.cosine_head;
       buffered.label_test_ratio = o.label_test_ratio;
-      buffered.root_labels = std::move(root_labels);
+      buffered.root_labels = std::move(root.labels);
     } else {
       buffered.rule = robust::BufferedRule::kFlTrust;
-      buffered.server_update = std::move(server_update);
+      buffered.server_update = std::move(root.update);
     }
     out = std::make_unique<robust::RobustStrategy>(std::move(out), std::move(buffered));
   }

@@ -65,11 +65,10 @@ bool robust_enabled(const RobustOptions& options);
 // not an error: that round keeps the global model (robust_strategy.h).
 void check_robust_round(const RobustOptions& options, int64_t clients_per_round);
 
-// `inner` wrapped for `options`; `server_update` is FLTrust's root-set training (required for
-// rule fltrust, ignored otherwise), `root_labels` a model's labels for that root set (required for
-// label_test_ratio > 0). Throws fedsign::Error for an unknown rule or bad parameter.
+// `inner` wrapped for `options`; `root` is the server's root set: its training (required for
+// rule fltrust, ignored otherwise) and a model's labels of it (required for label_test_ratio > 0).
+// Throws fedsign::Error for an unknown rule or bad parameter.
 std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const RobustOptions& options,
-                                      robust::ServerUpdateFn server_update = {},
-                                      robust::RootLabelsFn root_labels = {});
+                                      robust::ServerRoot root = {});
 
 }  // namespace fedsign::fl

@@ -143,8 +143,7 @@ void resolve_model_settings(FederationConfig& c, models::Classifier& model) {
 
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
                                                    CentralEvaluateFn evaluate,
-                                                   robust::ServerUpdateFn root_update,
-                                                   robust::RootLabelsFn root_labels) {
+                                                   robust::ServerRoot root) {
   // DP first: its refusals (scaffold, no fixed per-round count) name the options to change.
   std::optional<privacy::DpOptions> dp;
   if (c.dp_mode != "off") dp = federation_dp_options(c);
@@ -157,13 +156,12 @@ std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& c,
                                           {"beta2", c.beta2},
                                           {"tau", c.tau}};
   if (c.server_lr > 0) params["server_lr"] = c.server_lr;
-  FEDSIGN_CHECK(c.robust.rule != "fltrust" || root_update,
+  FEDSIGN_CHECK(c.robust.rule != "fltrust" || root.update,
                 "--robust fltrust needs the server's root set (--fltrust-root images of --data)");
-  FEDSIGN_CHECK(c.robust.label_test_ratio <= 0 || root_labels,
+  FEDSIGN_CHECK(c.robust.label_test_ratio <= 0 || root.labels,
                 "--label-test needs the server's root set (--fltrust-root images of --data)");
   std::unique_ptr<Strategy> strategy =
-      wrap_robust(make_strategy(c.strategy, options, params), c.robust, std::move(root_update),
-                  std::move(root_labels));
+      wrap_robust(make_strategy(c.strategy, options, params), c.robust, std::move(root));
   if (!c.frozen_tensors.empty()) {
     // Inside DP: the DP wrapper stays outermost (its accountant is what the run reports), and
     // its noisy average passes through FrozenLayers, which restores the frozen tensors.

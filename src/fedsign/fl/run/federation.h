@@ -94,16 +94,16 @@ privacy::DpOptions federation_dp_options(const FederationConfig& config);
 double dp_sampling_rate(const FederationConfig& config);
 
 // The strategy `config` describes, with central evaluation `evaluate` (may be empty), wrapped
-// for config.robust; `root_update` is FLTrust's training on the server's root set (required for
-// robust rule fltrust, else unused). With DP on, wrapped by privacy::wrap_dp (name
-// "dp-<inner>"), the noise multiplier and the epsilon it plans for logged; DP and a robust rule
-// together are refused (DP averages clipped updates itself: the rule would see one result).
+// for config.robust; `root` is the server's root set (run/root_update.h make_server_root:
+// required for robust rule fltrust and the label test, else unused). With DP on, wrapped by
+// privacy::wrap_dp (name "dp-<inner>"), the noise multiplier and the epsilon it plans for logged;
+// DP and a robust rule together are refused (DP averages clipped updates itself: the rule would
+// see one result).
 // With frozen tensors (resolve_model_settings) the strategy inside DP is wrapped in
 // FrozenLayers; config.initial_parameters become the strategy's initial parameters.
 std::unique_ptr<Strategy> make_federation_strategy(const FederationConfig& config,
                                                    CentralEvaluateFn evaluate = {},
-                                                   robust::ServerUpdateFn root_update = {},
-                                                   robust::RootLabelsFn root_labels = {});
+                                                   robust::ServerRoot root = {});
 
 // Clients sampled per round when `available` clients are (the strategy's own count).
 int64_t federation_clients_per_round(const FederationConfig& config, int64_t available);

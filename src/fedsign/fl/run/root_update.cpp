@@ -48,33 +48,34 @@ data::Indices sample_root_set(const data::Indices& pool, int64_t count, uint64_t
   return root;
 }
 
-robust::ServerUpdateFn make_root_update(const data::ImageSet& set, data::Indices root,
-                                        const train::TrainConfig& config, int64_t num_classes) {
-  FEDSIGN_CHECK(!root.empty(), "FLTrust: the server's root set is empty");
+bool needs_server_root(const RobustOptions& options) {
+  return options.rule == "fltrust" || options.label_test_ratio > 0;
+}
+
+robust::ServerRoot make_server_root(const RobustOptions& options, const data::ImageSet& set,
+                                    const data::Indices& pool, const train::TrainConfig& config,
+                                    int64_t num_classes) {
+  if (!needs_server_root(options)) return {};
   auto state = std::make_shared<RootClient>();
-  state->data.train = std::move(root);
-  return [&set, config, num_classes, state](int64_t round, const Weights& global,
-                                            const Config& fit_config) {
+  state->data.train = sample_root_set(pool, options.fltrust_root, config.seed);
+  FEDSIGN_CHECK(!state->data.train.empty(), "the server's root set is empty (no training images)");
+  robust::ServerRoot root;
+  root.update = [&set, config, num_classes, state](int64_t round, const Weights& global,
+                                                   const Config& fit_config) {
     LocalClient server = state->client(set, config, num_classes);
     FitIns ins{global, fit_config, std::nullopt};
     ins.config[keys::kRound] = round;
     ins.config.erase(keys::kWorkFraction);  // the server is no straggler
     return server.fit(ins).weights;
   };
-}
-
-robust::RootLabelsFn make_root_labels(const data::ImageSet& set, data::Indices root,
-                                      const train::TrainConfig& config, int64_t num_classes) {
-  FEDSIGN_CHECK(!root.empty(), "label test: the server's root set is empty");
-  auto state = std::make_shared<RootClient>();
-  state->data.test = std::move(root);
-  return [&set, config, num_classes, state](const Weights& model) {
+  root.labels = [&set, config, num_classes, state](const Weights& model) {
     Worker& worker = state->worker_for(set, config, num_classes);
     set_weights(worker.model(), model);
-    const train::Predictions p = train::predict_subset(worker.model(), set, state->data.test,
+    const train::Predictions p = train::predict_subset(worker.model(), set, state->data.train,
                                                        worker.mode(), config.eval_batch_size);
     return robust::RootLabels{p.truth, p.predicted};
   };
+  return root;
 }
 
 }  // namespace fedsign::fl
