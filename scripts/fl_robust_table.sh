@@ -2,9 +2,10 @@
 # The robustness table of docs/robustness.md: every defence {FedAvg (none), median, trimmed mean,
 # Multi-Krum, adaptive clipping, FLTrust, Multi-Krum with adaptive clipping, the cosine filter with
 # memory and the copy test, alone, with adaptive clipping, and with its label test and adaptive
-# clipping, with memory after one drop or after two} against every attack {none, sign
-# flip 20%, scaling x10 10%, label flip 30%, backdoor 10%, little-is-enough 20%} (the share of
-# all clients that attack, issue 14's grid), on GTSRB split into CLIENTS clients (Dirichlet 0.5),
+# clipping, with memory after one drop, after two, or after one in half of a client's rounds}
+# against every attack {none, sign flip 20%, scaling x10 10%, label flip 30%, backdoor 10%,
+# little-is-enough 20%} (the share of all clients that attack, issue 14's grid), on GTSRB split
+# into CLIENTS clients (Dirichlet 0.5),
 # and a reference column: FedAvg with the attack's clients absent (what a perfect defence reaches).
 # Prints one Markdown table: final central accuracy on the validation (development) split, and for
 # the backdoor its attack success rate (accuracy on triggered validation images of the other
@@ -35,12 +36,14 @@ EXTRA=${EXTRA:-}
 THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 
 DEFENCES=(fedavg median trimmed-mean multi-krum clipping fltrust multi-krum-clipping cosine-filter
-          cosine-filter-clipping cosine-label-clipping cosine-label-strikes-clipping absent)
+          cosine-filter-clipping cosine-label-clipping cosine-label-strikes-clipping
+          cosine-label-share-clipping absent)
 DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Multi-Krum (f = attackers per round)"
                "adaptive clipping" "FLTrust (100 root images)" "Multi-Krum + adaptive clipping"
                "cosine filter (memory, copies)" "cosine filter + adaptive clipping"
                "cosine filter + label test + adaptive clipping"
                "cosine filter (2 strikes) + label test + adaptive clipping"
+               "cosine filter (drop share 0.5) + label test + adaptive clipping"
                "reference: FedAvg, the attackers absent")
 ATTACKS=(none sign-flip scale label-flip backdoor little-is-enough)
 ATTACK_NAMES=("no attack" "sign flip 20%" "scaling x10 10%" "label flip 30%" "backdoor 10%"
@@ -93,6 +96,8 @@ defence_flags() {  # DEFENCE ATTACK
     cosine-label-clipping) echo "$COSINE --label-test $LABEL_TEST --adaptive-clip" ;;
     cosine-label-strikes-clipping)
       echo "$COSINE --cosine-strikes 2 --label-test $LABEL_TEST --adaptive-clip" ;;
+    cosine-label-share-clipping)
+      echo "$COSINE --cosine-drop-share 0.5 --label-test $LABEL_TEST --adaptive-clip" ;;
     absent) ;;
   esac
 }

@@ -61,6 +61,13 @@ void add_robust_options(CLI::App& cmd, fl::RobustOptions& o) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->group(group);
+  cmd.add_option("--cosine-drop-share", o.cosine_drop_share,
+                 "cosine-filter with --cosine-memory: a client is kept out only once dropped in at "
+                 "least this share of the rounds it took part in, beside --cosine-strikes (0: the "
+                 "strikes alone; 0.5 forgives late drops of a client kept for many rounds)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
   cmd.add_flag("--cosine-head", o.cosine_head,
                "cosine-filter: also drop updates whose output layer (the last Linear) alone has "
                "cosine <= --cosine-threshold with the median's")

@@ -263,6 +263,44 @@ TEST(RobustStrategy, CosineStrikesForgiveOneDropAndAreCheckpointed) {
                fedsign::Error);
 }
 
+TEST(RobustStrategy, CosineDropShareForgivesLateDropsAndIsCheckpointed) {
+  // One strike and a drop share of 0.5: client 2 points along the others in rounds 1 and 2,
+  // away in round 3 (dropped in 1 of its 3 rounds: not caught, where one strike alone would
+  // catch it) and in round 4 (2 of 4: caught), and is kept out in round 5 though it points along
+  // them again. A server restored after round 3 remembers its rounds. Client 3, dropped in its
+  // first round (1 of 1), is caught at once.
+  BufferedRuleOptions options;
+  options.rule = BufferedRule::kCosineFilter;
+  options.cosine_memory = true;
+  options.cosine_drop_share = 0.5;
+  RobustStrategy strategy(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  auto round = [&](RobustStrategy& s, int64_t r, float third_w0) {
+    std::vector<FitResult> results = {result(0, make(2, 2, 0.5f, 10), 1),
+                                      result(1, make(2, 2.2f, 0.5f, 10), 1),
+                                      result(2, make(third_w0, 2, 0.5f, 10), 1)};
+    return s.aggregate_fit(r, kGlobal, results, {}).metrics;
+  };
+  EXPECT_DOUBLE_EQ(round(strategy, 1, 2).at("robust_selected"), 3);
+  EXPECT_DOUBLE_EQ(round(strategy, 2, 2).at("robust_selected"), 3);
+  Metrics m = round(strategy, 3, 0);
+  EXPECT_DOUBLE_EQ(m.at("robust_selected"), 2);
+  EXPECT_DOUBLE_EQ(m.at("robust_caught_clients"), 0);
+  RobustStrategy restored(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  restored.load_state(strategy.state());
+  for (RobustStrategy* s : {&strategy, &restored}) {
+    EXPECT_DOUBLE_EQ(round(*s, 4, 0).at("robust_caught_clients"), 1);
+    EXPECT_DOUBLE_EQ(round(*s, 5, 2).at("robust_selected"), 2);
+  }
+  std::vector<FitResult> first = {result(0, make(2, 2, 0.5f, 10), 1),
+                                  result(1, make(2, 2.2f, 0.5f, 10), 1),
+                                  result(3, make(0, 2, 0.5f, 10), 1)};
+  EXPECT_DOUBLE_EQ(strategy.aggregate_fit(6, kGlobal, first, {}).metrics.at("robust_caught_clients"),
+                   2);
+  options.cosine_drop_share = 1.5;
+  EXPECT_THROW(RobustStrategy(std::make_unique<FedAvg>(StrategyOptions{}), options),
+               fedsign::Error);
+}
+
 TEST(RobustStrategy, LabelTestDropsAModelThatNamesTheWrongClasses) {
   // Three updates along each other (the cosine filter keeps all); the "root set" is four images
   // of classes 0, 0, 1, 1, and a model whose w1 exceeds 2.5 labels them 1, 1, 0, 0 (a label

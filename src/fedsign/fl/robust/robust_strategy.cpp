@@ -150,7 +150,7 @@ class RobustStrategy::Aggregation : public FitAggregation {
                                         : fmt::format(" label recall {:.4f} of {}", recalls[i],
                                                       recall_images[i]),
                         dropped ? " dropped" : "");
-          if (options_.cosine_memory && dropped) strategy_.record_drop(client_ids_[i]);
+          if (options_.cosine_memory) strategy_.record_round(client_ids_[i], dropped);
         }
         metrics["robust_selected"] = static_cast<double>(r.kept.size());
         metrics["robust_mean_cosine"] = mean;
@@ -199,6 +199,8 @@ void RobustStrategy::validate() const {
                 "robust aggregation ({}) does not combine with scaffold", to_string(options_.rule));
   FEDSIGN_CHECK(options_.cosine_strikes >= 1, "cosine filter: cosine_strikes {} < 1",
                 options_.cosine_strikes);
+  FEDSIGN_CHECK(options_.cosine_drop_share >= 0 && options_.cosine_drop_share <= 1,
+                "cosine filter: cosine_drop_share {} is not in [0, 1]", options_.cosine_drop_share);
   FEDSIGN_CHECK(options_.max_buffered_updates >= 1, "robust aggregation: max_buffered_updates {} < 1",
                 options_.max_buffered_updates);
   if (options_.rule == BufferedRule::kTrimmedMean) trimmed_count(3, options_.trim_beta);  // range
@@ -225,19 +227,27 @@ int64_t RobustStrategy::min_updates() const {
              : 1;
 }
 
-void RobustStrategy::record_drop(int64_t client) {
-  int64_t& count = drops_[client];
-  count = std::min(count + 1, options_.cosine_strikes);  // counting stops once it is kept out
+void RobustStrategy::record_round(int64_t client, bool dropped) {
+  Record& record = records_[client];
+  if (is_caught(record)) return;  // counting stops once it is kept out: it stays out
+  ++record.rounds;
+  if (dropped) ++record.drops;
+}
+
+bool RobustStrategy::is_caught(const Record& record) const {
+  return record.drops >= options_.cosine_strikes &&
+         static_cast<double>(record.drops) >=
+             options_.cosine_drop_share * static_cast<double>(record.rounds);
 }
 
 bool RobustStrategy::caught(int64_t client) const {
-  const auto it = drops_.find(client);
-  return it != drops_.end() && it->second >= options_.cosine_strikes;
+  const auto it = records_.find(client);
+  return it != records_.end() && is_caught(it->second);
 }
 
 int64_t RobustStrategy::caught_count() const {
-  return std::count_if(drops_.begin(), drops_.end(),
-                       [&](const auto& d) { return d.second >= options_.cosine_strikes; });
+  return std::count_if(records_.begin(), records_.end(),
+                       [&](const auto& r) { return is_caught(r.second); });
 }
 
 namespace {
@@ -257,14 +267,15 @@ std::map<std::string, Weights> RobustStrategy::state() const {
   std::map<std::string, Weights> out = inner().state();
   if (!options_.cosine_memory) return out;
   // Clients kept out under "cosine.caught" (the key older checkpoints have), the others with
-  // their drop counts under "cosine.strikes".
-  std::vector<int64_t> caught_ids, ids, counts;
-  for (const auto& [id, count] : drops_) {
-    if (count >= options_.cosine_strikes) {
+  // their drop and round counts under "cosine.strikes".
+  std::vector<int64_t> caught_ids, ids, counts, rounds;
+  for (const auto& [id, record] : records_) {
+    if (is_caught(record)) {
       caught_ids.push_back(id);
     } else {
       ids.push_back(id);
-      counts.push_back(count);
+      counts.push_back(record.drops);
+      rounds.push_back(record.rounds);
     }
   }
   if (!caught_ids.empty()) {
@@ -275,8 +286,9 @@ std::map<std::string, Weights> RobustStrategy::state() const {
   }
   if (!ids.empty()) {
     Weights w;
-    w.names = {"client_ids", "counts"};
-    w.tensors = {torch::tensor(ids, torch::kInt64), torch::tensor(counts, torch::kInt64)};
+    w.names = {"client_ids", "counts", "rounds"};
+    w.tensors = {torch::tensor(ids, torch::kInt64), torch::tensor(counts, torch::kInt64),
+                 torch::tensor(rounds, torch::kInt64)};
     out[kStrikesStateKey] = std::move(w);
   }
   return out;
@@ -284,21 +296,26 @@ std::map<std::string, Weights> RobustStrategy::state() const {
 
 void RobustStrategy::load_state(const std::map<std::string, Weights>& state) {
   std::map<std::string, Weights> rest = state;
-  drops_.clear();
+  records_.clear();
   if (auto it = rest.find(kCaughtStateKey); it != rest.end()) {
     FEDSIGN_CHECK(it->second.size() == 1, "robust state '{}': expected one list of client ids",
                   kCaughtStateKey);
     for (int64_t id : int64_list(it->second, 0, kCaughtStateKey)) {
-      drops_[id] = options_.cosine_strikes;
+      records_[id] = {options_.cosine_strikes, options_.cosine_strikes};  // caught under any share
     }
     rest.erase(it);
   }
   if (auto it = rest.find(kStrikesStateKey); it != rest.end()) {
     const std::vector<int64_t> ids = int64_list(it->second, 0, kStrikesStateKey);
     const std::vector<int64_t> counts = int64_list(it->second, 1, kStrikesStateKey);
-    FEDSIGN_CHECK(it->second.size() == 2 && ids.size() == counts.size(),
-                  "robust state '{}': expected client ids and as many counts", kStrikesStateKey);
-    for (std::size_t i = 0; i < ids.size(); ++i) drops_[ids[i]] = counts[i];
+    // Checkpoints before --cosine-drop-share kept no round counts: as many rounds as drops.
+    const std::vector<int64_t> rounds =
+        it->second.size() > 2 ? int64_list(it->second, 2, kStrikesStateKey) : counts;
+    FEDSIGN_CHECK(it->second.size() <= 3 && ids.size() == counts.size() &&
+                      ids.size() == rounds.size(),
+                  "robust state '{}': expected client ids and as many counts and rounds",
+                  kStrikesStateKey);
+    for (std::size_t i = 0; i < ids.size(); ++i) records_[ids[i]] = {counts[i], rounds[i]};
     rest.erase(it);
   }
   inner().load_state(rest);

@@ -64,6 +64,10 @@ struct BufferedRuleOptions {
   bool cosine_memory = false;         // cosine filter: a client once dropped is not kept again
   int64_t cosine_strikes = 1;         // memory: rounds a client is dropped in before it is kept
                                       // out (1: the first; more forgives honest one-offs)
+  double cosine_drop_share = 0.0;     // memory, in [0, 1]: ... and at least this share of the
+                                      // rounds it took part in (0: the strikes alone), so a
+                                      // client kept for many rounds is not kept out for a few
+                                      // late drops
   bool cosine_head = false;           // cosine filter: test the output layer on its own too
   double label_test_ratio = 0.0;      // cosine filter, in (0, 1]: drop updates whose model's
                                       // label recall (label_recall) on the root set is below
@@ -86,8 +90,8 @@ class RobustStrategy : public DelegatingStrategy {
                                                       const Weights& global) override;
   const BufferedRuleOptions& options() const { return options_; }
   // The inner strategy's state, and with cosine_memory "cosine.caught": the ids of the clients
-  // the cosine filter keeps out, and "cosine.strikes": those dropped fewer than cosine_strikes
-  // times (ids and counts), so --resume remembers who was caught.
+  // the cosine filter keeps out, and "cosine.strikes": the others' drop and round counts (ids,
+  // counts, rounds), so --resume remembers who was caught and who is on the way.
   std::map<std::string, Weights> state() const override;
   void load_state(const std::map<std::string, Weights>& state) override;
 
@@ -98,12 +102,18 @@ class RobustStrategy : public DelegatingStrategy {
   int64_t min_updates() const;
   BufferedRuleOptions options_;
   Config fit_config_;  // of the last configured round
-  // cosine_memory: rounds each client was dropped in, counted up to cosine_strikes; a client at
-  // cosine_strikes is kept out.
-  void record_drop(int64_t client);
+  // cosine_memory: per client, the rounds it took part in and those it was dropped in, counted
+  // until it is caught (is_caught: cosine_strikes drops and cosine_drop_share of its rounds);
+  // from then on it is kept out.
+  struct Record {
+    int64_t drops = 0;
+    int64_t rounds = 0;
+  };
+  void record_round(int64_t client, bool dropped);
+  bool is_caught(const Record& record) const;
   bool caught(int64_t client) const;
   int64_t caught_count() const;
-  std::map<int64_t, int64_t> drops_;
+  std::map<int64_t, Record> records_;
 };
 
 }  // namespace fedsign::fl::robust

@@ -66,6 +66,7 @@ std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const Rob
       buffered.cosine_filter = {o.cosine_threshold, o.duplicate_cosine};
       buffered.cosine_memory = o.cosine_memory;
       buffered.cosine_strikes = o.cosine_strikes;
+      buffered.cosine_drop_share = o.cosine_drop_share;
       buffered.cosine_head = o.cosine_head;
       buffered.label_test_ratio = o.label_test_ratio;
       buffered.root_labels = std::move(root.labels);
