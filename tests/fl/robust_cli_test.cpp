@@ -110,12 +110,14 @@ TEST_F(RobustCli, BackdoorSuccessRateIsAColumn) {
 
 TEST_F(RobustCli, CosineFilterDropsColludersCopiesAndRemembersThem) {
   // 2 of 5 clients collude (little-is-enough): both send the same crafted update every round, so
-  // the copy test drops both, and with memory they stay caught. The output-layer test runs on
+  // the copy test drops both, and with memory they stay caught (dropped in their first round: in
+  // all of their rounds, so the drop share does not spare them). The output-layer test runs on
   // the real model's last Linear and reports its cosines; the label test labels the server's 8
   // root images with every update's model.
   const auto run = tmp_ / "cosine";
   auto sim = run_cli(simulate(5, "--rounds 2 --robust cosine-filter --duplicate-cosine 0.999 "
-                                 "--cosine-memory --cosine-head --label-test 0.5 --fltrust-root 8 "
+                                 "--cosine-memory --cosine-drop-share 0.5 --cosine-head "
+                                 "--label-test 0.5 --fltrust-root 8 "
                                  "--attack little-is-enough --attack-fraction 0.4 --out " +
                                  run.string()),
                      tmp_.path());
