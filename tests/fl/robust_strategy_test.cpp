@@ -198,6 +198,17 @@ TEST(ClippingStrategy, ClipsWhileStreamingAndAdaptsTheBound) {
   EXPECT_EQ(restored.inner().state().count("v"), 1u);
 }
 
+// One round of the memory tests: clients 0 and 1 send (2, 2 | 0.5) and (2, 2.2 | 0.5) (deltas
+// (1, 0 | 0) and (1, 0.2 | 0) from kGlobal), client 2 (third_w0, third_w1 | 0.5): with
+// third_w0 = 0 its delta points away from the round's median.
+AggregateFitResult third_client_round(RobustStrategy& strategy, int64_t round, float third_w0,
+                                      float third_w1 = 2) {
+  std::vector<FitResult> results = {result(0, make(2, 2, 0.5f, 10), 1),
+                                    result(1, make(2, 2.2f, 0.5f, 10), 1),
+                                    result(2, make(third_w0, third_w1, 0.5f, 10), 1)};
+  return strategy.aggregate_fit(round, kGlobal, results, {});
+}
+
 TEST(RobustStrategy, CosineMemoryKeepsACaughtClientOutAndIsCheckpointed) {
   // Round 1: deltas (1, 0 | 0), (1, 0.2 | 0), (-1, 0 | 0) from clients 0, 1, 2; the median
   // (1, 0 | 0) drops client 2. Round 2: client 2 sends (1, 0.4 | 0), along the others, but it was
@@ -206,28 +217,22 @@ TEST(RobustStrategy, CosineMemoryKeepsACaughtClientOutAndIsCheckpointed) {
   options.rule = BufferedRule::kCosineFilter;
   options.cosine_memory = true;
   RobustStrategy strategy(std::make_unique<FedAvg>(StrategyOptions{}), options);
-  auto round = [&](RobustStrategy& s, int64_t r, float third_w0, float third_w1) {
-    std::vector<FitResult> results = {result(0, make(2, 2, 0.5f, 10), 1),
-                                      result(1, make(2, 2.2f, 0.5f, 10), 1),
-                                      result(2, make(third_w0, third_w1, 0.5f, 10), 1)};
-    return s.aggregate_fit(r, kGlobal, results, {});
-  };
-  AggregateFitResult first = round(strategy, 1, 0, 2);
+  AggregateFitResult first = third_client_round(strategy, 1, 0);
   EXPECT_DOUBLE_EQ(first.metrics.at("robust_selected"), 2);
   EXPECT_NEAR(values(first.weights.tensors[0])[1], 2.1, 1e-6);
-  AggregateFitResult second = round(strategy, 2, 2, 2.4f);
+  AggregateFitResult second = third_client_round(strategy, 2, 2, 2.4f);
   EXPECT_DOUBLE_EQ(second.metrics.at("robust_selected"), 2);
   EXPECT_NEAR(values(second.weights.tensors[0])[0], 2.0, 1e-6);
   EXPECT_NEAR(values(second.weights.tensors[0])[1], 2.1, 1e-6);
   // Restored from the checkpointed state, the server still remembers client 2.
   RobustStrategy restored(std::make_unique<FedAvg>(StrategyOptions{}), options);
   restored.load_state(strategy.state());
-  EXPECT_DOUBLE_EQ(round(restored, 3, 2, 2.4f).metrics.at("robust_selected"), 2);
+  EXPECT_DOUBLE_EQ(third_client_round(restored, 3, 2, 2.4f).metrics.at("robust_selected"), 2);
   // Without memory the same second round keeps all three.
   options.cosine_memory = false;
   RobustStrategy forgetful(std::make_unique<FedAvg>(StrategyOptions{}), options);
-  round(forgetful, 1, 0, 2);
-  AggregateFitResult again = round(forgetful, 2, 2, 2.4f);
+  third_client_round(forgetful, 1, 0);
+  AggregateFitResult again = third_client_round(forgetful, 2, 2, 2.4f);
   EXPECT_DOUBLE_EQ(again.metrics.at("robust_selected"), 3);
   EXPECT_NEAR(values(again.weights.tensors[0])[1], 2.2, 1e-6);
 }
@@ -241,22 +246,17 @@ TEST(RobustStrategy, CosineStrikesForgiveOneDropAndAreCheckpointed) {
   options.cosine_memory = true;
   options.cosine_strikes = 2;
   RobustStrategy strategy(std::make_unique<FedAvg>(StrategyOptions{}), options);
-  auto round = [&](RobustStrategy& s, int64_t r, float third_w0) {
-    std::vector<FitResult> results = {result(0, make(2, 2, 0.5f, 10), 1),
-                                      result(1, make(2, 2.2f, 0.5f, 10), 1),
-                                      result(2, make(third_w0, 2, 0.5f, 10), 1)};
-    return s.aggregate_fit(r, kGlobal, results, {}).metrics;
-  };
-  Metrics m = round(strategy, 1, 0);  // delta (-1, 0): away from the median (1, 0.2 | 0)
+  // Delta (-1, 0): away from the median (1, 0.2 | 0).
+  Metrics m = third_client_round(strategy, 1, 0).metrics;
   EXPECT_DOUBLE_EQ(m.at("robust_selected"), 2);
   EXPECT_DOUBLE_EQ(m.at("robust_caught_clients"), 0);
   RobustStrategy restored(std::make_unique<FedAvg>(StrategyOptions{}), options);
   restored.load_state(strategy.state());
   for (RobustStrategy* s : {&strategy, &restored}) {
-    EXPECT_DOUBLE_EQ(round(*s, 2, 2).at("robust_selected"), 3);
-    m = round(*s, 3, 0);
+    EXPECT_DOUBLE_EQ(third_client_round(*s, 2, 2).metrics.at("robust_selected"), 3);
+    m = third_client_round(*s, 3, 0).metrics;
     EXPECT_DOUBLE_EQ(m.at("robust_caught_clients"), 1);
-    EXPECT_DOUBLE_EQ(round(*s, 4, 2).at("robust_selected"), 2);
+    EXPECT_DOUBLE_EQ(third_client_round(*s, 4, 2).metrics.at("robust_selected"), 2);
   }
   options.cosine_strikes = 0;
   EXPECT_THROW(RobustStrategy(std::make_unique<FedAvg>(StrategyOptions{}), options),
@@ -274,22 +274,16 @@ TEST(RobustStrategy, CosineDropShareForgivesLateDropsAndIsCheckpointed) {
   options.cosine_memory = true;
   options.cosine_drop_share = 0.5;
   RobustStrategy strategy(std::make_unique<FedAvg>(StrategyOptions{}), options);
-  auto round = [&](RobustStrategy& s, int64_t r, float third_w0) {
-    std::vector<FitResult> results = {result(0, make(2, 2, 0.5f, 10), 1),
-                                      result(1, make(2, 2.2f, 0.5f, 10), 1),
-                                      result(2, make(third_w0, 2, 0.5f, 10), 1)};
-    return s.aggregate_fit(r, kGlobal, results, {}).metrics;
-  };
-  EXPECT_DOUBLE_EQ(round(strategy, 1, 2).at("robust_selected"), 3);
-  EXPECT_DOUBLE_EQ(round(strategy, 2, 2).at("robust_selected"), 3);
-  Metrics m = round(strategy, 3, 0);
+  EXPECT_DOUBLE_EQ(third_client_round(strategy, 1, 2).metrics.at("robust_selected"), 3);
+  EXPECT_DOUBLE_EQ(third_client_round(strategy, 2, 2).metrics.at("robust_selected"), 3);
+  Metrics m = third_client_round(strategy, 3, 0).metrics;
   EXPECT_DOUBLE_EQ(m.at("robust_selected"), 2);
   EXPECT_DOUBLE_EQ(m.at("robust_caught_clients"), 0);
   RobustStrategy restored(std::make_unique<FedAvg>(StrategyOptions{}), options);
   restored.load_state(strategy.state());
   for (RobustStrategy* s : {&strategy, &restored}) {
-    EXPECT_DOUBLE_EQ(round(*s, 4, 0).at("robust_caught_clients"), 1);
-    EXPECT_DOUBLE_EQ(round(*s, 5, 2).at("robust_selected"), 2);
+    EXPECT_DOUBLE_EQ(third_client_round(*s, 4, 0).metrics.at("robust_caught_clients"), 1);
+    EXPECT_DOUBLE_EQ(third_client_round(*s, 5, 2).metrics.at("robust_selected"), 2);
   }
   std::vector<FitResult> first = {result(0, make(2, 2, 0.5f, 10), 1),
                                   result(1, make(2, 2.2f, 0.5f, 10), 1),
