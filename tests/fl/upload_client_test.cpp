@@ -88,5 +88,32 @@ TEST(UploadClient, TopKResidualIsKeptInTheClientState) {
   EXPECT_EQ(traffic.bytes_up, 2 * 8);  // one int32 index + one float32 value per round
 }
 
+TEST(UploadClient, TopKResidualRejoinsAtTheRoundsLearningRate) {
+  // The residual is kept per unit of learning rate: round 1 at rate 0.1 keeps the 3 as 30, and
+  // round 2 at rate 0.05 adds it back as 1.5 and sends 4.5 (plain error feedback would send 6).
+  attack::AttackOptions none;
+  compress::CompressOptions top;
+  top.codec = "topk";
+  top.topk_fraction = 0.25;
+  MemoryClientStateStore states;
+  RoundTraffic traffic;
+  const Weights global = model({0, 0, 0, 0});
+  auto fit = [&](int64_t round, double lr) {
+    UploadClient client(std::make_unique<StepClient>(std::vector<float>{4, 3, 0, 0}), 7, false,
+                        none, top, states, 3, traffic);
+    FitIns ins = instruction(global, round);
+    ins.config[keys::kLr] = lr;
+    return values(client.fit(ins).weights);
+  };
+  EXPECT_EQ(fit(1, 0.1), (std::vector<float>{4, 0, 0, 0}));
+  EXPECT_NEAR(values(*states.load(7)->residual)[1], 30.0f, 1e-4);
+  const std::vector<float> second = fit(2, 0.05);  // (4, 3) + (0, 1.5): sends the 4.5
+  EXPECT_NEAR(second[1], 4.5f, 1e-5);
+  EXPECT_EQ(second[0], 0.0f);
+  const std::vector<float> left = values(*states.load(7)->residual);
+  EXPECT_NEAR(left[0], 4.0f / 0.05f, 1e-3);  // the 4 left, per unit of rate 0.05
+  EXPECT_EQ(left[1], 0.0f);
+}
+
 }  // namespace
 }  // namespace fedsign::fl
