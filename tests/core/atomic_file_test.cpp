@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
+#include <atomic>
 
 #include "fedsign/core/check.h"
 #include "tests/testing/temp_dir.h"
@@ -61,6 +63,33 @@ TEST(AtomicFile, KeepPreviousHoldsExactlyTheGenerationBefore) {
   EXPECT_EQ(read(file), "round 3");
   EXPECT_EQ(read(prev), "round 2");
   EXPECT_EQ(entries(tmp / "sub"), 2);
+}
+
+// A reader (a resuming server, `fedsign serve`) must never find the target missing while a new
+// generation takes its place: a process killed between two renames would otherwise leave only
+// the previous generation. Polled from a second thread over many writes.
+TEST(AtomicFile, KeepPreviousNeverLeavesTheTargetMissing) {
+  testing::TempDir tmp;
+  const fs::path file = tmp / "ckpt";
+  const AtomicWriteOptions options{.keep_previous = tmp / "ckpt.prev"};
+  auto write = [&](int round) {
+    write_stream_atomically(file, [&](std::ostream& out) { out << "round " << round; }, options);
+  };
+  write(0);
+  std::atomic<bool> done{false};
+  std::atomic<int> missing{0}, polls{0};
+  std::thread reader([&] {
+    while (!done) {
+      if (!fs::exists(file)) ++missing;
+      ++polls;
+    }
+  });
+  for (int round = 1; round <= 2000; ++round) write(round);
+  done = true;
+  reader.join();
+  EXPECT_EQ(missing.load(), 0) << "of " << polls.load() << " polls";
+  EXPECT_EQ(read(file), "round 2000");
+  EXPECT_EQ(read(tmp / "ckpt.prev"), "round 1999");
 }
 
 TEST(AtomicFile, FsyncOfAMissingPathNamesIt) {

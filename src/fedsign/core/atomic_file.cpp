@@ -23,6 +23,23 @@ fs::path temp_path_for(const fs::path& path) {
 fs::path directory_of(const fs::path& path) {
   return path.has_parent_path() ? path.parent_path() : fs::path(".");
 }
+// The current generation becomes `previous` while staying in place: a second name for it (a hard
+// link, or a copy where the file system has none) is renamed over `previous`. Renaming the target
+// itself away would leave a moment with no target, and a process killed then would leave only the
+// older generation (a resuming server would redo a round it had finished).
+void keep_as_previous(const fs::path& path, const fs::path& previous) {
+  const fs::path link = temp_path_for(previous);
+  try {
+    std::error_code no_link;
+    fs::create_hard_link(path, link, no_link);
+    if (no_link) fs::copy_file(path, link, fs::copy_options::overwrite_existing);
+    fs::rename(link, previous);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(link, ignored);
+    throw;
+  }
+}
 }  // namespace
 
 void fsync_path(const fs::path& path) {
@@ -43,7 +60,7 @@ void write_atomically(const fs::path& path, const std::function<void(const fs::p
     write(tmp);
     FEDSIGN_CHECK(fs::exists(tmp), "{}: writer produced no output", path.string());
     if (options.durable) fsync_path(tmp);  // the data, before a rename makes it visible
-    if (!options.keep_previous.empty() && fs::exists(path)) fs::rename(path, options.keep_previous);
+    if (!options.keep_previous.empty() && fs::exists(path)) keep_as_previous(path, options.keep_previous);
     fs::rename(tmp, path);
   } catch (...) {
     std::error_code ignored;

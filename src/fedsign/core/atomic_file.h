@@ -14,8 +14,9 @@ struct AtomicWriteOptions {
   // kernel crash: fsync of the temporary file before the rename and of the directory after it.
   // Costs a few milliseconds per file; for files whose loss costs work (the server checkpoint).
   bool durable = false;
-  // If set and the target exists, the target is renamed here just before the new file takes its
-  // place: a crash at any point leaves the target or keep_previous (or both) complete.
+  // If set and the target exists, the target is kept here (linked, not moved) just before the new
+  // file takes its place: at every moment the target exists and is complete (old or new), and
+  // keep_previous holds a complete earlier generation once there has been one.
   std::filesystem::path keep_previous;
 };
 

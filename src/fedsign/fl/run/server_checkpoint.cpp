@@ -39,8 +39,8 @@ void save_server_checkpoint(const std::filesystem::path& file, const ServerCheck
                                {"history", nlohmann::json::parse(cp.history_json)},
                                {"settings", nlohmann::json::parse(cp.settings_json)},
                                {"extra", nlohmann::json::parse(cp.extra_json)}};
-  // The new generation is on disk (fsync'ed) before the old one is renamed to FILE.prev: a crash
-  // at any point leaves FILE or FILE.prev (or both) complete.
+  // The new generation is on disk (fsync'ed) before the old one becomes FILE.prev: a crash at any
+  // point leaves FILE complete (old or new) and, from the second round on, FILE.prev too.
   save_weight_groups(file, meta.dump(), groups,
                      {.durable = true, .keep_previous = previous_checkpoint(file)});
 }
