@@ -221,6 +221,29 @@ TEST_P(ResumeTest, ResumedRunEqualsUninterruptedRun) {
 INSTANTIATE_TEST_SUITE_P(Strategies, ResumeTest,
                          ::testing::Values("fedavg", "fedavgm", "fedadam", "scaffold"));
 
+// The latest checkpoint torn after round 3 of 4: --resume falls back to FILE.prev (round 2),
+// whose clients' SCAFFOLD states must still be on disk although round 3 superseded them, and
+// the run then ends exactly as an uninterrupted one.
+TEST_F(SimulationTest, FallbackToThePreviousCheckpointFindsItsClientStates) {
+  testing::TempDir tmp;
+  const auto config = local();
+  auto sim = sim_config(config, 4);
+  sim.run.run_dir = tmp / "straight";
+  const auto straight = simulate("scaffold", {}, sim, 4, 4);
+
+  sim.run.run_dir = tmp / "torn";
+  sim.run.rounds = 3;
+  simulate("scaffold", {}, sim, 4, 4);
+  const std::filesystem::path latest = tmp / "torn" / "server.ckpt";
+  std::filesystem::resize_file(latest, std::filesystem::file_size(latest) / 2);
+  sim.run.rounds = 4;
+  sim.run.resume = true;
+  const auto resumed = simulate("scaffold", {}, sim, 4, 4);
+  EXPECT_EQ(resumed.first_round, 3) << "round 3 is redone from the previous generation";
+  EXPECT_TRUE(equal(straight.global, resumed.global));
+  EXPECT_EQ(straight.history.back().central_loss, resumed.history.back().central_loss);
+}
+
 TEST_F(SimulationTest, ResumeWithFedBnAndBatchNormModel) {
   testing::TempDir tmp;
   const auto config = local("compact");
@@ -351,12 +374,19 @@ TEST(ClientStates, DiskStoreKeepsVersionsUntilCommitted) {
   EXPECT_EQ(resumed.num_states(), 1);
   EXPECT_TRUE(torch::equal(resumed.load(7)->control->tensors[0], torch::tensor({1.0f, 2.0f})));
   EXPECT_FALSE(resumed.load(8).has_value());
-  // Committing removes superseded versions.
+  // Committing removes superseded versions once no checkpoint kept on disk refers to them: the
+  // one of round 1 stays while the round-1 checkpoint is the server's previous generation.
   resumed.begin_round(2);
+  resumed.save(7, s);
+  resumed.commit();
+  EXPECT_TRUE(std::filesystem::exists(store.file(7, 1)));
+  EXPECT_TRUE(std::filesystem::exists(store.file(7, 2)));
+  resumed.begin_round(3);
   resumed.save(7, s);
   resumed.commit();
   EXPECT_FALSE(std::filesystem::exists(store.file(7, 1)));
   EXPECT_TRUE(std::filesystem::exists(store.file(7, 2)));
+  EXPECT_TRUE(std::filesystem::exists(store.file(7, 3)));
 }
 
 // FLTrust (the server trains on 8 root images each round) against 2 sign-flipping attackers of

@@ -60,17 +60,20 @@ void DiskClientStateStore::save(ClientId id, const ClientState& state) {
     if (ec) old_bytes = 0;
   }
   save_weight_groups(target, "{}", groups);
-  if (old && *old != target) superseded_.push_back(*old);
+  if (old && *old != target) superseded_.push_back({round_, *old});
   index_[id] = round_;
   bytes_ += static_cast<int64_t>(fs::file_size(target)) - old_bytes;
 }
 
 void DiskClientStateStore::commit() {
-  for (const auto& f : superseded_) {
+  // A version superseded in this round is still what the previous checkpoint (FILE.prev, the
+  // fallback when the latest is torn) refers to: it goes at the next commit.
+  std::erase_if(superseded_, [this](const auto& entry) {
+    if (entry.first >= round_) return false;
     std::error_code ec;
-    fs::remove(f, ec);
-  }
-  superseded_.clear();
+    fs::remove(entry.second, ec);
+    return true;
+  });
 }
 
 void DiskClientStateStore::restore(const std::map<ClientId, int64_t>& index) {

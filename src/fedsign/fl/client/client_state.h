@@ -8,13 +8,16 @@
 // and only an index (client -> version) in memory, so memory does not grow with the number of
 // clients even for SCAFFOLD, and the per-round server checkpoint stays O(model): a round writes
 // only its participants' files, and the checkpoint records the index. A state saved during round
-// r never overwrites the version the checkpoint of round r-1 refers to; commit() deletes
-// superseded versions once the new checkpoint is written. Neither store is thread-safe.
+// r never overwrites the version the checkpoint of round r-1 refers to; commit() deletes the
+// versions that neither the new checkpoint nor the one before it (the server's fallback,
+// server_checkpoint.h) refers to. Neither store is thread-safe.
 #pragma once
 
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "fedsign/fl/messages.h"
 
@@ -75,7 +78,8 @@ class DiskClientStateStore : public ClientStateStore {
 
   // Saves from now on are version `round`.
   void begin_round(int64_t round) { round_ = round; }
-  // Call after the checkpoint holding index() is safely written: removes superseded versions.
+  // Call after the checkpoint holding index() is safely written: removes the versions superseded
+  // before this round (those superseded in it stay while the previous checkpoint refers to them).
   void commit();
   // Client -> version of its current state file, for the checkpoint.
   const std::map<ClientId, int64_t>& index() const { return index_; }
@@ -87,7 +91,7 @@ class DiskClientStateStore : public ClientStateStore {
  private:
   std::filesystem::path dir_;
   std::map<ClientId, int64_t> index_;
-  std::vector<std::filesystem::path> superseded_;
+  std::vector<std::pair<int64_t, std::filesystem::path>> superseded_;  // (in round, version)
   int64_t round_ = 0;
   int64_t bytes_ = 0;
 };

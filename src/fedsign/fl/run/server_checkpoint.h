@@ -1,8 +1,9 @@
 // The federated server's checkpoint, written atomically and durably (fsync of the file and of
 // its directory) after every round so that `--resume` continues a run exactly. Two generations
 // are kept: FILE (the latest) and FILE.prev (the one before); a latest that is missing or
-// corrupt (torn disk, bad sector, a crash between the two renames) falls back to the previous
-// one with a warning that says so, losing one round instead of the run. Contents: global weights, strategy state (momentum, Adam moments, SCAFFOLD's
+// corrupt (torn disk, bad sector) falls back to the previous one with a warning that says so,
+// losing one round instead of the run; the clients' state files it refers to are kept for that
+// (client_state.h). Contents: global weights, strategy state (momentum, Adam moments, SCAFFOLD's
 // c), the index of the clients' state files (client_state.h), the round, the metrics history
 // and the run's settings (checked on resume). Format: save_weight_groups (weight_groups.h).
 #pragma once
