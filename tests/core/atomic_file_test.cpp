@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-#include <atomic>
 
 #include "fedsign/core/check.h"
 #include "tests/testing/temp_dir.h"
