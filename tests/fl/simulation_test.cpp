@@ -389,6 +389,27 @@ TEST(ClientStates, DiskStoreKeepsVersionsUntilCommitted) {
   EXPECT_TRUE(std::filesystem::exists(store.file(7, 3)));
 }
 
+// The checkpoint is written durably, and it refers to the round's state files: sync() forces
+// each file saved since the last sync to disk, once however often its client saved in the round.
+TEST(ClientStates, DiskStoreSyncsTheRoundsFilesOnce) {
+  testing::TempDir tmp;
+  DiskClientStateStore store(tmp / "states");
+  ClientState s;
+  s.control = Weights{{"w"}, {torch::tensor({1.0f, 2.0f})}};
+  store.begin_round(1);
+  store.save(7, s);
+  store.save(7, s);  // e.g. SCAFFOLD's control, then top-k's residual
+  store.save(8, s);
+  EXPECT_EQ(store.num_unsynced(), 2);
+  store.sync();
+  EXPECT_EQ(store.num_unsynced(), 0);
+  store.begin_round(2);
+  store.save(8, s);
+  EXPECT_EQ(store.num_unsynced(), 1);
+  std::filesystem::remove(store.file(8, 2));
+  EXPECT_THROW(store.sync(), fedsign::Error) << "a state file that cannot be synced is an error, not skipped";
+}
+
 // FLTrust (the server trains on 8 root images each round) against 2 sign-flipping attackers of
 // 4 clients, all 4 in every round, uploading top-10% updates with error feedback.
 TEST_F(SimulationTest, FlTrustAgainstSignFlipWithTopKUploadsResumes) {

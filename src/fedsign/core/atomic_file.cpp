@@ -52,6 +52,13 @@ void fsync_path(const fs::path& path) {
   FEDSIGN_CHECK(rc == 0, "{}: fsync failed: {}", path.string(), std::strerror(error));
 }
 
+void start_writeback(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  ::close(fd);
+}
+
 void write_atomically(const fs::path& path, const std::function<void(const fs::path&)>& write,
                       const AtomicWriteOptions& options) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());

@@ -37,4 +37,9 @@ void write_text_atomically(const std::filesystem::path& path, std::string_view t
 // naming the path.
 void fsync_path(const std::filesystem::path& path);
 
+// Starts writing a file's data to disk without waiting for it (Linux sync_file_range), so a
+// later fsync_path of it has little left to wait for. Best effort: no error is reported (the
+// fsync that follows reports them).
+void start_writeback(const std::filesystem::path& path);
+
 }  // namespace fedsign

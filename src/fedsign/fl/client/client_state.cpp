@@ -1,7 +1,9 @@
 #include "fedsign/fl/client/client_state.h"
 
+#include <algorithm>
 #include <regex>
 
+#include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
 #include "fedsign/fl/weight_groups.h"
 
@@ -60,9 +62,20 @@ void DiskClientStateStore::save(ClientId id, const ClientState& state) {
     if (ec) old_bytes = 0;
   }
   save_weight_groups(target, "{}", groups);
+  start_writeback(target);  // the disk works while the next client trains; sync() then waits less
+  if (std::find(unsynced_.begin(), unsynced_.end(), target) == unsynced_.end()) {
+    unsynced_.push_back(target);  // once, though a client may save twice in a round
+  }
   if (old && *old != target) superseded_.push_back({round_, *old});
   index_[id] = round_;
   bytes_ += static_cast<int64_t>(fs::file_size(target)) - old_bytes;
+}
+
+void DiskClientStateStore::sync() {
+  if (unsynced_.empty()) return;
+  for (const auto& f : unsynced_) fsync_path(f);
+  fsync_path(dir_);  // the new names
+  unsynced_.clear();
 }
 
 void DiskClientStateStore::commit() {
@@ -79,6 +92,7 @@ void DiskClientStateStore::commit() {
 void DiskClientStateStore::restore(const std::map<ClientId, int64_t>& index) {
   index_ = index;
   superseded_.clear();
+  unsynced_.clear();
   bytes_ = 0;
   const std::regex name(R"((\d+)\.r(\d+)\.pt)");
   std::vector<fs::path> stray;

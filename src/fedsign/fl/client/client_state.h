@@ -10,7 +10,9 @@
 // only its participants' files, and the checkpoint records the index. A state saved during round
 // r never overwrites the version the checkpoint of round r-1 refers to; commit() deletes the
 // versions that neither the new checkpoint nor the one before it (the server's fallback,
-// server_checkpoint.h) refers to. Neither store is thread-safe.
+// server_checkpoint.h) refers to. The checkpoint is written durably (it survives a power cut), so
+// sync() forces the round's state files to disk before it: a checkpoint never refers to a state
+// that exists only in the page cache. Neither store is thread-safe.
 #pragma once
 
 #include <filesystem>
@@ -78,6 +80,10 @@ class DiskClientStateStore : public ClientStateStore {
 
   // Saves from now on are version `round`.
   void begin_round(int64_t round) { round_ = round; }
+  // Forces the files saved since the last sync (and their directory entries) to disk: call
+  // before the checkpoint that will refer to them is written.
+  void sync();
+  int64_t num_unsynced() const { return static_cast<int64_t>(unsynced_.size()); }
   // Call after the checkpoint holding index() is safely written: removes the versions superseded
   // before this round (those superseded in it stay while the previous checkpoint refers to them).
   void commit();
@@ -92,6 +98,7 @@ class DiskClientStateStore : public ClientStateStore {
   std::filesystem::path dir_;
   std::map<ClientId, int64_t> index_;
   std::vector<std::pair<int64_t, std::filesystem::path>> superseded_;  // (in round, version)
+  std::vector<std::filesystem::path> unsynced_;  // saved, maybe only in the page cache
   int64_t round_ = 0;
   int64_t bytes_ = 0;
 };

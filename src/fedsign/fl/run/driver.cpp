@@ -87,6 +87,7 @@ RunResult RunDriver::run(Weights& global, const RoundCallback& on_round) {
     result.history.push_back(to_metrics(record));
     if (write) {
       const auto start = Clock::now();
+      hooks_.before_checkpoint(round);
       ServerCheckpoint cp;
       cp.round = round;
       cp.strategy = strategy_.name();

@@ -54,6 +54,9 @@ class RunHooks {
   virtual void after_round(const RoundRecord& /*record*/) {}
   // Extra metrics.csv columns for the round just run (after after_round).
   virtual Metrics round_columns(int64_t /*round*/) const { return {}; }
+  // The checkpoint of `round` is about to be written, durably: make what it will refer to
+  // durable first (client state files). Counted as the round's overhead.
+  virtual void before_checkpoint(int64_t /*round*/) {}
   // The front door's part of the next checkpoint.
   virtual std::map<ClientId, int64_t> client_states() const { return {}; }
   virtual std::string extra_json() const { return "{}"; }

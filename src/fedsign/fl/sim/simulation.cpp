@@ -86,6 +86,10 @@ Metrics Simulation::round_columns(int64_t /*round*/) const {
   return columns;
 }
 
+void Simulation::before_checkpoint(int64_t /*round*/) {
+  if (disk_states_) disk_states_->sync();
+}
+
 std::map<ClientId, int64_t> Simulation::client_states() const {
   return disk_states_ ? disk_states_->index() : std::map<ClientId, int64_t>{};
 }

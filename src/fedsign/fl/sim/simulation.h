@@ -79,6 +79,7 @@ class Simulation : private RunHooks {
   void restore(const ServerCheckpoint& checkpoint) override;
   void start_fresh() override;
   void before_round(int64_t round) override;
+  void before_checkpoint(int64_t round) override;
   std::map<ClientId, int64_t> client_states() const override;
   void checkpoint_written(int64_t round) override;
   Metrics round_columns(int64_t round) const override;
