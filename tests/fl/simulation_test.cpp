@@ -244,6 +244,28 @@ TEST_F(SimulationTest, FallbackToThePreviousCheckpointFindsItsClientStates) {
   EXPECT_EQ(straight.history.back().central_loss, resumed.history.back().central_loss);
 }
 
+// A resume that read the latest checkpoint keeps the state files of the one before it: if the
+// latest goes bad before the next round is checkpointed, the fallback still finds them.
+TEST_F(SimulationTest, FallbackAfterANormalResumeFindsItsClientStates) {
+  testing::TempDir tmp;
+  const auto config = local();
+  auto sim = sim_config(config, 4);
+  sim.run.run_dir = tmp / "straight";
+  const auto straight = simulate("scaffold", {}, sim, 4, 4);
+
+  sim.run.run_dir = tmp / "twice";
+  sim.run.rounds = 3;
+  simulate("scaffold", {}, sim, 4, 4);
+  sim.run.resume = true;
+  EXPECT_EQ(simulate("scaffold", {}, sim, 4, 4).first_round, 4) << "read the latest: nothing to run";
+  const std::filesystem::path latest = tmp / "twice" / "server.ckpt";
+  std::filesystem::resize_file(latest, std::filesystem::file_size(latest) / 2);
+  sim.run.rounds = 4;
+  const auto resumed = simulate("scaffold", {}, sim, 4, 4);
+  EXPECT_EQ(resumed.first_round, 3) << "round 3 is redone from the previous generation";
+  EXPECT_TRUE(equal(straight.global, resumed.global));
+}
+
 TEST_F(SimulationTest, ResumeWithFedBnAndBatchNormModel) {
   testing::TempDir tmp;
   const auto config = local("compact");

@@ -89,7 +89,8 @@ void DiskClientStateStore::commit() {
   });
 }
 
-void DiskClientStateStore::restore(const std::map<ClientId, int64_t>& index) {
+void DiskClientStateStore::restore(const std::map<ClientId, int64_t>& index,
+                                   const std::map<ClientId, int64_t>& previous) {
   index_ = index;
   superseded_.clear();
   unsynced_.clear();
@@ -100,9 +101,16 @@ void DiskClientStateStore::restore(const std::map<ClientId, int64_t>& index) {
     std::smatch m;
     const std::string filename = entry.path().filename().string();
     if (!std::regex_match(filename, m, name)) continue;
-    auto it = index_.find(std::stoll(m[1]));
-    if (it != index_.end() && it->second == std::stoll(m[2])) {
+    const ClientId id = std::stoll(m[1]);
+    const int64_t version = std::stoll(m[2]);
+    auto refers = [&](const std::map<ClientId, int64_t>& in) {
+      auto it = in.find(id);
+      return it != in.end() && it->second == version;
+    };
+    if (refers(index_)) {
       bytes_ += static_cast<int64_t>(entry.file_size());
+    } else if (refers(previous)) {
+      superseded_.push_back({0, entry.path()});  // before any round of this run: the next commit
     } else {
       stray.push_back(entry.path());
     }

@@ -89,9 +89,11 @@ class DiskClientStateStore : public ClientStateStore {
   void commit();
   // Client -> version of its current state file, for the checkpoint.
   const std::map<ClientId, int64_t>& index() const { return index_; }
-  // Resuming: adopt a checkpoint's index and delete files it does not refer to (states written
-  // by an interrupted round).
-  void restore(const std::map<ClientId, int64_t>& index);
+  // Resuming: adopt a checkpoint's index and delete files that neither it nor `previous` (the
+  // index of the checkpoint before it, the server's fallback) refers to: states written by an
+  // interrupted round. The files only `previous` refers to go at the next commit.
+  void restore(const std::map<ClientId, int64_t>& index,
+               const std::map<ClientId, int64_t>& previous = {});
   std::filesystem::path file(ClientId id, int64_t round) const;
 
  private:

@@ -51,7 +51,15 @@ ServerCheckpoint load_server_checkpoint(const fs::path& file) {
   std::string why;
   if (fs::exists(file)) {
     try {
-      return load_one(file);
+      ServerCheckpoint cp = load_one(file);
+      if (fs::exists(prev)) {
+        try {
+          cp.previous_client_states = load_one(prev).client_states;
+        } catch (const fedsign::Error& e) {
+          spdlog::debug("previous checkpoint unusable as a fallback: {}", e.what());
+        }
+      }
+      return cp;
     } catch (const fedsign::Error& e) {
       why = e.what();
       FEDSIGN_CHECK(fs::exists(prev), "{} (and no previous generation {})", why, prev.string());

@@ -25,6 +25,9 @@ struct ServerCheckpoint {
   std::string history_json = "[]";   // run_metrics.h
   std::string settings_json = "{}";  // what must not change on resume
   std::string extra_json = "{}";     // the front door's own state (the network's client ids ...)
+  // Not saved; set by load_server_checkpoint when it loaded FILE: FILE.prev's client_states,
+  // whose files must stay while FILE.prev is the fallback (empty without a readable FILE.prev).
+  std::map<ClientId, int64_t> previous_client_states;
 };
 
 // Writes FILE (fsync'ed); the FILE it replaces becomes FILE.prev.

@@ -67,7 +67,9 @@ Simulation::Simulation(const data::ImageSet& set, std::vector<ClientData> client
 }
 
 void Simulation::restore(const ServerCheckpoint& checkpoint) {
-  if (disk_states_) disk_states_->restore(checkpoint.client_states);
+  if (disk_states_) {
+    disk_states_->restore(checkpoint.client_states, checkpoint.previous_client_states);
+  }
 }
 
 void Simulation::start_fresh() {
