@@ -107,6 +107,7 @@ class SimulationTest : public ::testing::Test {
     Simulation simulation(*set_, clients(clients_n), *s, sim);
     return simulation.run();
   }
+  static void expect_fallback_redoes_round_3(bool resume_first);
 
   static testing::TempDir* dir_;
   static data::ImageSet* set_;
@@ -223,8 +224,10 @@ INSTANTIATE_TEST_SUITE_P(Strategies, ResumeTest,
 
 // The latest checkpoint torn after round 3 of 4: --resume falls back to FILE.prev (round 2),
 // whose clients' SCAFFOLD states must still be on disk although round 3 superseded them, and
-// the run then ends exactly as an uninterrupted one.
-TEST_F(SimulationTest, FallbackToThePreviousCheckpointFindsItsClientStates) {
+// the run then ends exactly as an uninterrupted one. `resume_first`: a resume read the latest
+// checkpoint (and had nothing to run) before it went bad; it must not have removed the states
+// of the previous one.
+void SimulationTest::expect_fallback_redoes_round_3(bool resume_first) {
   testing::TempDir tmp;
   const auto config = local();
   auto sim = sim_config(config, 4);
@@ -234,36 +237,23 @@ TEST_F(SimulationTest, FallbackToThePreviousCheckpointFindsItsClientStates) {
   sim.run.run_dir = tmp / "torn";
   sim.run.rounds = 3;
   simulate("scaffold", {}, sim, 4, 4);
+  sim.run.resume = true;
+  if (resume_first) EXPECT_EQ(simulate("scaffold", {}, sim, 4, 4).first_round, 4);
   const std::filesystem::path latest = tmp / "torn" / "server.ckpt";
   std::filesystem::resize_file(latest, std::filesystem::file_size(latest) / 2);
   sim.run.rounds = 4;
-  sim.run.resume = true;
   const auto resumed = simulate("scaffold", {}, sim, 4, 4);
   EXPECT_EQ(resumed.first_round, 3) << "round 3 is redone from the previous generation";
   EXPECT_TRUE(equal(straight.global, resumed.global));
   EXPECT_EQ(straight.history.back().central_loss, resumed.history.back().central_loss);
 }
 
-// A resume that read the latest checkpoint keeps the state files of the one before it: if the
-// latest goes bad before the next round is checkpointed, the fallback still finds them.
-TEST_F(SimulationTest, FallbackAfterANormalResumeFindsItsClientStates) {
-  testing::TempDir tmp;
-  const auto config = local();
-  auto sim = sim_config(config, 4);
-  sim.run.run_dir = tmp / "straight";
-  const auto straight = simulate("scaffold", {}, sim, 4, 4);
+TEST_F(SimulationTest, FallbackToThePreviousCheckpointFindsItsClientStates) {
+  expect_fallback_redoes_round_3(false);
+}
 
-  sim.run.run_dir = tmp / "twice";
-  sim.run.rounds = 3;
-  simulate("scaffold", {}, sim, 4, 4);
-  sim.run.resume = true;
-  EXPECT_EQ(simulate("scaffold", {}, sim, 4, 4).first_round, 4) << "read the latest: nothing to run";
-  const std::filesystem::path latest = tmp / "twice" / "server.ckpt";
-  std::filesystem::resize_file(latest, std::filesystem::file_size(latest) / 2);
-  sim.run.rounds = 4;
-  const auto resumed = simulate("scaffold", {}, sim, 4, 4);
-  EXPECT_EQ(resumed.first_round, 3) << "round 3 is redone from the previous generation";
-  EXPECT_TRUE(equal(straight.global, resumed.global));
+TEST_F(SimulationTest, FallbackAfterANormalResumeFindsItsClientStates) {
+  expect_fallback_redoes_round_3(true);
 }
 
 TEST_F(SimulationTest, ResumeWithFedBnAndBatchNormModel) {
@@ -371,11 +361,16 @@ TEST_F(SimulationTest, DropoutAndStragglers) {
   EXPECT_TRUE(equal(a.global, b.global));
 }
 
+ClientState control_state(std::vector<float> values) {
+  ClientState s;
+  s.control = Weights{{"w"}, {torch::tensor(values)}};
+  return s;
+}
+
 TEST(ClientStates, DiskStoreKeepsVersionsUntilCommitted) {
   testing::TempDir tmp;
   DiskClientStateStore store(tmp / "states");
-  ClientState s;
-  s.control = Weights{{"w"}, {torch::tensor({1.0f, 2.0f})}};
+  ClientState s = control_state({1.0f, 2.0f});
   store.begin_round(1);
   store.save(7, s);
   store.commit();
@@ -416,8 +411,7 @@ TEST(ClientStates, DiskStoreKeepsVersionsUntilCommitted) {
 TEST(ClientStates, DiskStoreSyncsTheRoundsFilesOnce) {
   testing::TempDir tmp;
   DiskClientStateStore store(tmp / "states");
-  ClientState s;
-  s.control = Weights{{"w"}, {torch::tensor({1.0f, 2.0f})}};
+  const ClientState s = control_state({1.0f, 2.0f});
   store.begin_round(1);
   store.save(7, s);
   store.save(7, s);  // e.g. SCAFFOLD's control, then top-k's residual
