@@ -253,6 +253,10 @@ void add_fl_net_commands(CLI::App& app, Actions& actions) {
   client->add_option("--bn", c->client.bn_mode, "BatchNorm: aggregate, or local (FedBN)")
       ->check(CLI::IsMember({"aggregate", "local"}))
       ->capture_default_str();
+  client->add_option("--state-file", c->client.state_file,
+                     "keep this client's state (SCAFFOLD c_i, FedBN tensors) in this file across "
+                     "restarts of this process, for the server's current run only (default: in "
+                     "memory only)");
   add_client_network_options(*client, *c);
   actions[client] = [c] { run_client(*c); };
 }

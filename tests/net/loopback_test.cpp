@@ -6,10 +6,12 @@
 #include <httplib.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <regex>
 #include <nlohmann/json.hpp>
 
+#include "fedsign/fl/client/client_state.h"
 #include "fedsign/fl/update.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/models/registry.h"
@@ -209,6 +211,31 @@ TEST_F(Loopback, ServerKilledWithSigkillResumesFromItsLastRound) {
   for (std::size_t r = 0; r < before.size(); ++r) EXPECT_EQ(after[r], before[r]);
   EXPECT_EQ(a->wait_for(60s), 0) << a->log();
   EXPECT_EQ(b->wait_for(60s), 0) << b->log();
+}
+
+// A SCAFFOLD client killed after round 1 and started again takes up its control variate from
+// --state-file: the file was saved for this server's run (run/run_id) and this client.
+TEST_F(Loopback, RestartedScaffoldClientTakesUpItsStateFile) {
+  add_token("a", "tok-a");
+  auto server = start(with(server_args(3, 1), {"--strategy", "scaffold"}), "server.log");
+  const auto state = tmp_ / "a.state";
+  const auto client = with(client_args("a", 0, 1), {"--state-file", state.string()});
+  auto first = start(client, "a1.log");
+  ASSERT_TRUE(wait_until([&] { return metrics().size() >= 1; }, 300s)) << server->log();
+  first->kill(SIGKILL);
+  ASSERT_TRUE(first->wait_for(10s).has_value());
+  ASSERT_TRUE(std::filesystem::exists(state)) << first->log();
+  EXPECT_EQ(first->log().find("client state restored"), std::string::npos) << "nothing to restore yet";
+  auto again = start(client, "a2.log");
+  ASSERT_EQ(server->wait_for(400s), 0) << server->log();
+  EXPECT_NE(again->log().find("client state restored from"), std::string::npos) << again->log();
+  std::ifstream id_file(tmp_ / "run" / "run_id");
+  std::string run_id;
+  std::getline(id_file, run_id);
+  const auto saved = fl::load_client_state_file(state, {run_id, 0});
+  ASSERT_TRUE(saved.has_value()) << "the state file is for run " << run_id << ", client 0";
+  EXPECT_TRUE(saved->control.has_value());
+  EXPECT_EQ(again->wait_for(60s), 0) << again->log();
 }
 
 TEST_F(Loopback, BadUpdatesAreRejectedWhileTrainingGoesOn) {

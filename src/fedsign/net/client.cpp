@@ -225,6 +225,23 @@ Status submit_with_retry(v1::Federation::Stub& stub, const v1::ResultHeader& hea
   }
 }
 
+// This process's state belongs to the run it was trained in (`state_run`): a server that started
+// a new run gets a client with zero state; a restarted client process takes up its --state-file
+// when that file is for this run and client id. A server without run ids (an empty id) gets
+// the in-memory state only.
+void adopt_run_state(const ClientOptions& o, const v1::RegisterReply& reply, fl::ClientState& state,
+                     std::string& state_run) {
+  if (reply.run_id() == state_run) return;
+  if (!state.empty()) spdlog::info("the server runs a new federation: this client's state starts over");
+  state = {};
+  state_run = reply.run_id();
+  if (o.state_file.empty() || state_run.empty()) return;
+  if (auto saved = fl::load_client_state_file(o.state_file, {state_run, reply.client_id()})) {
+    state = std::move(*saved);
+    spdlog::info("client state restored from {}", o.state_file.string());
+  }
+}
+
 }  // namespace
 
 int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::ClientData& data) {
@@ -255,6 +272,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
   const fl::BnMode bn_mode = fl::parse_bn_mode(o.bn_mode);
   const fl::Faults no_faults;
   fl::ClientState state;
+  std::string state_run;  // the federation run `state` belongs to (run_identity.h)
   std::unique_ptr<fl::Worker> worker;
   Backoff backoff(o.backoff_initial_s, o.backoff_max_s);
   auto last_contact = Clock::now();
@@ -295,6 +313,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
     last_contact = Clock::now();
     spdlog::info("registered with {} as client {} (model {}, {} px)", o.server, reply.client_id(),
                  reply.model(), reply.input_size());
+    adopt_run_state(o, reply, state, state_run);
     if (!worker) {
       FEDSIGN_CHECK(set.height == reply.input_size(),
                     "the server's model takes {} px images, the data was loaded at {} px (--size)",
@@ -374,6 +393,9 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           // noise comes from this device's own randomness, which the server cannot recompute.
           client.set_dp_noise_seed(device_seed());
           fl::FitResult r = client.fit(ins);
+          if (!o.state_file.empty() && !state_run.empty() && !state.empty()) {
+            fl::save_client_state_file(o.state_file, state, {state_run, reply.client_id()});
+          }
           if (o.attack.kind != "none") {
             // The simulation's update attack, seeded by (seed, round, this client's id).
             r.client_id = reply.client_id();

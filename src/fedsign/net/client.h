@@ -14,6 +14,7 @@
 // tensor list before reserving memory, and a model with non-finite values.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "fedsign/data/image_set.h"
@@ -33,6 +34,9 @@ struct ClientOptions {
   std::string tls_server_name;  // expected name in the server certificate (default: the host)
   train::TrainConfig train;     // local training settings; the model comes from the server
   std::string bn_mode = "aggregate";
+  // Where this client keeps its state (SCAFFOLD c_i, FedBN tensors) across its own restarts;
+  // empty: in memory only. Used only for the run it was saved in (RegisterReply.run_id).
+  std::filesystem::path state_file;
   // The partition this client's data is a share of, and its index (see net/partition_check.h).
   std::string partition;
   int64_t partition_index = 0;

@@ -1,26 +1,13 @@
 #include "fedsign/net/coordinator.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "fedsign/core/check.h"
+#include "fedsign/net/run_identity.h"
 
 namespace fedsign::net {
 
 std::string to_string(TaskKind kind) { return kind == TaskKind::kFit ? "fit" : "evaluate"; }
-
-namespace {
-// 256 bits from OpenSSL's CSPRNG, hex: unguessable, unlike a seeded Mersenne Twister whose
-// state can be recovered from a few outputs.
-std::string random_session() {
-  unsigned char bytes[32];
-  FEDSIGN_CHECK(RAND_bytes(bytes, sizeof bytes) == 1, "OpenSSL RAND_bytes failed");
-  std::string out;
-  out.reserve(2 * sizeof bytes);
-  for (unsigned char b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
-}  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options, TokenStore& tokens)
     : options_(options), tokens_(tokens) {}
@@ -93,7 +80,7 @@ Status Coordinator::register_client(const std::string& name, const std::string& 
     slot.task.reset();
   }
   slot.name = name;
-  slot.session = random_session();
+  slot.session = random_hex(32);
   slot.identity = identity;
   slot.peer = caller.peer;
   slot.last_seen = Clock::now();

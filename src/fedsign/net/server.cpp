@@ -24,6 +24,7 @@
 #include "fedsign/net/network_metrics.h"
 #include "fedsign/net/partition_check.h"
 #include "fedsign/net/round_adapter.h"
+#include "fedsign/net/run_identity.h"
 #include "fedsign/net/server_setup.h"
 #include "fedsign/net/service.h"
 #include "fedsign/net/status_http.h"
@@ -245,6 +246,7 @@ int64_t run_server(const ServerOptions& o, fl::CentralEvaluateFn evaluate) {
   }
   PartitionCheck partitions;
   ServiceOptions service_options = make_service_options(o);
+  service_options.run_id = federation_run_id(o.run.run_dir, o.run.resume);
   service_options.partitions = &partitions;
   FederationService service(coordinator, dispatch, service_options);
 

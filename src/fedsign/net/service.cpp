@@ -83,6 +83,7 @@ grpc::Status FederationService::Register(grpc::ServerContext* context,
                request->num_test_examples(), printable(context->peer()));
   reply->set_session_id(session);
   reply->set_client_id(id);
+  reply->set_run_id(options_.run_id);
   reply->set_model(options_.model);
   reply->set_input_size(options_.input_size);
   reply->set_num_classes(options_.num_classes);

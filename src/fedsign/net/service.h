@@ -19,6 +19,7 @@
 namespace fedsign::net {
 
 struct ServiceOptions {
+  std::string run_id;  // run_identity.h
   std::string model;
   int input_size = 32;
   int num_classes = 43;

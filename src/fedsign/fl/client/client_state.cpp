@@ -1,6 +1,7 @@
 #include "fedsign/fl/client/client_state.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "fedsign/core/atomic_file.h"
@@ -10,6 +11,43 @@
 namespace fedsign::fl {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::pair<std::string, const Weights*>> groups_of(const ClientState& state) {
+  std::vector<std::pair<std::string, const Weights*>> groups;
+  if (state.control) groups.emplace_back("control", &*state.control);
+  if (state.local_bn) groups.emplace_back("local_bn", &*state.local_bn);
+  if (state.residual) groups.emplace_back("residual", &*state.residual);
+  return groups;
+}
+
+ClientState state_from_groups(std::map<std::string, Weights> groups) {
+  ClientState state;
+  if (auto g = groups.find("control"); g != groups.end()) state.control = std::move(g->second);
+  if (auto g = groups.find("local_bn"); g != groups.end()) state.local_bn = std::move(g->second);
+  if (auto g = groups.find("residual"); g != groups.end()) state.residual = std::move(g->second);
+  return state;
+}
+
+}  // namespace
+
+void save_client_state_file(const fs::path& file, const ClientState& state,
+                            const StateOwner& owner) {
+  const nlohmann::json meta = {{"run_id", owner.run_id}, {"client_id", owner.client_id}};
+  save_weight_groups(file, meta.dump(), groups_of(state), {.durable = true});
+}
+
+std::optional<ClientState> load_client_state_file(const fs::path& file, const StateOwner& owner) {
+  if (!fs::exists(file)) return std::nullopt;
+  auto [meta_json, groups] = load_weight_groups(file);
+  const auto meta = nlohmann::json::parse(meta_json);
+  if (!meta.is_object() || meta.value("run_id", "") != owner.run_id ||
+      meta.value("client_id", ClientId{-1}) != owner.client_id) {
+    return std::nullopt;
+  }
+  return state_from_groups(std::move(groups));
+}
 
 int64_t ClientState::bytes() const {
   return (control ? control->bytes() : 0) + (local_bn ? local_bn->bytes() : 0) +
@@ -39,19 +77,11 @@ fs::path DiskClientStateStore::file(ClientId id, int64_t round) const {
 std::optional<ClientState> DiskClientStateStore::load(ClientId id) const {
   auto it = index_.find(id);
   if (it == index_.end()) return std::nullopt;
-  auto [meta, groups] = load_weight_groups(file(id, it->second));
-  ClientState state;
-  if (auto g = groups.find("control"); g != groups.end()) state.control = std::move(g->second);
-  if (auto g = groups.find("local_bn"); g != groups.end()) state.local_bn = std::move(g->second);
-  if (auto g = groups.find("residual"); g != groups.end()) state.residual = std::move(g->second);
-  return state;
+  return state_from_groups(load_weight_groups(file(id, it->second)).second);
 }
 
 void DiskClientStateStore::save(ClientId id, const ClientState& state) {
-  std::vector<std::pair<std::string, const Weights*>> groups;
-  if (state.control) groups.emplace_back("control", &*state.control);
-  if (state.local_bn) groups.emplace_back("local_bn", &*state.local_bn);
-  if (state.residual) groups.emplace_back("residual", &*state.residual);
+  const auto groups = groups_of(state);
   const fs::path target = file(id, round_);
   int64_t old_bytes = 0;
   std::optional<fs::path> old;

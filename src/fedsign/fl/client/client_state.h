@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -69,6 +70,20 @@ class SingleClientStateStore : public ClientStateStore {
  private:
   ClientState& state_;
 };
+
+// A device's own state file (the network client's --state-file), with the federation run and
+// client id the state belongs to, so that it is never carried into another run. Written
+// atomically and durably (a vehicle may lose power at any moment).
+struct StateOwner {
+  std::string run_id;
+  ClientId client_id = 0;
+};
+void save_client_state_file(const std::filesystem::path& file, const ClientState& state,
+                            const StateOwner& owner);
+// The state in `file` if it belongs to `owner`; nullopt if there is no file or it belongs to
+// another run or client. Throws fedsign::Error naming the file when it is truncated or corrupt.
+std::optional<ClientState> load_client_state_file(const std::filesystem::path& file,
+                                                  const StateOwner& owner);
 
 class DiskClientStateStore : public ClientStateStore {
  public:
