@@ -51,15 +51,7 @@ ServerCheckpoint load_server_checkpoint(const fs::path& file) {
   std::string why;
   if (fs::exists(file)) {
     try {
-      ServerCheckpoint cp = load_one(file);
-      if (fs::exists(prev)) {
-        try {
-          cp.previous_client_states = load_one(prev).client_states;
-        } catch (const fedsign::Error& e) {
-          spdlog::debug("previous checkpoint unusable as a fallback: {}", e.what());
-        }
-      }
-      return cp;
+      return load_one(file);
     } catch (const fedsign::Error& e) {
       why = e.what();
       FEDSIGN_CHECK(fs::exists(prev), "{} (and no previous generation {})", why, prev.string());
@@ -76,6 +68,17 @@ ServerCheckpoint load_server_checkpoint(const fs::path& file) {
   spdlog::warn("latest checkpoint unusable ({}); falling back to the previous generation {} "
                "(round {})", why, prev.string(), cp.round);
   return cp;
+}
+
+std::map<ClientId, int64_t> previous_client_states(const fs::path& file) {
+  const fs::path prev = previous_checkpoint(file);
+  if (!fs::exists(prev)) return {};
+  try {
+    return load_one(prev).client_states;
+  } catch (const fedsign::Error& e) {
+    spdlog::debug("previous checkpoint unusable as a fallback: {}", e.what());
+    return {};
+  }
 }
 
 namespace {

@@ -25,9 +25,6 @@ struct ServerCheckpoint {
   std::string history_json = "[]";   // run_metrics.h
   std::string settings_json = "{}";  // what must not change on resume
   std::string extra_json = "{}";     // the front door's own state (the network's client ids ...)
-  // Not saved; set by load_server_checkpoint when it loaded FILE: FILE.prev's client_states,
-  // whose files must stay while FILE.prev is the fallback (empty without a readable FILE.prev).
-  std::map<ClientId, int64_t> previous_client_states;
 };
 
 // Writes FILE (fsync'ed); the FILE it replaces becomes FILE.prev.
@@ -41,5 +38,10 @@ bool server_checkpoint_exists(const std::filesystem::path& file);
 // Loads FILE; when it is missing or corrupt, loads FILE.prev instead and logs which file was
 // bad and why. Throws fedsign::Error naming both files if neither loads.
 ServerCheckpoint load_server_checkpoint(const std::filesystem::path& file);
+
+// FILE.prev's client_states: the state files that must stay while FILE.prev is the fallback.
+// Empty when FILE.prev is missing or does not load. Only a front door with client state files
+// (the simulation) asks, once, when it resumes.
+std::map<ClientId, int64_t> previous_client_states(const std::filesystem::path& file);
 
 }  // namespace fedsign::fl

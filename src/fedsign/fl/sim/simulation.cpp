@@ -68,7 +68,7 @@ Simulation::Simulation(const data::ImageSet& set, std::vector<ClientData> client
 
 void Simulation::restore(const ServerCheckpoint& checkpoint) {
   if (disk_states_) {
-    disk_states_->restore(checkpoint.client_states, checkpoint.previous_client_states);
+    disk_states_->restore(checkpoint.client_states, previous_client_states(checkpoint_file()));
   }
 }
 
