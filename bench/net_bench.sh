@@ -14,7 +14,7 @@
 # folder; default data/sample), OUT (default runs/net-bench), PORT (default 7170), SECAGG=1:
 # secure aggregation (every client every round, clipping-only distributed DP: --dp distributed
 # --dp-noise-multiplier 0 --dp-clip 10 --secagg), to compare with the plain rounds of SECAGG=0.
-# COMPRESS=int8: the server asks for int8-quantized uploads (`fl server --compress int8`);
+# COMPRESS=int8|topk: the server asks for int8-quantized or top-1% uploads (`fl server --compress`);
 # DOWNLOAD=bf16: it sends the model in bfloat16 (`--download bf16`).
 # Clients do one local step per round (--local-steps 1) on their share of DATA, with one thread
 # each, so the figures are dominated by the protocol, not by training.

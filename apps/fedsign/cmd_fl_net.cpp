@@ -154,7 +154,7 @@ void add_server_network_options(CLI::App& server, ServerCommand& s) {
                     "largest accepted update in MB (0: twice the model + 1 MiB)")
       ->capture_default_str()->group(g);
   add_server_hardening_options(server, so);
-  // Over the network: none or int8 (the server refuses topk, which needs client-side residuals).
+  // The simulation's codecs; top-k's residual lives in each client's state (--state-file).
   add_compress_options(server, so.compress);
   server.add_option("--download", so.download,
                     "dtype of the model sent to clients: float32, or bf16 (half the bytes; clients "
@@ -254,7 +254,7 @@ void add_fl_net_commands(CLI::App& app, Actions& actions) {
       ->check(CLI::IsMember({"aggregate", "local"}))
       ->capture_default_str();
   client->add_option("--state-file", c->client.state_file,
-                     "keep this client's state (SCAFFOLD c_i, FedBN tensors) in this file across "
+                     "keep this client's state (SCAFFOLD c_i, FedBN tensors, top-k residual) in this file across "
                      "restarts of this process, for the server's current run only (default: in "
                      "memory only)");
   add_client_network_options(*client, *c);

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <map>
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/compress/quantize.h"
@@ -160,14 +161,14 @@ double toy_distance(bool error_feedback) {
                                         torch::tensor({2.0f, 2.0f, -3.0f})};
   const torch::Tensor optimum = (b[0] + b[1] + b[2]) / 3;
   torch::Tensor x = torch::zeros({3});
-  ResidualStore residuals;
+  std::map<ClientId, Weights> residuals;
   const double lr = 0.02;
   for (int round = 0; round < 500; ++round) {
     torch::Tensor sum = torch::zeros({3});
     for (ClientId i = 0; i < 3; ++i) {
       const Weights step = one("x", -(x - b[static_cast<std::size_t>(i)]) * lr);
-      TopKResult sent = topk_compress(step, 1.0 / 3, error_feedback ? residuals.get(i) : Weights{});
-      if (error_feedback) residuals.put(i, sent.residual);
+      TopKResult sent = topk_compress(step, 1.0 / 3, error_feedback ? residuals[i] : Weights{});
+      if (error_feedback) residuals[i] = sent.residual;
       sum += densify(sent.sparse).tensors[0];
     }
     x = x + sum / 3;

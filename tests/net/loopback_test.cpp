@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <regex>
 #include <nlohmann/json.hpp>
@@ -64,6 +65,12 @@ class Loopback : public ::testing::Test {
     return std::make_unique<Process>(args, tmp_ / log);
   }
 
+  // A 2-round federation of clients "a" and "b" run to its end (server options `server_more`,
+  // client options `client_more(name)`): both clients train in both rounds.
+  void run_two_rounds_of_two(
+      const std::vector<std::string>& server_more,
+      const std::function<std::vector<std::string>(const std::string&)>& client_more);
+
   std::vector<std::map<std::string, std::string>> metrics() const {
     return testing::read_csv(tmp_ / "run" / "metrics.csv");
   }
@@ -79,6 +86,41 @@ class Loopback : public ::testing::Test {
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;
+}
+
+// The state a client saved in `file` for this run under whichever id the server gave it (ids
+// follow the order in which clients first registered).
+std::optional<fl::ClientState> saved_state(const std::filesystem::path& file,
+                                           const std::string& run_id, int clients) {
+  for (fl::ClientId id = 0; id < clients; ++id) {
+    if (auto state = fl::load_client_state_file(file, {run_id, id})) return state;
+  }
+  return std::nullopt;
+}
+
+void Loopback::run_two_rounds_of_two(
+    const std::vector<std::string>& server_more,
+    const std::function<std::vector<std::string>(const std::string&)>& client_more) {
+  for (const char* n : {"a", "b"}) add_token(n, std::string("tok-") + n);
+  auto server = start(with(server_args(2, 2), server_more), "server.log");
+  std::vector<std::unique_ptr<Process>> clients;
+  int i = 0;
+  for (const std::string n : {"a", "b"}) {
+    clients.push_back(start(with(client_args(n, i++, 2), client_more(n)), n + ".log"));
+  }
+  ASSERT_EQ(server->wait_for(400s), 0) << server->log();
+  for (auto& c : clients) EXPECT_EQ(c->wait_for(30s), 0) << c->log();
+  const auto rows = metrics();
+  ASSERT_EQ(rows.size(), 2u) << server->log();
+  for (const auto& row : rows) EXPECT_EQ(testing::number(row, "clients_trained"), 2);
+}
+
+// The federation run id the server stored (net/run_identity.h).
+std::string run_id_of(const std::filesystem::path& run_dir) {
+  std::ifstream id_file(run_dir / "run_id");
+  std::string run_id;
+  std::getline(id_file, run_id);
+  return run_id;
 }
 
 TEST_F(Loopback, ThreeClientsTrainBetterThanChance) {
@@ -229,9 +271,7 @@ TEST_F(Loopback, RestartedScaffoldClientTakesUpItsStateFile) {
   auto again = start(client, "a2.log");
   ASSERT_EQ(server->wait_for(400s), 0) << server->log();
   EXPECT_NE(again->log().find("client state restored from"), std::string::npos) << again->log();
-  std::ifstream id_file(tmp_ / "run" / "run_id");
-  std::string run_id;
-  std::getline(id_file, run_id);
+  const std::string run_id = run_id_of(tmp_ / "run");
   const auto saved = fl::load_client_state_file(state, {run_id, 0});
   ASSERT_TRUE(saved.has_value()) << "the state file is for run " << run_id << ", client 0";
   EXPECT_TRUE(saved->control.has_value());
@@ -284,20 +324,11 @@ TEST_F(Loopback, LargeModelRoundTripsThroughTheChunkedStream) {
 // no noise (clipping only), so the sum the server recovers can be compared with plain averaging.
 // --compress int8 --download bf16: the server asks for quantized updates and sends the model in
 // bfloat16; a round's uploads shrink about four times, its downloads two, while training goes
-// on; topk is refused at start.
+// on.
 TEST_F(Loopback, Int8UploadsAndBf16DownloadsShrinkTheRoundsBytes) {
-  for (const char* n : {"a", "b"}) add_token(n, std::string("tok-") + n);
-  auto server = start(with(server_args(2, 2), {"--compress", "int8", "--download", "bf16",
-                                               "--eval-every", "0"}),
-                      "server.log");
-  std::vector<std::unique_ptr<Process>> clients;
-  int i = 0;
-  for (const char* n : {"a", "b"}) clients.push_back(start(client_args(n, i++, 2), std::string(n) + ".log"));
-  ASSERT_EQ(server->wait_for(400s), 0) << server->log();
-  for (auto& c : clients) EXPECT_EQ(c->wait_for(30s), 0) << c->log();
-  const auto rows = metrics();
-  ASSERT_EQ(rows.size(), 2u) << server->log();
-  for (const auto& row : rows) EXPECT_EQ(testing::number(row, "clients_trained"), 2);
+  ASSERT_NO_FATAL_FAILURE(run_two_rounds_of_two(
+      {"--compress", "int8", "--download", "bf16", "--eval-every", "0"},
+      [](const std::string&) { return std::vector<std::string>{}; }));
   // Two float32 models would be 2 x 4 bytes per parameter; int8 sends a quarter (+ scales).
   const double model_bytes =
       static_cast<double>(fl::get_weights(*models::create_model("compact")).bytes());
@@ -313,10 +344,54 @@ TEST_F(Loopback, Int8UploadsAndBf16DownloadsShrinkTheRoundsBytes) {
   const double sent = testing::number(net[0], "bytes_sent");
   EXPECT_LT(sent, 2 * model_bytes / 1.8);
   EXPECT_GT(sent, 2 * model_bytes / 2.2);
+}
 
-  auto topk = start(with(server_args(1, 1), {"--compress", "topk"}), "topk.log");
-  EXPECT_EQ(topk->wait_for(60s), 1);
-  EXPECT_NE(topk->log().find("simulation-only"), std::string::npos) << topk->log();
+// --compress topk: each client sends 1% of every tensor's values with their indices (about a
+// fiftieth of the float32 model) and keeps what it left out, its error-feedback residual, in its
+// state file for this run.
+TEST_F(Loopback, TopKUploadsShrinkTheRoundsBytesAndKeepTheirResidual) {
+  ASSERT_NO_FATAL_FAILURE(run_two_rounds_of_two(
+      {"--compress", "topk", "--topk-fraction", "0.01", "--eval-every", "0"},
+      [&](const std::string& name) {
+        return std::vector<std::string>{"--state-file", (tmp_ / (name + ".state")).string()};
+      }));
+  const double model_bytes =
+      static_cast<double>(fl::get_weights(*models::create_model("compact")).bytes());
+  for (const auto& round : network()) {
+    EXPECT_EQ(testing::number(round, "rejected"), 0);
+    EXPECT_LT(testing::number(round, "bytes_received"), 2 * model_bytes / 30);
+  }
+  const std::string run_id = run_id_of(tmp_ / "run");
+  for (const std::string name : {"a", "b"}) {
+    const auto state = tmp_ / (name + ".state");
+    const auto saved = saved_state(state, run_id, 2);
+    ASSERT_TRUE(saved.has_value()) << state;
+    ASSERT_TRUE(saved->residual.has_value()) << state;
+    EXPECT_GT(saved->residual->bytes(), model_bytes / 2) << "the residual holds the sparsified tensors";
+  }
+}
+
+// A client's state advances only with an update the server takes: a SCAFFOLD client whose update
+// is refused (a stale round) keeps the state it had, here none, and writes no state file, while
+// the honest client's file holds its new control variate.
+TEST_F(Loopback, RefusedUpdateLeavesTheClientsStateAsItWas) {
+  for (const char* n : {"good", "stale"}) add_token(n, std::string("tok-") + n);
+  auto server = start(with(server_args(1, 2), {"--strategy", "scaffold", "--eval-every", "0"}),
+                      "server.log");
+  auto good = start(with(client_args("good", 0, 2), {"--state-file", (tmp_ / "good.state").string()}),
+                    "good.log");
+  auto stale = start(with(client_args("stale", 1, 2), {"--state-file", (tmp_ / "stale.state").string(),
+                                                       "--fault", "stale"}),
+                     "stale.log");
+  ASSERT_EQ(server->wait_for(400s), 0) << server->log();
+  EXPECT_EQ(testing::number(network()[0], "rejected"), 1);
+  EXPECT_EQ(good->wait_for(30s), 0) << good->log();
+  EXPECT_EQ(stale->wait_for(30s), 0) << stale->log();
+  EXPECT_NE(stale->log().find("the update was not taken"), std::string::npos) << stale->log();
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "stale.state")) << "a refused update's state was kept";
+  const auto saved = saved_state(tmp_ / "good.state", run_id_of(tmp_ / "run"), 2);
+  ASSERT_TRUE(saved.has_value()) << good->log();
+  EXPECT_TRUE(saved->control.has_value());
 }
 
 // `fl client --attack noise`: the simulation's Gaussian update attack from a network client; the

@@ -1,11 +1,15 @@
-// Compressed uploads on the wire (net/upload_codec.h): the int8 groups survive the blob
-// encoding, the server's reconstruction equals the simulation's (fl::compress::encode_upload)
-// bit for bit for the same seed, the blob carries about a quarter of the float32 bytes, and
+// Compressed uploads on the wire (net/upload_codec.h): the int8 and top-k groups survive the
+// blob encoding, the server's reconstruction equals the simulation's
+// (fl::compress::encode_upload) bit for bit (same seed; same residual), the blob carries the
+// bytes the simulation counts (int8 about a quarter of float32, top-1% about a fiftieth), and
 // malformed uploads are refused without writing anything.
 #include "fedsign/net/upload_codec.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <algorithm>
+#include <optional>
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/weights.h"
@@ -127,7 +131,7 @@ TEST(UploadCodec, MalformedUploadsAreRefusedAndNothingIsWritten) {
   }
 }
 
-TEST(UploadCodec, TheServerAsksForInt8OnlyAndTheClientReadsIt) {
+TEST(UploadCodec, TheServerAsksForACodecAndTheClientReadsIt) {
   fl::compress::CompressOptions options;
   fl::Config config;
   request_upload_codec(options, config);  // none: nothing asked
@@ -143,10 +147,151 @@ TEST(UploadCodec, TheServerAsksForInt8OnlyAndTheClientReadsIt) {
   EXPECT_TRUE(asked->per_channel);
 
   options.codec = "topk";
+  options.topk_fraction = 0.05;
   fl::Config topk;
-  EXPECT_THROW(request_upload_codec(options, topk), fedsign::Error);
+  request_upload_codec(options, topk);
+  const auto asked_topk = requested_upload_codec(topk);
+  ASSERT_TRUE(asked_topk.has_value());
+  EXPECT_EQ(asked_topk->codec, "topk");
+  EXPECT_DOUBLE_EQ(asked_topk->topk_fraction, 0.05);
+
   fl::Config unknown{{std::string(kCompressKey), std::string("zstd")}};
   EXPECT_THROW(requested_upload_codec(unknown), fedsign::Error);
+  fl::Config too_much{{std::string(kCompressKey), std::string("topk")},
+                      {std::string(kCompressTopKFractionKey), 2.0}};
+  EXPECT_THROW(requested_upload_codec(too_much), fedsign::Error);
+}
+
+fl::Weights residual_of(const fl::Weights& global) {
+  torch::manual_seed(5);
+  fl::Weights r;
+  for (std::size_t i = 0; i < global.size(); ++i) {
+    const torch::Tensor& t = global.tensors[i];
+    if (!t.is_floating_point() || fl::is_running_statistic(global.names[i])) continue;
+    r.names.push_back(global.names[i]);
+    r.tensors.push_back(0.02 * torch::randn_like(t));
+  }
+  return r;
+}
+
+TEST(UploadCodec, ServerRebuildsExactlyTheSimulationsTopKUpload) {
+  const Models m = trained_pair();
+  const double fraction = 0.01;
+  const fl::Weights carried = residual_of(m.global);
+  fl::Weights residual = carried;
+  int64_t blob_bytes = 0;
+  WeightGroups received =
+      over_the_wire(encode_topk_upload(m.global, m.local, fraction, residual), &blob_bytes);
+  ASSERT_TRUE(is_topk_upload(received));
+  fl::Config asked;
+  request_upload_codec({.codec = "topk", .topk_fraction = fraction}, asked);
+  fl::Weights rebuilt;
+  const Status s = decode_upload(m.global, asked, received, &rebuilt);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_TRUE(received.empty()) << "the top-k groups are consumed";
+
+  const fl::compress::Upload simulated = fl::compress::encode_upload(
+      {.codec = "topk", .topk_fraction = fraction}, m.global, m.local, carried, 0);
+  ASSERT_EQ(rebuilt.names, simulated.weights.names);
+  for (std::size_t i = 0; i < rebuilt.size(); ++i) {
+    EXPECT_TRUE(torch::equal(rebuilt.tensors[i], simulated.weights.tensors[i])) << rebuilt.names[i];
+  }
+  ASSERT_EQ(residual.names, simulated.residual.names);
+  for (std::size_t i = 0; i < residual.size(); ++i) {
+    EXPECT_TRUE(torch::equal(residual.tensors[i], simulated.residual.tensors[i])) << residual.names[i];
+  }
+  EXPECT_EQ(blob_bytes, simulated.bytes);
+  EXPECT_LT(blob_bytes, m.local.bytes() / 30);
+}
+
+TEST(UploadCodec, TopKResidualIsKeptPerUnitOfTheRoundsLearningRate) {
+  const Models m = trained_pair();
+  const fl::compress::CompressOptions topk{.codec = "topk", .topk_fraction = 0.01};
+  std::optional<fl::Weights> kept;
+  encode_requested_upload(topk, m.global, m.local, 0.1, kept, 0);
+  ASSERT_TRUE(kept.has_value());
+  // Round 2 at half the rate: the residual rejoins at 0.05 per unit, as the simulation's does.
+  fl::Weights at_rate = fl::scale(*kept, 0.05);
+  const WeightGroups groups = encode_topk_upload(m.global, m.local, 0.01, at_rate);
+  std::optional<fl::Weights> second = kept;
+  const WeightGroups same = encode_requested_upload(topk, m.global, m.local, 0.05, second, 0);
+  for (const char* group : {kTopKGroup, kTopKIndicesGroup}) {
+    const fl::Weights& a = groups.at(group);
+    const fl::Weights& b = same.at(group);
+    ASSERT_EQ(a.names, b.names);
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a.tensors[i], b.tensors[i])) << a.names[i];
+  }
+  const fl::Weights expected = fl::scale(at_rate, 1 / 0.05);
+  ASSERT_TRUE(second.has_value());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(torch::equal(second->tensors[i], expected.tensors[i])) << expected.names[i];
+  }
+}
+
+TEST(UploadCodec, MalformedTopKUploadsAreRefusedAndNothingIsWritten) {
+  const Models m = trained_pair();
+  fl::Weights residual;
+  const WeightGroups good = encode_topk_upload(m.global, m.local, 0.01, residual);
+  fl::Config asked;
+  request_upload_codec({.codec = "topk", .topk_fraction = 0.01}, asked);
+  const fl::Weights untouched = fl::Weights{{"marker"}, {torch::ones({1})}};
+  const auto refused = [&](WeightGroups groups, const std::string& expect,
+                           const fl::Config& config) {
+    fl::Weights out = untouched;
+    const Status s = decode_upload(m.global, config, groups, &out);
+    EXPECT_EQ(s.code, Code::kInvalidArgument) << expect;
+    EXPECT_NE(s.message.find(expect), std::string::npos) << s.message;
+    EXPECT_EQ(out.names, untouched.names) << expect;
+  };
+  // The first sparsified tensor: the first convolution's weight.
+  const std::size_t first = 0;
+  ASSERT_EQ(good.at(kTopKIndicesGroup).names[0], m.global.names[first]);
+  refused(good, "did not ask", fl::Config{});
+  {
+    WeightGroups g = good;
+    g.erase(kTopKIndicesGroup);
+    refused(g, "no indices for tensor", asked);
+  }
+  {
+    WeightGroups g = good;  // (the groups share their tensors with `good`: change a copy)
+    torch::Tensor indices = g[kTopKIndicesGroup].tensors[0].clone();
+    indices[0] = static_cast<int32_t>(m.global.tensors[first].numel());
+    g[kTopKIndicesGroup].tensors[0] = indices;
+    refused(g, "outside its", asked);
+  }
+  {
+    WeightGroups g = good;
+    torch::Tensor indices = g[kTopKIndicesGroup].tensors[0].clone();
+    indices[1] = indices[0].item<int32_t>();
+    g[kTopKIndicesGroup].tensors[0] = indices;
+    refused(g, "index twice", asked);
+  }
+  {
+    WeightGroups g = good;  // every value of the tensor: more than 1% of it
+    const int64_t n = m.global.tensors[first].numel();
+    g[kTopKGroup].tensors[first] = torch::zeros({n});
+    g[kTopKIndicesGroup].tensors[0] = torch::arange(n, torch::kInt32);
+    refused(g, "more than the", asked);
+  }
+  {
+    WeightGroups g = good;
+    g[kTopKIndicesGroup].tensors[0] = g[kTopKIndicesGroup].tensors[0].to(torch::kFloat32);
+    refused(g, "int32 indices", asked);
+  }
+  {
+    WeightGroups g = good;
+    g[kTopKGroup].names.pop_back();
+    g[kTopKGroup].tensors.pop_back();
+    refused(g, "not the model's", asked);
+  }
+  {
+    WeightGroups g = good;  // a running statistic sent sparse
+    const auto& names = m.global.names;
+    const auto it = std::find_if(names.begin(), names.end(), fl::is_running_statistic);
+    ASSERT_NE(it, names.end());
+    g[kTopKGroup].tensors[static_cast<std::size_t>(it - names.begin())] = torch::zeros({1});
+    refused(g, "must be sent whole", asked);
+  }
 }
 
 }  // namespace

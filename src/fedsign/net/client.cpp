@@ -225,6 +225,29 @@ Status submit_with_retry(v1::Federation::Stub& stub, const v1::ResultHeader& hea
   }
 }
 
+// After a FIT task's submit: the client's state (SCAFFOLD c_i, FedBN tensors, top-k residual)
+// advances only with an update the server may have taken, so that SCAFFOLD's server c and
+// the clients' c_i agree and top-k's residual loses nothing the server never got. A refused
+// update (stale round, failed check, unknown session) or a failed task puts the state back; a
+// lost connection leaves it (the server may have taken the update), as does an accepted one,
+// which --state-file then records.
+void keep_state_with_the_update(const ClientOptions& o, const Status& submitted, bool had_update,
+                                int64_t round, fl::ClientState& before, fl::ClientState& state,
+                                const fl::StateOwner& owner) {
+  const bool maybe_taken = submitted.code == Code::kUnavailable ||
+                           submitted.code == Code::kDeadlineExceeded;
+  if (!had_update || (!submitted.ok() && !maybe_taken)) {
+    if (!before.empty() || !state.empty()) {
+      spdlog::info("round {}: the update was not taken, the client state stays as before it", round);
+    }
+    state = std::move(before);
+    return;
+  }
+  if (!o.state_file.empty() && !owner.run_id.empty() && !state.empty()) {
+    fl::save_client_state_file(o.state_file, state, owner);
+  }
+}
+
 // This process's state belongs to the run it was trained in (`state_run`): a server that started
 // a new run gets a client with zero state; a restarted client process takes up its --state-file
 // when that file is for this run and client id. A server without run ids (an empty id) gets
@@ -364,6 +387,8 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       int64_t round = header.round();
       spdlog::info("round {}: {} task {}", round, fit ? "fit" : "evaluate", header.task_id());
       heartbeat.set_state(fit ? "training" : "evaluating");
+      // The state moves with the update: if the server refuses it, the state stays as it was.
+      fl::ClientState state_before_task = state;
       fl::LocalClient client(reply.client_id(), set, data, state, *worker, bn_mode, no_faults);
       v1::ResultHeader result;
       result.set_session_id(reply.session_id());
@@ -393,9 +418,6 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           // noise comes from this device's own randomness, which the server cannot recompute.
           client.set_dp_noise_seed(device_seed());
           fl::FitResult r = client.fit(ins);
-          if (!o.state_file.empty() && !state_run.empty() && !state.empty()) {
-            fl::save_client_state_file(o.state_file, state, {state_run, reply.client_id()});
-          }
           if (o.attack.kind != "none") {
             // The simulation's update attack, seeded by (seed, round, this client's id).
             r.client_id = reply.client_id();
@@ -410,9 +432,11 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           if (secure) {
             groups = secure->masked_update(ins.weights, r);
           } else if (const auto codec = requested_upload_codec(ins.config)) {
-            // The server asked for int8 uploads: the update, quantized (upload_codec.h).
-            groups = encode_int8_upload(
-                ins.weights, r.weights, codec->per_channel,
+            // The server asked for a compressed upload (upload_codec.h); top-k's error feedback
+            // is part of this client's state.
+            groups = encode_requested_upload(
+                *codec, ins.weights, r.weights, fl::get_double(ins.config, fl::keys::kLr, 0.0),
+                state.residual,
                 fl::stream_seed(worker->config().seed, fl::Stream::kUploadCodec, round,
                                 reply.client_id()));
           }
@@ -466,6 +490,10 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
           spdlog::warn("round {}: secure aggregation unmasking failed: {}", header.round(),
                        u.to_string());
         }
+      }
+      if (fit) {
+        keep_state_with_the_update(o, s, blob.has_value(), round, state_before_task, state,
+                                   {state_run, reply.client_id()});
       }
       if (s.ok()) {
         ++tasks_done;

@@ -34,8 +34,9 @@ struct ClientOptions {
   std::string tls_server_name;  // expected name in the server certificate (default: the host)
   train::TrainConfig train;     // local training settings; the model comes from the server
   std::string bn_mode = "aggregate";
-  // Where this client keeps its state (SCAFFOLD c_i, FedBN tensors) across its own restarts;
-  // empty: in memory only. Used only for the run it was saved in (RegisterReply.run_id).
+  // Where this client keeps its state (SCAFFOLD c_i, FedBN tensors, top-k residual) across its
+  // own restarts; empty: in memory only. Used only for the run it was saved in
+  // (RegisterReply.run_id), written after each update the server took.
   std::filesystem::path state_file;
   // The partition this client's data is a share of, and its index (see net/partition_check.h).
   std::string partition;

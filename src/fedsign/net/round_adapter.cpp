@@ -256,7 +256,7 @@ fl::Weights DispatchingStrategy::download_form(const fl::Weights& weights) const
 
 void DispatchingStrategy::set_upload_codec(const fl::compress::CompressOptions& options) {
   fl::Config probe;
-  request_upload_codec(options, probe);  // validates: int8 or none
+  request_upload_codec(options, probe);  // validates
   FEDSIGN_CHECK(options.codec == "none" || !secagg_settings_,
                 "--compress {} with --secagg: a masked update cannot be compressed (choose one)",
                 options.codec);

@@ -84,9 +84,8 @@ class DispatchingStrategy : public fl::Strategy {
   void enable_secagg(const SecAggSettings& settings);
   bool secagg() const { return secagg_settings_.has_value(); }
 
-  // Asks every FIT client for compressed uploads (upload_codec.h). Throws for a codec the
-  // network does not carry (topk) and together with secure aggregation (masked words cannot
-  // be quantized after masking).
+  // Asks every FIT client for compressed uploads (upload_codec.h: int8 or topk). Throws
+  // together with secure aggregation (masked words cannot be compressed after masking).
   void set_upload_codec(const fl::compress::CompressOptions& options);
   // Sends the model of FIT and EVALUATE tasks as bfloat16 (half the bytes; clients train and
   // evaluate from it in float32). Updates are still checked against the float32 global.

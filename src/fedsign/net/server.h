@@ -53,7 +53,7 @@ struct ServerOptions {
   double shutdown_grace_s = 8;  // after the last round, time for clients to hear SHUTDOWN
   // Secure aggregation (round_adapter.h, docs/privacy.md): needs federation.dp_mode
   // "distributed".
-  // Compressed uploads asked of every FIT client (upload_codec.h): codec "none" or "int8".
+  // Compressed uploads asked of every FIT client (upload_codec.h): "none", "int8" or "topk".
   fl::compress::CompressOptions compress;
   // Dtype of the model in FIT/EVALUATE tasks: "float32" or "bf16" (half the download bytes).
   std::string download = "float32";

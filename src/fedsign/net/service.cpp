@@ -192,10 +192,10 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
   result.client_id = task->client;
   result.num_examples = header.num_examples();
   for (const auto& [key, value] : header.metrics()) result.metrics[key] = value;
-  if (is_int8_upload(groups)) {
+  if (is_compressed_upload(groups)) {
     // A compressed update: rebuilt against the global of this task, then checked like any.
-    if (groups.count(kWeightsGroup)) return {Code::kInvalidArgument, "both int8 and plain weights"};
-    if (Status s = decode_int8_upload(*task->layout, groups, &result.weights); !s.ok()) return s;
+    if (groups.count(kWeightsGroup)) return {Code::kInvalidArgument, "both a compressed update and plain weights"};
+    if (Status s = decode_upload(*task->layout, task->config, groups, &result.weights); !s.ok()) return s;
   }
   for (auto& [group, w] : groups) {
     if (group == kWeightsGroup) result.weights = std::move(w);

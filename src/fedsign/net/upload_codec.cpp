@@ -5,27 +5,77 @@
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/compress/quantize.h"
+#include "fedsign/fl/compress/topk.h"
 #include "fedsign/fl/update.h"
 
 namespace fedsign::net {
 
+namespace {
+
+Status bad(std::string message) { return {Code::kInvalidArgument, std::move(message)}; }
+
+// global + decode_one(i) tensor by tensor (the simulation's decode + apply_delta, one tensor at
+// a time): the server holds one float32 delta at a time, not a whole model's, per concurrent
+// upload. decode_one(i) returns tensor i's delta as a one-tensor Weights.
+template <typename DecodeOne>
+Status rebuild(const fl::Weights& global, DecodeOne decode_one, fl::Weights* weights) {
+  fl::Weights rebuilt;
+  rebuilt.names = global.names;
+  try {
+    for (std::size_t i = 0; i < global.size(); ++i) {
+      const fl::Weights tensor{{global.names[i]}, {global.tensors[i]}};
+      rebuilt.tensors.push_back(fl::apply_delta(tensor, decode_one(i)).tensors[0]);
+    }
+  } catch (const fedsign::Error& e) {
+    return bad(e.what());
+  }
+  *weights = std::move(rebuilt);
+  return Status::Ok();
+}
+
+// A compressed upload's two groups: `main` holds a tensor per model tensor, in the model's
+// order; `aux` (scales, indices) may be absent when nothing needs it.
+struct UploadLayout {
+  const char* main;
+  const char* aux;
+  const char* codec;  // for messages
+};
+
+Status upload_groups(const fl::Weights& global, const WeightGroups& groups,
+                     const UploadLayout& layout, const fl::Weights** main, const fl::Weights** aux) {
+  static const fl::Weights kNone;
+  const auto main_it = groups.find(layout.main);
+  if (main_it == groups.end()) return bad(fmt::format("no '{}' group: not an upload of this codec", layout.main));
+  if (main_it->second.names != global.names) {
+    return bad(fmt::format("{} update: {} tensors, not the model's {} in its order", layout.codec,
+                           main_it->second.size(), global.size()));
+  }
+  const auto aux_it = groups.find(layout.aux);
+  *main = &main_it->second;
+  *aux = aux_it == groups.end() ? &kNone : &aux_it->second;
+  return Status::Ok();
+}
+
+}  // namespace
+
 void request_upload_codec(const fl::compress::CompressOptions& options, fl::Config& config) {
   fl::compress::validate(options);
   if (options.codec == "none") return;
-  FEDSIGN_CHECK(options.codec == "int8",
-                "--compress {} is simulation-only: over the network int8 is available", options.codec);
   config[kCompressKey] = options.codec;
-  config[kCompressPerChannelKey] = options.per_channel;
+  if (options.codec == "int8") config[kCompressPerChannelKey] = options.per_channel;
+  if (options.codec == "topk") config[kCompressTopKFractionKey] = options.topk_fraction;
 }
 
 std::optional<fl::compress::CompressOptions> requested_upload_codec(const fl::Config& config) {
-  const std::string codec = fl::get_string(config, kCompressKey, "none");
-  if (codec == "none") return std::nullopt;
-  FEDSIGN_CHECK(codec == "int8", "the server asks for uploads compressed as '{}', which this client "
-                "does not know (int8)", codec);
   fl::compress::CompressOptions options;
-  options.codec = codec;
+  options.codec = fl::get_string(config, kCompressKey, "none");
+  if (options.codec == "none") return std::nullopt;
+  FEDSIGN_CHECK(options.codec == "int8" || options.codec == "topk",
+                "the server asks for uploads compressed as '{}', which this client does not know "
+                "(int8, topk)", options.codec);
   options.per_channel = fl::get_bool(config, kCompressPerChannelKey, false);
+  options.topk_fraction = fl::get_double(config, kCompressTopKFractionKey, options.topk_fraction);
+  fl::compress::validate(options);
   return options;
 }
 
@@ -47,20 +97,52 @@ WeightGroups encode_int8_upload(const fl::Weights& global, const fl::Weights& lo
   return {{kInt8Group, std::move(values)}, {kInt8ScalesGroup, std::move(scales)}};
 }
 
+WeightGroups encode_topk_upload(const fl::Weights& global, const fl::Weights& local,
+                                double fraction, fl::Weights& residual) {
+  fl::compress::TopKResult top =
+      fl::compress::topk_compress(fl::model_delta(global, local), fraction, residual);
+  fl::Weights values, indices;
+  for (std::size_t i = 0; i < top.sparse.tensors.size(); ++i) {
+    const fl::compress::SparseTensor& t = top.sparse.tensors[i];
+    values.names.push_back(top.sparse.names[i]);
+    values.tensors.push_back(t.values);
+    if (t.raw) continue;
+    indices.names.push_back(top.sparse.names[i]);
+    indices.tensors.push_back(t.indices);
+  }
+  residual = std::move(top.residual);
+  return {{kTopKGroup, std::move(values)}, {kTopKIndicesGroup, std::move(indices)}};
+}
+
+WeightGroups encode_requested_upload(const fl::compress::CompressOptions& codec,
+                                     const fl::Weights& global, const fl::Weights& local,
+                                     double lr, std::optional<fl::Weights>& residual,
+                                     uint64_t seed) {
+  if (codec.codec == "int8") return encode_int8_upload(global, local, codec.per_channel, seed);
+  FEDSIGN_CHECK(codec.codec == "topk", "no upload encoding '{}'", codec.codec);
+  const fl::compress::FeedbackRate rate(lr);
+  fl::Weights carried = rate.rejoin(residual);
+  WeightGroups groups = encode_topk_upload(global, local, codec.topk_fraction, carried);
+  residual = rate.keep(carried);
+  return groups;
+}
+
 bool is_int8_upload(const WeightGroups& groups) { return groups.count(kInt8Group) > 0; }
+bool is_topk_upload(const WeightGroups& groups) { return groups.count(kTopKGroup) > 0; }
+bool is_compressed_upload(const WeightGroups& groups) {
+  return is_int8_upload(groups) || is_topk_upload(groups);
+}
 
 Status decode_int8_upload(const fl::Weights& global, WeightGroups& groups, fl::Weights* weights) {
-  const auto bad = [](std::string message) { return Status{Code::kInvalidArgument, std::move(message)}; };
-  const auto values_it = groups.find(kInt8Group);
-  if (values_it == groups.end()) return bad("not an int8 upload");
-  const fl::Weights& values = values_it->second;
-  fl::Weights no_scales;
-  const auto scales_it = groups.find(kInt8ScalesGroup);
-  const fl::Weights& scales = scales_it == groups.end() ? no_scales : scales_it->second;
-  if (values.names != global.names) {
-    return bad(fmt::format("int8 update: {} tensors, not the model's {} in its order",
-                           values.size(), global.size()));
+  const fl::Weights* values_group = nullptr;
+  const fl::Weights* scales_group = nullptr;
+  if (Status s = upload_groups(global, groups, {kInt8Group, kInt8ScalesGroup, "int8"},
+                               &values_group, &scales_group);
+      !s.ok()) {
+    return s;
   }
+  const fl::Weights& values = *values_group;
+  const fl::Weights& scales = *scales_group;
   fl::compress::QuantizedWeights q;
   q.names = values.names;
   std::size_t next_scale = 0;
@@ -96,25 +178,100 @@ Status decode_int8_upload(const fl::Weights& global, WeightGroups& groups, fl::W
     q.tensors.push_back(std::move(t));
   }
   if (next_scale != scales.size()) return bad("int8 update: scales for tensors it does not quantize");
-  // Tensor by tensor (the simulation's dequantize + apply_delta, one tensor at a time): the server
-  // holds one float32 delta at a time, not a whole model's, per concurrent upload.
-  fl::Weights rebuilt;
-  rebuilt.names = global.names;
-  try {
-    for (std::size_t i = 0; i < q.tensors.size(); ++i) {
-      fl::compress::QuantizedWeights one;
-      one.names = {q.names[i]};
-      one.tensors = {std::move(q.tensors[i])};
-      const fl::Weights tensor{{global.names[i]}, {global.tensors[i]}};
-      rebuilt.tensors.push_back(fl::apply_delta(tensor, fl::compress::dequantize(one)).tensors[0]);
-    }
-  } catch (const fedsign::Error& e) {
-    return bad(e.what());
-  }
-  *weights = std::move(rebuilt);
+  const Status s = rebuild(global, [&](std::size_t i) {
+    fl::compress::QuantizedWeights one;
+    one.names = {q.names[i]};
+    one.tensors = {std::move(q.tensors[i])};
+    return fl::compress::dequantize(one);
+  }, weights);
+  if (!s.ok()) return s;
   groups.erase(kInt8Group);
   groups.erase(kInt8ScalesGroup);
   return Status::Ok();
+}
+
+Status decode_topk_upload(const fl::Weights& global, double fraction, WeightGroups& groups,
+                          fl::Weights* weights) {
+  const fl::Weights* values_group = nullptr;
+  const fl::Weights* indices_group = nullptr;
+  if (Status s = upload_groups(global, groups, {kTopKGroup, kTopKIndicesGroup, "top-k"},
+                               &values_group, &indices_group);
+      !s.ok()) {
+    return s;
+  }
+  const fl::Weights& values = *values_group;
+  const fl::Weights& indices = *indices_group;
+  fl::compress::SparseWeights sparse;
+  sparse.names = values.names;
+  std::size_t next_index = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const torch::Tensor& v = values.tensors[i];
+    const torch::Tensor& g = global.tensors[i];
+    const std::string& name = values.names[i];
+    fl::compress::SparseTensor t;
+    t.shape = g.sizes().vec();
+    t.dtype = g.scalar_type();
+    t.values = v;
+    if (!g.is_floating_point() || fl::is_running_statistic(name)) {
+      // Sent whole, as their raw delta (topk.h).
+      if (v.sizes() != g.sizes() || v.scalar_type() != g.scalar_type()) {
+        return bad(fmt::format("top-k update: tensor '{}' must be sent whole", name));
+      }
+      t.raw = true;
+      sparse.tensors.push_back(std::move(t));
+      continue;
+    }
+    if (next_index >= indices.size() || indices.names[next_index] != name) {
+      return bad(fmt::format("top-k update: no indices for tensor '{}'", name));
+    }
+    t.indices = indices.tensors[next_index++];
+    if (v.scalar_type() != torch::kFloat32 || v.dim() != 1 ||
+        t.indices.scalar_type() != torch::kInt32 || t.indices.dim() != 1 ||
+        t.indices.numel() != v.numel()) {
+      return bad(fmt::format("top-k update: tensor '{}' needs as many int32 indices as float32 "
+                             "values", name));
+    }
+    const int64_t asked = fl::compress::topk_count(g.numel(), fraction);
+    if (v.numel() > asked) {
+      return bad(fmt::format("top-k update: tensor '{}' sends {} values, more than the {} asked for",
+                             name, v.numel(), asked));
+    }
+    if (v.numel() > 0) {
+      const torch::Tensor sorted = std::get<0>(t.indices.sort());
+      if (sorted[0].item<int32_t>() < 0 || sorted[-1].item<int32_t>() >= g.numel()) {
+        return bad(fmt::format("top-k update: an index of tensor '{}' is outside its {} values",
+                               name, g.numel()));
+      }
+      if (v.numel() > 1 && sorted.slice(0, 1).eq(sorted.slice(0, 0, -1)).any().item<bool>()) {
+        return bad(fmt::format("top-k update: tensor '{}' sends an index twice", name));
+      }
+    }
+    sparse.tensors.push_back(std::move(t));
+  }
+  if (next_index != indices.size()) return bad("top-k update: indices for tensors it does not sparsify");
+  const Status s = rebuild(global, [&](std::size_t i) {
+    fl::compress::SparseWeights one;
+    one.names = {sparse.names[i]};
+    one.tensors = {std::move(sparse.tensors[i])};
+    return fl::compress::densify(one);
+  }, weights);
+  if (!s.ok()) return s;
+  groups.erase(kTopKGroup);
+  groups.erase(kTopKIndicesGroup);
+  return Status::Ok();
+}
+
+Status decode_upload(const fl::Weights& global, const fl::Config& config, WeightGroups& groups,
+                     fl::Weights* weights) {
+  if (is_int8_upload(groups)) return decode_int8_upload(global, groups, weights);
+  fl::compress::CompressOptions asked;
+  try {
+    if (auto requested = requested_upload_codec(config)) asked = *requested;
+  } catch (const fedsign::Error& e) {
+    return bad(e.what());
+  }
+  if (asked.codec != "topk") return bad("a top-k update the task did not ask for");
+  return decode_topk_upload(global, asked.topk_fraction, groups, weights);
 }
 
 }  // namespace fedsign::net

@@ -1,15 +1,20 @@
 // Compressed FIT uploads on the wire (issue 14): the server asks for them in each FIT task's
-// config ("compress" = "int8", "compress_per_channel"), the client sends its update
-// (local - global) quantized to int8 as two weight groups instead of the float32 model:
-//   "int8"         the quantized values (int8, the tensor's shape; integer tensors such as
-//                  BatchNorm's batch counter as their raw delta),
-//   "int8_scales"  one float32 scale vector per quantized tensor (1 value, or one per channel),
-// and the server rebuilds global + decode(update) against the global of the task, then checks
-// it like any update. The arithmetic is fl::compress's (quantize.h), so a networked round sees
-// exactly the simulation's reconstruction for the same seed. A server that did not ask still
-// accepts a plain upload; a client that was not asked sends one.
-// Top-k is simulation-only: its error feedback needs a per-client residual the network client
-// does not keep across restarts yet, and the server refuses `--compress topk`.
+// config ("compress" = "int8" with "compress_per_channel", or "topk" with
+// "compress_topk_fraction"), and the client sends its update (local - global) encoded, as two
+// weight groups instead of the float32 model:
+//   int8:  "int8"          the quantized values (int8, the tensor's shape),
+//          "int8_scales"   one float32 scale vector per quantized tensor (1 value, or one per
+//                          channel);
+//   topk:  "topk"          per tensor its k largest values (float32, 1-D),
+//          "topk_indices"  their positions in the flattened tensor (int32, 1-D, k);
+// integer tensors (BatchNorm's batch counter) and, for top-k, BatchNorm's running statistics
+// travel in the first group as their raw delta. The server rebuilds global + decode(update)
+// against the global of the task, then checks it like any update. The arithmetic is
+// fl::compress's (quantize.h, topk.h), so a networked round sees exactly the simulation's
+// reconstruction. Top-k's error feedback lives in the client's state (fl::ClientState::residual,
+// in its --state-file across restarts, for one federation run). A server that did not ask still
+// accepts a plain or int8 upload, not a top-k one (it bounds k by what it asked for); a client
+// that was not asked sends a plain one.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +31,9 @@ inline constexpr const char* kInt8Group = "int8";
 inline constexpr const char* kInt8ScalesGroup = "int8_scales";
 inline constexpr const char* kCompressKey = "compress";
 inline constexpr const char* kCompressPerChannelKey = "compress_per_channel";
+inline constexpr const char* kTopKGroup = "topk";
+inline constexpr const char* kTopKIndicesGroup = "topk_indices";
+inline constexpr const char* kCompressTopKFractionKey = "compress_topk_fraction";
 
 // Adds the server's request for compressed uploads to a FIT task's config ("none": nothing).
 void request_upload_codec(const fl::compress::CompressOptions& options, fl::Config& config);
@@ -37,12 +45,39 @@ std::optional<fl::compress::CompressOptions> requested_upload_codec(const fl::Co
 WeightGroups encode_int8_upload(const fl::Weights& global, const fl::Weights& local,
                                 bool per_channel, uint64_t seed);
 
-// Whether `groups` hold an int8 upload.
+// The client's top-k upload of `local`, trained from `global`, with `residual` (what its earlier
+// uploads left out, at this round's rate; empty: none) added first; `residual` becomes what this
+// one leaves out.
+WeightGroups encode_topk_upload(const fl::Weights& global, const fl::Weights& local,
+                                double fraction, fl::Weights& residual);
+
+// The upload the server asked for (`codec`, from requested_upload_codec) of `local`, trained
+// from `global` in a round with local learning rate `lr` (FIT config "lr"; 0: none). Top-k reads
+// and replaces `residual`, kept per unit of the learning rate (fl::compress::FeedbackRate).
+WeightGroups encode_requested_upload(const fl::compress::CompressOptions& codec,
+                                     const fl::Weights& global, const fl::Weights& local,
+                                     double lr, std::optional<fl::Weights>& residual,
+                                     uint64_t seed);
+
+// Whether `groups` hold an int8 or a top-k upload.
 bool is_int8_upload(const WeightGroups& groups);
+bool is_topk_upload(const WeightGroups& groups);
+bool is_compressed_upload(const WeightGroups& groups);
 
 // The server's reconstruction global + decode(int8 groups), into *weights; removes the two
 // groups from `groups`. INVALID_ARGUMENT (nothing written) when a tensor is missing, extra, of
 // another shape, not int8 where it must be, or with scales that are not finite and >= 0.
 Status decode_int8_upload(const fl::Weights& global, WeightGroups& groups, fl::Weights* weights);
+
+// The same for a top-k upload. INVALID_ARGUMENT also when a tensor sends more values than
+// `fraction` allows, an index lies outside its tensor or repeats, or a running statistic or an
+// integer tensor is not sent whole.
+Status decode_topk_upload(const fl::Weights& global, double fraction, WeightGroups& groups,
+                          fl::Weights* weights);
+
+// The server's side for a task whose FIT config is `config`: decodes an int8 or top-k upload
+// (top-k only if the task asked for it, bounded by its fraction).
+Status decode_upload(const fl::Weights& global, const fl::Config& config, WeightGroups& groups,
+                     fl::Weights* weights);
 
 }  // namespace fedsign::net

@@ -1,5 +1,6 @@
 #include "fedsign/fl/compress/topk.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fedsign/core/check.h"
@@ -44,8 +45,7 @@ TopKResult topk_compress(const Weights& delta, double fraction, const Weights& r
                     "top-k: the residual does not match update tensor '{}'", delta.names[i]);
       a = a + residual.tensors[r++].reshape({-1});
     }
-    const auto k = std::min<int64_t>(
-        a.numel(), std::max<int64_t>(1, static_cast<int64_t>(std::ceil(fraction * a.numel() - 1e-9))));
+    const int64_t k = topk_count(a.numel(), fraction);
     const torch::Tensor idx = std::get<1>(a.abs().topk(k, /*dim=*/0, /*largest=*/true, /*sorted=*/false));
     s.indices = idx.to(torch::kInt32);
     s.values = a.index_select(0, idx);
@@ -89,16 +89,15 @@ Weights densify(const SparseWeights& sparse) {
   return out;
 }
 
-const Weights& ResidualStore::get(ClientId id) const {
-  static const Weights kNone;
-  auto it = residuals_.find(id);
-  return it == residuals_.end() ? kNone : it->second;
+int64_t topk_count(int64_t numel, double fraction) {
+  return std::min<int64_t>(
+      numel, std::max<int64_t>(1, static_cast<int64_t>(std::ceil(fraction * numel - 1e-9))));
 }
 
-int64_t ResidualStore::bytes() const {
-  int64_t n = 0;
-  for (const auto& [id, w] : residuals_) n += w.bytes();
-  return n;
+Weights FeedbackRate::rejoin(const std::optional<Weights>& kept) const {
+  return kept ? scale(*kept, rate) : Weights{};
 }
+
+Weights FeedbackRate::keep(const Weights& left) const { return scale(left, 1.0 / rate); }
 
 }  // namespace fedsign::fl::compress

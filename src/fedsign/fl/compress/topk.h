@@ -6,12 +6,12 @@
 // the residual, small coordinates that many clients agree on may never be sent (tested on a toy
 // problem in tests/fl/compress_test.cpp). Integer tensors and BatchNorm running statistics
 // (weights.h: is_running_statistic) are sent unchanged and have no residual.
-// Pure functions, plus ResidualStore (not thread-safe) for the residuals of simulated clients.
+// Pure functions; the residual lives in the client's state (fl::ClientState::residual).
 #pragma once
 
 #include <torch/types.h>
 
-#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,18 +43,23 @@ struct TopKResult {
 // fraction in (0, 1]. The returned residual is what was left out.
 TopKResult topk_compress(const Weights& delta, double fraction, const Weights& residual = {});
 Weights densify(const SparseWeights& sparse);
+// k for a tensor of `numel` values: ceil(fraction * numel), at least 1 and at most numel.
+int64_t topk_count(int64_t numel, double fraction);
 
-// Residuals of simulated clients between rounds, by client id (the network client keeps its own
-// one Weights). Memory grows with the number of clients that have sent: bytes() reports it.
-class ResidualStore {
- public:
-  const Weights& get(ClientId id) const;  // empty Weights for a client without a residual
-  void put(ClientId id, Weights residual) { residuals_[id] = std::move(residual); }
-  int64_t bytes() const;
-  std::size_t size() const { return residuals_.size(); }
-
- private:
-  std::map<ClientId, Weights> residuals_;
+// Error feedback under a learning-rate schedule: a residual is kept per unit of the local
+// learning rate and rejoins a later update at that round's rate. Its values were trained at the
+// rates of the rounds they came from; where a schedule has lowered the rate since, they would
+// land on a model that has moved on as steps far larger than its own (a top-1% GTSRB run
+// collapsed from 71.5% to 37.6% as its cosine schedule ran out). Under a constant rate this is
+// plain error feedback. A round without a rate (lr <= 0) keeps the residual as it is.
+struct FeedbackRate {
+  explicit FeedbackRate(double lr) : rate(lr > 0 ? lr : 1.0) {}
+  // What joins this round's update (empty: no residual yet).
+  Weights rejoin(const std::optional<Weights>& kept) const;
+  // What to keep of the residual this round leaves out.
+  Weights keep(const Weights& left) const;
+  double rate;
 };
+
 
 }  // namespace fedsign::fl::compress

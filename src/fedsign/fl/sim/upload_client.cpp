@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "fedsign/fl/compress/topk.h"
 #include "fedsign/fl/rng.h"
 
 namespace fedsign::fl {
@@ -27,21 +28,13 @@ FitResult UploadClient::fit(const FitIns& ins) {
     attack::apply_attack(attack_, round, ins.weights, result);
     ++traffic_.attackers;
   }
-  // Error feedback: the residual of this client's previous top-k upload joins this update. It
-  // is kept per unit of the local learning rate and rejoins at this round's rate: its values
-  // were trained at the rate of the rounds they came from, and where a schedule has lowered the
-  // rate since, they would land on a model that has moved on as steps far larger than its own
-  // (a top-1% GTSRB run collapsed from 71.5% to 37.6% as its cosine schedule ran out). Under a
-  // constant rate this is plain error feedback.
+  // Error feedback: the residual of this client's previous top-k upload joins this update, at
+  // this round's learning rate (compress/topk.h: FeedbackRate).
   const bool feedback = compress_.codec == "topk";
-  const double lr = get_double(ins.config, keys::kLr, 0.0);
-  const double rate = lr > 0 ? lr : 1.0;  // no rate given: the residual is kept as it is
+  const compress::FeedbackRate rate(get_double(ins.config, keys::kLr, 0.0));
   std::optional<ClientState> state;
-  Weights residual;
-  if (feedback) {
-    state = states_.load(id_);
-    if (state && state->residual) residual = scale(*state->residual, rate);
-  }
+  if (feedback) state = states_.load(id_);
+  const Weights residual = feedback && state ? rate.rejoin(state->residual) : Weights{};
   compress::Upload upload =
       compress::encode_upload(compress_, ins.weights, result.weights, residual,
                               stream_seed(seed_, Stream::kUploadCodec, round, id_));
@@ -49,7 +42,7 @@ FitResult UploadClient::fit(const FitIns& ins) {
   result.weights = std::move(upload.weights);
   if (feedback) {
     if (!state) state.emplace();
-    state->residual = scale(upload.residual, 1.0 / rate);
+    state->residual = rate.keep(upload.residual);
     states_.save(id_, *state);
   }
   return result;
