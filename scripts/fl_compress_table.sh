@@ -13,7 +13,9 @@
 #
 # Environment: FEDSIGN (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT (runs/compress),
 # ROUNDS (60), SEEDS ("42 1 2"), JOBS (2 runs at a time), THREADS (per run; cores/JOBS),
-# TEST_FRACTION (0.1). Logs: OUT/<codec>-seed<S>.log; the table also goes to OUT/table.md.
+# TEST_FRACTION (0.1), CODECS (which codecs to run, default all: none int8 int8-channel topk1
+# topk1-senders; the table shows every codec that has runs).
+# Logs: OUT/<codec>-seed<S>.log; the table also goes to OUT/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FEDSIGN=${FEDSIGN:-build/bin/fedsign}
@@ -26,15 +28,18 @@ TEST_FRACTION=${TEST_FRACTION:-0.1}
 THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 read -r -a SEEDS <<< "${SEEDS:-42 1 2}"
 
-CODECS=(none int8 int8-channel topk1)
+ALL_CODECS=(none int8 int8-channel topk1 topk1-senders)
 CODEC_NAMES=("uncompressed (float32)" "int8, scale per tensor" "int8, scale per channel"
-             "top-1% with error feedback")
+             "top-1% with error feedback" "top-1% with error feedback, mean over senders")
+read -r -a CODECS <<< "${CODECS:-${ALL_CODECS[*]}}"
 codec_flags() {
   case $1 in
     none) ;;
     int8) echo "--compress int8" ;;
     int8-channel) echo "--compress int8 --int8-per-channel" ;;
     topk1) echo "--compress topk --topk-fraction 0.01" ;;
+    topk1-senders) echo "--compress topk --topk-fraction 0.01 --mean-over-senders" ;;
+    *) echo "unknown codec '$1' (one of ${ALL_CODECS[*]})" >&2; exit 1 ;;
   esac
 }
 
@@ -73,10 +78,10 @@ column_mean() {
   echo
   echo "| upload codec | final validation, mean (min-max) | **test split, mean (min-max)** | test: difference to uncompressed, mean (min to max) | upload per round | fewer upload bytes |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for c in "${!CODECS[@]}"; do
+  for c in "${!ALL_CODECS[@]}"; do
     vals=(); tests=(); diffs=(); ups=(); base_ups=()
     for seed in "${SEEDS[@]}"; do
-      run="$OUT/${CODECS[$c]}-seed$seed" base="$OUT/none-seed$seed"
+      run="$OUT/${ALL_CODECS[$c]}-seed$seed" base="$OUT/none-seed$seed"
       [[ -f "$run/test.json" ]] || continue
       vals+=("$(last_value "$run/metrics.csv" central_accuracy)")
       t=$(json_number "$run/test.json" accuracy)
@@ -95,7 +100,7 @@ column_mean() {
       ratio=$(awk -v a="$base_up" -v b="$up" 'BEGIN { printf "%.2fx", a / b }')
     fi
     diff="-"
-    [[ ${CODECS[$c]} != none ]] && diff=$(printf '%s\n' "${diffs[@]}" | mean_range signed)
+    [[ ${ALL_CODECS[$c]} != none && ${#diffs[@]} -gt 0 ]] && diff=$(printf '%s\n' "${diffs[@]}" | mean_range signed)
     up_mb=$(awk -v b="$up" 'BEGIN { printf "%.2f MB", b / 1e6 }')
     echo "| ${CODEC_NAMES[$c]} | $(printf '%s\n' "${vals[@]}" | mean_range) | $(printf '%s\n' "${tests[@]}" | mean_range) | $diff | $up_mb | $ratio |"
   done

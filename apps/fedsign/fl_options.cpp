@@ -185,6 +185,11 @@ void add_federation_options(CLI::App& cmd, FederationOptions& options) {
       ->check(CLI::Range(0.0, 0.999))
       ->capture_default_str()
       ->group(strategy);
+  cmd.add_flag("--mean-over-senders", o.mean_over_senders,
+               "average each value over the clients whose update changed it, not over all "
+               "(for --compress topk: a value one client sent moves the model by itself, not "
+               "by 1/clients of itself); FedAvg, FedProx, FedAvgM, FedOpt")
+      ->group(strategy);
 
   const char* rounds = "Rounds and sampling";
   cmd.add_option("--rounds", o.rounds, "federated rounds")

@@ -13,6 +13,7 @@
 #include "fedsign/fl/strategy/fedavgm.h"
 #include "fedsign/fl/strategy/fedopt.h"
 #include "fedsign/fl/strategy/fedprox.h"
+#include "fedsign/fl/strategy/scaffold.h"
 
 namespace fedsign::fl {
 namespace {
@@ -106,6 +107,24 @@ TEST(FedAvg, FailuresAndEmptyRounds) {
   // Accepted failure: the others are averaged.
   auto ok = lenient.aggregate_fit(1, global, {result(0, make({3, 3}, {3}), 4)}, {{1, "gone"}});
   EXPECT_EQ(values(ok.weights.tensors[0]), (std::vector<float>{3, 3}));
+}
+
+// Sparse updates from global (0, 0, 0, 0): a (weight 1) changes values 0 and 2, b (weight 3)
+// values 1 and 2; nobody value 3. Over all clients value 0 moves by 2/4; over its senders by 2.
+TEST(FedAvg, MeanOverSendersAveragesEachValueOverTheClientsThatChangedIt) {
+  const Weights global = make({0, 0, 0, 0}, {1});
+  const std::vector<FitResult> results = {result(0, make({2, 0, 1, 0}, {3}), 1),
+                                          result(1, make({0, 4, 3, 0}, {7}), 3)};
+  StrategyOptions options;
+  options.mean_over_senders = true;
+  FedAvg over_senders(options);
+  const auto r = over_senders.aggregate_fit(1, global, results, {});
+  // value 2: (1 * 1 + 3 * 3) / 4; the running mean (sent whole) keeps the plain mean (3 + 21) / 4.
+  EXPECT_EQ(values(r.weights.tensors[0]), (std::vector<float>{2, 4, 2.5f, 0}));
+  EXPECT_EQ(values(r.weights.tensors[1]), (std::vector<float>{6}));
+  const auto plain = FedAvg(StrategyOptions{}).aggregate_fit(1, global, results, {});
+  EXPECT_EQ(values(plain.weights.tensors[0]), (std::vector<float>{0.5f, 3, 2.5f, 0}));
+  EXPECT_THROW(Scaffold(options, 1.0), fedsign::Error) << "SCAFFOLD averages over all its clients";
 }
 
 TEST(FedProx, SendsMuAndAggregatesLikeFedAvg) {

@@ -68,6 +68,7 @@ StrategyOptions federation_strategy_options(const FederationConfig& c) {
   o.lr_decay = c.lr_decay;
   o.min_lr = c.min_lr;
   o.total_rounds = c.rounds;
+  o.mean_over_senders = c.mean_over_senders;
   return o;
 }
 

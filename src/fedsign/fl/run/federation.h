@@ -53,6 +53,8 @@ struct FederationConfig {
   // > 0: the run evaluates and saves a moving average of its global models with this decay
   // per round (strategy/model_ema.h); clients still train from the latest one. 0: off.
   double model_ema = 0.0;
+  // Average each value over the clients that sent it (sparse top-k uploads; StrategyOptions).
+  bool mean_over_senders = false;
   uint64_t seed = 42;  // initial global model and client sampling
   // Clients in the federation, when known (the simulation's --clients); 0: unknown (the network
   // server, where clients come and go).

@@ -1,5 +1,7 @@
 #include "fedsign/fl/strategy/aggregate.h"
 
+#include <torch/torch.h>
+
 #include "fedsign/core/check.h"
 
 namespace fedsign::fl {
@@ -75,6 +77,39 @@ Weights WeightedSum::sum() const {
   out.names = sum_.names;
   for (std::size_t i = 0; i < sum_.size(); ++i) out.tensors.push_back(to_dtype(sum_.tensors[i], dtypes_[i]));
   return out;
+}
+
+SenderMean::SenderMean(Weights global)
+    : global_(std::move(global)), trainable_(trainable_mask(global_)) {}
+
+void SenderMean::add(const Weights& w, double weight) {
+  check_same_layout(global_, w, "mean over senders");
+  Weights deltas, sent;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (!trainable_[i]) continue;
+    deltas.names.push_back(w.names[i]);
+    deltas.tensors.push_back(w.tensors[i].to(torch::kFloat64) - global_.tensors[i].to(torch::kFloat64));
+    sent.names.push_back(w.names[i]);
+    sent.tensors.push_back(w.tensors[i].ne(global_.tensors[i]).to(torch::kFloat64));
+  }
+  deltas_.add(deltas, weight);
+  senders_.add(sent, weight);
+}
+
+Weights SenderMean::mean(Weights plain_mean) const {
+  FEDSIGN_CHECK(!deltas_.empty(), "mean over senders of no update");
+  const Weights deltas = deltas_.sum(), senders = senders_.sum();
+  std::size_t t = 0;  // next trainable tensor
+  for (std::size_t i = 0; i < plain_mean.size(); ++i) {
+    if (!trainable_[i]) continue;
+    const torch::Tensor& g = global_.tensors[i];
+    const torch::Tensor& c = senders.tensors[t];
+    const torch::Tensor step = deltas.tensors[t] / c.clamp_min(1e-300);
+    plain_mean.tensors[i] = torch::where(c > 0, g.to(torch::kFloat64) + step, g.to(torch::kFloat64))
+                                .to(g.scalar_type());
+    ++t;
+  }
+  return plain_mean;
 }
 
 Weights weighted_average(const std::vector<Weights>& ws, const std::vector<double>& weights) {

@@ -35,6 +35,28 @@ class WeightedSum {
   int64_t count_ = 0;
 };
 
+// The mean of sparse updates (top-k uploads) over the clients that sent each value: for a
+// trainable value, global + sum_i w_i (x_i - global) / sum_{i: x_i != global} w_i, and the
+// global value where no client changed it. With top-1% uploads from 10 clients most values come
+// from one client: the plain mean moves them by a tenth of what was sent, while error feedback
+// has already taken the whole of it out of that client's residual, so nine tenths of every
+// sent value are lost. Tensors that are not trainable (running statistics, counters) are sent
+// whole and keep the plain mean. Two float64 model-sized buffers. Not thread-safe.
+class SenderMean {
+ public:
+  explicit SenderMean(Weights global);
+  // A client's model: global + its decoded update.
+  void add(const Weights& w, double weight);
+  // `plain_mean` (the weighted mean of the added models) with its trainable tensors replaced.
+  Weights mean(Weights plain_mean) const;
+
+ private:
+  Weights global_;
+  std::vector<bool> trainable_;
+  WeightedSum deltas_;   // sum_i w_i (x_i - global)
+  WeightedSum senders_;  // sum_i w_i [x_i != global]
+};
+
 // sum_i weights[i] * ws[i] / sum_i weights[i] (FedAvg with weights = example counts).
 Weights weighted_average(const std::vector<Weights>& ws, const std::vector<double>& weights);
 

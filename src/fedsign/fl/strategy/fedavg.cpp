@@ -11,12 +11,15 @@ namespace fedsign::fl {
 class FedAvg::Aggregation : public FitAggregation {
  public:
   Aggregation(FedAvg& strategy, int64_t round, Weights global)
-      : strategy_(strategy), round_(round), global_(std::move(global)) {}
+      : strategy_(strategy), round_(round), global_(std::move(global)) {
+    if (strategy_.options_.mean_over_senders) senders_.emplace(global_);
+  }
 
   void add(FitResult result) override {
     const auto weight = static_cast<double>(result.num_examples);
     if (weight <= 0) return;  // a client without training data contributes nothing
     sum_.add(result.weights, weight);
+    if (senders_) senders_->add(result.weights, weight);
     metrics_.add(result.metrics, weight);
   }
 
@@ -30,7 +33,9 @@ class FedAvg::Aggregation : public FitAggregation {
       out.weights = global_;  // nothing (acceptable) to aggregate: keep the model
       return out;
     }
-    out.weights = strategy_.server_update(round_, global_, sum_.mean());
+    Weights mean = sum_.mean();
+    if (senders_) mean = senders_->mean(std::move(mean));
+    out.weights = strategy_.server_update(round_, global_, mean);
     return out;
   }
 
@@ -39,6 +44,7 @@ class FedAvg::Aggregation : public FitAggregation {
   int64_t round_;
   Weights global_;
   WeightedSum sum_;
+  std::optional<SenderMean> senders_;  // options_.mean_over_senders
   MetricsMean metrics_;
 };
 

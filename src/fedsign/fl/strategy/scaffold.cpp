@@ -43,6 +43,9 @@ class Scaffold::Aggregation : public FitAggregation {
 Scaffold::Scaffold(StrategyOptions options, double global_lr)
     : FedAvg(std::move(options)), global_lr_(global_lr) {
   FEDSIGN_CHECK(global_lr_ > 0, "SCAFFOLD: server_lr {} <= 0", global_lr_);
+  FEDSIGN_CHECK(!this->options().mean_over_senders,
+                "SCAFFOLD averages every update over all its clients: --mean-over-senders is for "
+                "FedAvg, FedProx, FedAvgM and FedOpt");
 }
 
 std::vector<FitInstruction> Scaffold::configure_fit(int64_t round, const Weights& global,

@@ -58,6 +58,9 @@ struct StrategyOptions {
   int64_t min_evaluate_clients = 1;
   bool accept_failures = true;       // false: a round with a failure keeps the old model
   int64_t min_results = 1;           // fewer updates than this: the round keeps the old model
+  // Average each trainable value over the clients whose update changed it (aggregate.h:
+  // SenderMean), for sparse (top-k) uploads; FedAvg and the server optimizers built on it.
+  bool mean_over_senders = false;
   uint64_t seed = 0;                 // client sampling
   Config fit_config;                 // sent with every FitIns (local_epochs, lr, ...)
   Config evaluate_config;
