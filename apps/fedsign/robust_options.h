@@ -4,7 +4,7 @@
 //   group               simulate  server  client
 //   Robustness          yes       yes     -        (the server aggregates)
 //   Attack simulation   yes       -       -
-//   Compression         yes       -       -        (the simulation counts bytes_up per round)
+//   Compression         yes       yes     -        (the server asks its clients in each task)
 //
 // All of them shape a run, so they are part of its settings (checked on --resume).
 #pragma once
