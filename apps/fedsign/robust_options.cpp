@@ -132,6 +132,12 @@ void add_compress_options(CLI::App& cmd, fl::compress::CompressOptions& o) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str()
       ->group(group);
+  cmd.add_option("--topk-dense-up-to", o.topk_dense_up_to,
+                 "topk: tensors of at most this many values (BatchNorm scales, biases, a first "
+                 "conv) are sent whole; 0: every floating tensor is sparsified")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
   cmd.add_flag("--int8-per-channel", o.per_channel,
                "int8: one scale per output channel instead of per tensor")
       ->group(group);

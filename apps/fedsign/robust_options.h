@@ -24,7 +24,7 @@ void add_robust_options(CLI::App& command, fl::RobustOptions& options);
 // --attack, --attack-fraction, --attack-scale, --backdoor-target.
 void add_attack_options(CLI::App& command, fl::attack::AttackOptions& options);
 
-// --compress, --topk-fraction, --int8-per-channel.
+// --compress, --topk-fraction, --topk-dense-up-to, --int8-per-channel.
 void add_compress_options(CLI::App& command, fl::compress::CompressOptions& options);
 
 }  // namespace fedsign::cli

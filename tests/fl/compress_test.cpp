@@ -130,6 +130,27 @@ TEST(TopK, KeepsTheLargestAndFeedsBackTheRest) {
   EXPECT_THROW(topk_compress(delta, 0.5, sparse.residual), fedsign::Error);
 }
 
+// Under a dense_up_to rule, a small floating tensor (a BatchNorm scale) goes whole as its delta,
+// without indices or residual, while a larger one beside it is still sparsified.
+TEST(TopK, TensorsUpToTheRulesSizeAreSentWhole) {
+  Weights delta;
+  delta.names = {"bn.weight", "conv.weight"};
+  delta.tensors = {torch::randn({32}), torch::randn({64, 16, 3, 3})};
+  const TopKRule rule(0.01, 32);
+  EXPECT_FALSE(rule.sparsifies("bn.weight", true, 32));
+  EXPECT_TRUE(rule.sparsifies("bn.weight", true, 33));
+  EXPECT_FALSE(rule.sparsifies("bn.running_mean", true, 1000));
+  const TopKResult top = topk_compress(delta, rule);
+  EXPECT_TRUE(top.sparse.tensors[0].raw);
+  EXPECT_TRUE(torch::equal(densify(top.sparse).tensors[0], delta.tensors[0]));
+  EXPECT_FALSE(top.sparse.tensors[1].raw);
+  EXPECT_EQ(top.residual.names, std::vector<std::string>{"conv.weight"});
+  EXPECT_EQ(top.sparse.bytes(), 32 * 4 + 93 * 8);  // whole float32, then ceil(0.01 * 9216) pairs
+  // The same update with every tensor sparsified: one value of the 32.
+  EXPECT_EQ(topk_compress(delta, 0.01).sparse.tensors[0].values.numel(), 1);
+  EXPECT_THROW(topk_compress(delta, TopKRule(0.01, -1)), fedsign::Error);
+}
+
 // BatchNorm running statistics are data averages, not steps: sent whole and never carried in
 // the residual, where a stale part added to a later variance could make it negative (NaN).
 TEST(TopK, RunningStatisticsAreSentWholeWithoutAResidual) {
@@ -224,6 +245,7 @@ TEST(Upload, BytesAndReconstructionPerCodec) {
   CompressOptions top;
   top.codec = "topk";
   top.topk_fraction = 0.1;
+  top.topk_dense_up_to = 0;  // the 2,304 values are sparsified under any rule above 2,304
   const Upload first = encode_upload(top, global, local, {}, 1);
   EXPECT_EQ(first.bytes, 231 * 8 + 8);  // ceil(0.1 * 2304) x (index + value) + counter
   ASSERT_EQ(first.residual.size(), 1u);
@@ -238,6 +260,9 @@ TEST(Upload, BytesAndReconstructionPerCodec) {
   EXPECT_THROW(encode_upload(bad, global, local, {}, 1), fedsign::Error);
   bad.codec = "topk";
   bad.topk_fraction = 0;
+  EXPECT_THROW(validate(bad), fedsign::Error);
+  bad.topk_fraction = 0.1;
+  bad.topk_dense_up_to = -1;
   EXPECT_THROW(validate(bad), fedsign::Error);
 }
 

@@ -440,6 +440,7 @@ TEST_F(SimulationTest, FlTrustAgainstSignFlipWithTopKUploadsResumes) {
     sim.attack.seed = 1;
     sim.compress.codec = "topk";
     sim.compress.topk_fraction = 0.1;
+    sim.compress.topk_dense_up_to = 0;  // every tensor sparsified, however small
     RobustOptions robust;
     robust.rule = "fltrust";
     robust.fltrust_root = 8;

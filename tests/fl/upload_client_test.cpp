@@ -71,6 +71,7 @@ TEST(UploadClient, TopKResidualIsKeptInTheClientState) {
   compress::CompressOptions top;
   top.codec = "topk";
   top.topk_fraction = 0.25;  // one value of four
+  top.topk_dense_up_to = 0;  // every tensor sparsified, however small
   MemoryClientStateStore states;
   RoundTraffic traffic;
   const Weights global = model({0, 0, 0, 0});
@@ -95,6 +96,7 @@ TEST(UploadClient, TopKResidualRejoinsAtTheRoundsLearningRate) {
   compress::CompressOptions top;
   top.codec = "topk";
   top.topk_fraction = 0.25;
+  top.topk_dense_up_to = 0;  // every tensor sparsified, however small
   MemoryClientStateStore states;
   RoundTraffic traffic;
   const Weights global = model({0, 0, 0, 0});

@@ -1,7 +1,7 @@
 // Compressed uploads on the wire (net/upload_codec.h): the int8 and top-k groups survive the
 // blob encoding, the server's reconstruction equals the simulation's
 // (fl::compress::encode_upload) bit for bit (same seed; same residual), the blob carries the
-// bytes the simulation counts (int8 about a quarter of float32, top-1% about a fiftieth), and
+// bytes the simulation counts (int8 about a quarter of float32, top-1% about a fortieth), and
 // malformed uploads are refused without writing anything.
 #include "fedsign/net/upload_codec.h"
 
@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/compress/topk.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/models/registry.h"
 
@@ -148,12 +149,17 @@ TEST(UploadCodec, TheServerAsksForACodecAndTheClientReadsIt) {
 
   options.codec = "topk";
   options.topk_fraction = 0.05;
+  options.topk_dense_up_to = 2048;
   fl::Config topk;
   request_upload_codec(options, topk);
   const auto asked_topk = requested_upload_codec(topk);
   ASSERT_TRUE(asked_topk.has_value());
   EXPECT_EQ(asked_topk->codec, "topk");
   EXPECT_DOUBLE_EQ(asked_topk->topk_fraction, 0.05);
+  EXPECT_EQ(asked_topk->topk_dense_up_to, 2048);
+  // A server that does not name the rule (before it existed) sparsifies every floating tensor.
+  topk.erase(kCompressTopKDenseUpToKey);
+  EXPECT_EQ(requested_upload_codec(topk)->topk_dense_up_to, 0);
 
   fl::Config unknown{{std::string(kCompressKey), std::string("zstd")}};
   EXPECT_THROW(requested_upload_codec(unknown), fedsign::Error);
@@ -162,12 +168,17 @@ TEST(UploadCodec, TheServerAsksForACodecAndTheClientReadsIt) {
   EXPECT_THROW(requested_upload_codec(too_much), fedsign::Error);
 }
 
+// Top-1% as `fl server --compress topk` asks for it by default: tensors of at most 1,024 values
+// (the compact CNN's BatchNorm scales and shifts, first conv, head bias) go whole.
+const fl::compress::CompressOptions kTopK{.codec = "topk", .topk_fraction = 0.01};
+
 fl::Weights residual_of(const fl::Weights& global) {
   torch::manual_seed(5);
+  const fl::compress::TopKRule rule = fl::compress::topk_rule(kTopK);
   fl::Weights r;
   for (std::size_t i = 0; i < global.size(); ++i) {
     const torch::Tensor& t = global.tensors[i];
-    if (!t.is_floating_point() || fl::is_running_statistic(global.names[i])) continue;
+    if (!rule.sparsifies(global.names[i], t.is_floating_point(), t.numel())) continue;
     r.names.push_back(global.names[i]);
     r.tensors.push_back(0.02 * torch::randn_like(t));
   }
@@ -176,22 +187,30 @@ fl::Weights residual_of(const fl::Weights& global) {
 
 TEST(UploadCodec, ServerRebuildsExactlyTheSimulationsTopKUpload) {
   const Models m = trained_pair();
-  const double fraction = 0.01;
   const fl::Weights carried = residual_of(m.global);
   fl::Weights residual = carried;
   int64_t blob_bytes = 0;
-  WeightGroups received =
-      over_the_wire(encode_topk_upload(m.global, m.local, fraction, residual), &blob_bytes);
+  WeightGroups received = over_the_wire(
+      encode_topk_upload(m.global, m.local, fl::compress::topk_rule(kTopK), residual), &blob_bytes);
   ASSERT_TRUE(is_topk_upload(received));
+  // A BatchNorm scale (32 values) travels whole, without indices; the first conv (864) too.
+  const auto& indexed = received.at(kTopKIndicesGroup).names;
+  for (const std::string name : {"stage1.1.weight", "stage1.0.weight"}) {
+    const auto it = std::find(m.global.names.begin(), m.global.names.end(), name);
+    ASSERT_NE(it, m.global.names.end()) << name;
+    const auto i = static_cast<std::size_t>(it - m.global.names.begin());
+    EXPECT_EQ(received.at(kTopKGroup).tensors[i].numel(), m.global.tensors[i].numel()) << name;
+    EXPECT_EQ(std::find(indexed.begin(), indexed.end(), name), indexed.end()) << name;
+  }
   fl::Config asked;
-  request_upload_codec({.codec = "topk", .topk_fraction = fraction}, asked);
+  request_upload_codec(kTopK, asked);
   fl::Weights rebuilt;
   const Status s = decode_upload(m.global, asked, received, &rebuilt);
   ASSERT_TRUE(s.ok()) << s.to_string();
   EXPECT_TRUE(received.empty()) << "the top-k groups are consumed";
 
-  const fl::compress::Upload simulated = fl::compress::encode_upload(
-      {.codec = "topk", .topk_fraction = fraction}, m.global, m.local, carried, 0);
+  const fl::compress::Upload simulated =
+      fl::compress::encode_upload(kTopK, m.global, m.local, carried, 0);
   ASSERT_EQ(rebuilt.names, simulated.weights.names);
   for (std::size_t i = 0; i < rebuilt.size(); ++i) {
     EXPECT_TRUE(torch::equal(rebuilt.tensors[i], simulated.weights.tensors[i])) << rebuilt.names[i];
@@ -206,13 +225,14 @@ TEST(UploadCodec, ServerRebuildsExactlyTheSimulationsTopKUpload) {
 
 TEST(UploadCodec, TopKResidualIsKeptPerUnitOfTheRoundsLearningRate) {
   const Models m = trained_pair();
-  const fl::compress::CompressOptions topk{.codec = "topk", .topk_fraction = 0.01};
+  const fl::compress::CompressOptions& topk = kTopK;
   std::optional<fl::Weights> kept;
   encode_requested_upload(topk, m.global, m.local, 0.1, kept, 0);
   ASSERT_TRUE(kept.has_value());
   // Round 2 at half the rate: the residual rejoins at 0.05 per unit, as the simulation's does.
   fl::Weights at_rate = fl::scale(*kept, 0.05);
-  const WeightGroups groups = encode_topk_upload(m.global, m.local, 0.01, at_rate);
+  const WeightGroups groups =
+      encode_topk_upload(m.global, m.local, fl::compress::topk_rule(topk), at_rate);
   std::optional<fl::Weights> second = kept;
   const WeightGroups same = encode_requested_upload(topk, m.global, m.local, 0.05, second, 0);
   for (const char* group : {kTopKGroup, kTopKIndicesGroup}) {
@@ -231,9 +251,10 @@ TEST(UploadCodec, TopKResidualIsKeptPerUnitOfTheRoundsLearningRate) {
 TEST(UploadCodec, MalformedTopKUploadsAreRefusedAndNothingIsWritten) {
   const Models m = trained_pair();
   fl::Weights residual;
-  const WeightGroups good = encode_topk_upload(m.global, m.local, 0.01, residual);
+  const WeightGroups good =
+      encode_topk_upload(m.global, m.local, fl::compress::topk_rule(kTopK), residual);
   fl::Config asked;
-  request_upload_codec({.codec = "topk", .topk_fraction = 0.01}, asked);
+  request_upload_codec(kTopK, asked);
   const fl::Weights untouched = fl::Weights{{"marker"}, {torch::ones({1})}};
   const auto refused = [&](WeightGroups groups, const std::string& expect,
                            const fl::Config& config) {
@@ -243,9 +264,12 @@ TEST(UploadCodec, MalformedTopKUploadsAreRefusedAndNothingIsWritten) {
     EXPECT_NE(s.message.find(expect), std::string::npos) << s.message;
     EXPECT_EQ(out.names, untouched.names) << expect;
   };
-  // The first sparsified tensor: the first convolution's weight.
-  const std::size_t first = 0;
-  ASSERT_EQ(good.at(kTopKIndicesGroup).names[0], m.global.names[first]);
+  // The first sparsified tensor: the second convolution's weight (the first one goes whole).
+  const auto& names = m.global.names;
+  const auto sparsified = std::find(names.begin(), names.end(), good.at(kTopKIndicesGroup).names[0]);
+  ASSERT_NE(sparsified, names.end());
+  const auto first = static_cast<std::size_t>(sparsified - names.begin());
+  ASSERT_EQ(names[first], "stage1.3.weight");
   refused(good, "did not ask", fl::Config{});
   {
     WeightGroups g = good;
@@ -286,10 +310,17 @@ TEST(UploadCodec, MalformedTopKUploadsAreRefusedAndNothingIsWritten) {
   }
   {
     WeightGroups g = good;  // a running statistic sent sparse
-    const auto& names = m.global.names;
     const auto it = std::find_if(names.begin(), names.end(), fl::is_running_statistic);
     ASSERT_NE(it, names.end());
     g[kTopKGroup].tensors[static_cast<std::size_t>(it - names.begin())] = torch::zeros({1});
+    refused(g, "must be sent whole", asked);
+  }
+  {
+    WeightGroups g = good;  // a tensor small enough to go whole (the first conv) sent sparse
+    g[kTopKGroup].tensors[0] = torch::zeros({9});
+    g[kTopKIndicesGroup].names.insert(g[kTopKIndicesGroup].names.begin(), names[0]);
+    g[kTopKIndicesGroup].tensors.insert(g[kTopKIndicesGroup].tensors.begin(),
+                                        torch::arange(9, torch::kInt32));
     refused(g, "must be sent whole", asked);
   }
 }

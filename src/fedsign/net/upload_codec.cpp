@@ -63,7 +63,10 @@ void request_upload_codec(const fl::compress::CompressOptions& options, fl::Conf
   if (options.codec == "none") return;
   config[kCompressKey] = options.codec;
   if (options.codec == "int8") config[kCompressPerChannelKey] = options.per_channel;
-  if (options.codec == "topk") config[kCompressTopKFractionKey] = options.topk_fraction;
+  if (options.codec == "topk") {
+    config[kCompressTopKFractionKey] = options.topk_fraction;
+    config[kCompressTopKDenseUpToKey] = options.topk_dense_up_to;
+  }
 }
 
 std::optional<fl::compress::CompressOptions> requested_upload_codec(const fl::Config& config) {
@@ -75,6 +78,7 @@ std::optional<fl::compress::CompressOptions> requested_upload_codec(const fl::Co
                 "(int8, topk)", options.codec);
   options.per_channel = fl::get_bool(config, kCompressPerChannelKey, false);
   options.topk_fraction = fl::get_double(config, kCompressTopKFractionKey, options.topk_fraction);
+  options.topk_dense_up_to = fl::get_int(config, kCompressTopKDenseUpToKey, 0);
   fl::compress::validate(options);
   return options;
 }
@@ -98,9 +102,9 @@ WeightGroups encode_int8_upload(const fl::Weights& global, const fl::Weights& lo
 }
 
 WeightGroups encode_topk_upload(const fl::Weights& global, const fl::Weights& local,
-                                double fraction, fl::Weights& residual) {
+                                const fl::compress::TopKRule& rule, fl::Weights& residual) {
   fl::compress::TopKResult top =
-      fl::compress::topk_compress(fl::model_delta(global, local), fraction, residual);
+      fl::compress::topk_compress(fl::model_delta(global, local), rule, residual);
   fl::Weights values, indices;
   for (std::size_t i = 0; i < top.sparse.tensors.size(); ++i) {
     const fl::compress::SparseTensor& t = top.sparse.tensors[i];
@@ -122,7 +126,7 @@ WeightGroups encode_requested_upload(const fl::compress::CompressOptions& codec,
   FEDSIGN_CHECK(codec.codec == "topk", "no upload encoding '{}'", codec.codec);
   const fl::compress::FeedbackRate rate(lr);
   fl::Weights carried = rate.rejoin(residual);
-  WeightGroups groups = encode_topk_upload(global, local, codec.topk_fraction, carried);
+  WeightGroups groups = encode_topk_upload(global, local, fl::compress::topk_rule(codec), carried);
   residual = rate.keep(carried);
   return groups;
 }
@@ -190,8 +194,8 @@ Status decode_int8_upload(const fl::Weights& global, WeightGroups& groups, fl::W
   return Status::Ok();
 }
 
-Status decode_topk_upload(const fl::Weights& global, double fraction, WeightGroups& groups,
-                          fl::Weights* weights) {
+Status decode_topk_upload(const fl::Weights& global, const fl::compress::TopKRule& rule,
+                          WeightGroups& groups, fl::Weights* weights) {
   const fl::Weights* values_group = nullptr;
   const fl::Weights* indices_group = nullptr;
   if (Status s = upload_groups(global, groups, {kTopKGroup, kTopKIndicesGroup, "top-k"},
@@ -212,8 +216,8 @@ Status decode_topk_upload(const fl::Weights& global, double fraction, WeightGrou
     t.shape = g.sizes().vec();
     t.dtype = g.scalar_type();
     t.values = v;
-    if (!g.is_floating_point() || fl::is_running_statistic(name)) {
-      // Sent whole, as their raw delta (topk.h).
+    if (!rule.sparsifies(name, g.is_floating_point(), g.numel())) {
+      // Sent whole, as its raw delta (topk.h).
       if (v.sizes() != g.sizes() || v.scalar_type() != g.scalar_type()) {
         return bad(fmt::format("top-k update: tensor '{}' must be sent whole", name));
       }
@@ -231,7 +235,7 @@ Status decode_topk_upload(const fl::Weights& global, double fraction, WeightGrou
       return bad(fmt::format("top-k update: tensor '{}' needs as many int32 indices as float32 "
                              "values", name));
     }
-    const int64_t asked = fl::compress::topk_count(g.numel(), fraction);
+    const int64_t asked = rule.count(g.numel());
     if (v.numel() > asked) {
       return bad(fmt::format("top-k update: tensor '{}' sends {} values, more than the {} asked for",
                              name, v.numel(), asked));
@@ -271,7 +275,7 @@ Status decode_upload(const fl::Weights& global, const fl::Config& config, Weight
     return bad(e.what());
   }
   if (asked.codec != "topk") return bad("a top-k update the task did not ask for");
-  return decode_topk_upload(global, asked.topk_fraction, groups, weights);
+  return decode_topk_upload(global, fl::compress::topk_rule(asked), groups, weights);
 }
 
 }  // namespace fedsign::net

@@ -1,6 +1,6 @@
 // Compressed FIT uploads on the wire (issue 14): the server asks for them in each FIT task's
 // config ("compress" = "int8" with "compress_per_channel", or "topk" with
-// "compress_topk_fraction"), and the client sends its update (local - global) encoded, as two
+// "compress_topk_fraction" and "compress_topk_dense_up_to"), and the client sends its update (local - global) encoded, as two
 // weight groups instead of the float32 model:
 //   int8:  "int8"          the quantized values (int8, the tensor's shape),
 //          "int8_scales"   one float32 scale vector per quantized tensor (1 value, or one per
@@ -8,7 +8,8 @@
 //   topk:  "topk"          per tensor its k largest values (float32, 1-D),
 //          "topk_indices"  their positions in the flattened tensor (int32, 1-D, k);
 // integer tensors (BatchNorm's batch counter) and, for top-k, BatchNorm's running statistics
-// travel in the first group as their raw delta. The server rebuilds global + decode(update)
+// and the tensors small enough to go whole (TopKRule) travel in the first group as their raw
+// delta. The server rebuilds global + decode(update)
 // against the global of the task, then checks it like any update. The arithmetic is
 // fl::compress's (quantize.h, topk.h), so a networked round sees exactly the simulation's
 // reconstruction. Top-k's error feedback lives in the client's state (fl::ClientState::residual,
@@ -34,6 +35,8 @@ inline constexpr const char* kCompressPerChannelKey = "compress_per_channel";
 inline constexpr const char* kTopKGroup = "topk";
 inline constexpr const char* kTopKIndicesGroup = "topk_indices";
 inline constexpr const char* kCompressTopKFractionKey = "compress_topk_fraction";
+// Absent (a server before it): 0, every floating tensor but running statistics sparsified.
+inline constexpr const char* kCompressTopKDenseUpToKey = "compress_topk_dense_up_to";
 
 // Adds the server's request for compressed uploads to a FIT task's config ("none": nothing).
 void request_upload_codec(const fl::compress::CompressOptions& options, fl::Config& config);
@@ -49,7 +52,7 @@ WeightGroups encode_int8_upload(const fl::Weights& global, const fl::Weights& lo
 // uploads left out, at this round's rate; empty: none) added first; `residual` becomes what this
 // one leaves out.
 WeightGroups encode_topk_upload(const fl::Weights& global, const fl::Weights& local,
-                                double fraction, fl::Weights& residual);
+                                const fl::compress::TopKRule& rule, fl::Weights& residual);
 
 // The upload the server asked for (`codec`, from requested_upload_codec) of `local`, trained
 // from `global` in a round with local learning rate `lr` (FIT config "lr"; 0: none). Top-k reads
@@ -70,13 +73,13 @@ bool is_compressed_upload(const WeightGroups& groups);
 Status decode_int8_upload(const fl::Weights& global, WeightGroups& groups, fl::Weights* weights);
 
 // The same for a top-k upload. INVALID_ARGUMENT also when a tensor sends more values than
-// `fraction` allows, an index lies outside its tensor or repeats, or a running statistic or an
-// integer tensor is not sent whole.
-Status decode_topk_upload(const fl::Weights& global, double fraction, WeightGroups& groups,
-                          fl::Weights* weights);
+// `rule` allows, an index lies outside its tensor or repeats, or a tensor the rule does not
+// sparsify (running statistic, integer, small) is not sent whole.
+Status decode_topk_upload(const fl::Weights& global, const fl::compress::TopKRule& rule,
+                          WeightGroups& groups, fl::Weights* weights);
 
 // The server's side for a task whose FIT config is `config`: decodes an int8 or top-k upload
-// (top-k only if the task asked for it, bounded by its fraction).
+// (top-k only if the task asked for it, bounded by its rule).
 Status decode_upload(const fl::Weights& global, const fl::Config& config, WeightGroups& groups,
                      fl::Weights* weights);
 

@@ -19,8 +19,19 @@ int64_t SparseWeights::bytes() const {
   return n;
 }
 
-TopKResult topk_compress(const Weights& delta, double fraction, const Weights& residual) {
-  FEDSIGN_CHECK(fraction > 0 && fraction <= 1, "top-k: fraction {} not in (0, 1]", fraction);
+bool TopKRule::sparsifies(const std::string& name, bool floating, int64_t numel) const {
+  // BatchNorm's running statistics are sent whole and kept out of the residual: they are
+  // moving averages of data, not gradient steps, and a stale residual added to a running
+  // variance can make it negative (the first top-1% GTSRB run went NaN at round 40 so).
+  return floating && !is_running_statistic(name) && numel > dense_up_to;
+}
+
+int64_t TopKRule::count(int64_t numel) const { return topk_count(numel, fraction); }
+
+TopKResult topk_compress(const Weights& delta, const TopKRule& rule, const Weights& residual) {
+  FEDSIGN_CHECK(rule.fraction > 0 && rule.fraction <= 1, "top-k: fraction {} not in (0, 1]",
+                rule.fraction);
+  FEDSIGN_CHECK(rule.dense_up_to >= 0, "top-k: dense_up_to {} is negative", rule.dense_up_to);
   TopKResult out;
   out.sparse.names = delta.names;
   std::size_t r = 0;  // next residual tensor
@@ -29,10 +40,7 @@ TopKResult topk_compress(const Weights& delta, double fraction, const Weights& r
     SparseTensor s;
     s.shape = t.sizes().vec();
     s.dtype = t.scalar_type();
-    // BatchNorm's running statistics are sent whole and kept out of the residual: they are
-    // moving averages of data, not gradient steps, and a stale residual added to a running
-    // variance can make it negative (the first top-1% GTSRB run went NaN at round 40 so).
-    if (!t.is_floating_point() || is_running_statistic(delta.names[i])) {
+    if (!rule.sparsifies(delta.names[i], t.is_floating_point(), t.numel())) {
       s.raw = true;
       s.values = t;
       out.sparse.tensors.push_back(std::move(s));
@@ -45,7 +53,7 @@ TopKResult topk_compress(const Weights& delta, double fraction, const Weights& r
                     "top-k: the residual does not match update tensor '{}'", delta.names[i]);
       a = a + residual.tensors[r++].reshape({-1});
     }
-    const int64_t k = topk_count(a.numel(), fraction);
+    const int64_t k = rule.count(a.numel());
     const torch::Tensor idx = std::get<1>(a.abs().topk(k, /*dim=*/0, /*largest=*/true, /*sorted=*/false));
     s.indices = idx.to(torch::kInt32);
     s.values = a.index_select(0, idx);

@@ -4,8 +4,9 @@
 // float32 = 8 bytes each); what was dropped is not lost but kept in the client's residual and
 // added to its next update, a = delta + residual, sent = topk(a), residual' = a - sent. Without
 // the residual, small coordinates that many clients agree on may never be sent (tested on a toy
-// problem in tests/fl/compress_test.cpp). Integer tensors and BatchNorm running statistics
-// (weights.h: is_running_statistic) are sent unchanged and have no residual.
+// problem in tests/fl/compress_test.cpp). Integer tensors, BatchNorm running statistics
+// (weights.h: is_running_statistic) and, by TopKRule::dense_up_to, small floating tensors are
+// sent whole, as their delta, and have no residual.
 // Pure functions; the residual lives in the client's state (fl::ClientState::residual).
 #pragma once
 
@@ -23,7 +24,7 @@ struct SparseTensor {
   torch::Tensor indices;  // int32, into the flattened tensor, or empty when `raw`
   torch::Tensor values;   // float32 values at indices, or the whole tensor when `raw`
   std::vector<int64_t> shape;
-  bool raw = false;       // an integer tensor or running statistic, sent unchanged
+  bool raw = false;       // not sparsified (TopKRule::sparsifies): sent unchanged
   c10::ScalarType dtype = torch::kFloat32;
   int64_t bytes() const;
 };
@@ -34,14 +35,29 @@ struct SparseWeights {
   int64_t bytes() const;
 };
 
+// Which tensors are sparsified and how many of their values are sent.
+struct TopKRule {
+  // Implicit from a fraction: TopKRule(0.01) sparsifies every floating tensor.
+  TopKRule(double fraction, int64_t dense_up_to = 0) : fraction(fraction), dense_up_to(dense_up_to) {}
+  double fraction;  // in (0, 1]
+  // Floating tensors of at most this many values are sent whole. Per-tensor top-1% sends one
+  // value of a 32-channel BatchNorm scale and 9 of a first 3x3 conv's 864: such tensors barely
+  // move, while sending them whole costs little (the compact CNN's 2,315 values of this kind,
+  // 9 KB, against its 0.6 M).
+  int64_t dense_up_to;
+  // Whether tensor `name` (of `numel` values, floating or not) is sparsified.
+  bool sparsifies(const std::string& name, bool floating, int64_t numel) const;
+  int64_t count(int64_t numel) const;  // topk_count(numel, fraction)
+};
+
 struct TopKResult {
   SparseWeights sparse;
   Weights residual;  // the sparsified tensors only, in order (what error feedback carries over)
 };
 
 // Top-k of delta + residual (residual empty: none, i.e. the first round or no error feedback).
-// fraction in (0, 1]. The returned residual is what was left out.
-TopKResult topk_compress(const Weights& delta, double fraction, const Weights& residual = {});
+// The returned residual is what was left out.
+TopKResult topk_compress(const Weights& delta, const TopKRule& rule, const Weights& residual = {});
 Weights densify(const SparseWeights& sparse);
 // k for a tensor of `numel` values: ceil(fraction * numel), at least 1 and at most numel.
 int64_t topk_count(int64_t numel, double fraction);

@@ -17,7 +17,10 @@ void validate(const CompressOptions& o) {
                 "unknown --compress '{}' (one of none, int8, topk)", o.codec);
   FEDSIGN_CHECK(o.topk_fraction > 0 && o.topk_fraction <= 1, "--topk-fraction {} not in (0, 1]",
                 o.topk_fraction);
+  FEDSIGN_CHECK(o.topk_dense_up_to >= 0, "--topk-dense-up-to {} is negative", o.topk_dense_up_to);
 }
+
+TopKRule topk_rule(const CompressOptions& o) { return {o.topk_fraction, o.topk_dense_up_to}; }
 
 Upload encode_upload(const CompressOptions& o, const Weights& global, const Weights& local,
                      const Weights& residual, uint64_t seed) {
@@ -38,7 +41,7 @@ Upload encode_upload(const CompressOptions& o, const Weights& global, const Weig
     out.weights = apply_delta(global, dequantize(q));
     return out;
   }
-  TopKResult top = topk_compress(delta, o.topk_fraction, residual);
+  TopKResult top = topk_compress(delta, topk_rule(o), residual);
   out.bytes = top.sparse.bytes();
   out.weights = apply_delta(global, densify(top.sparse));
   out.residual = std::move(top.residual);

@@ -19,12 +19,15 @@ namespace fedsign::fl::compress {
 struct CompressOptions {
   std::string codec = "none";   // codec_names()
   double topk_fraction = 0.01;  // topk: share of each tensor's values sent, in (0, 1]
+  int64_t topk_dense_up_to = 1024;  // topk: tensors of at most this many values are sent whole
   bool per_channel = false;     // int8: one scale per output channel instead of per tensor
 };
 
 std::vector<std::string> codec_names();  // none, int8, topk
 // Throws fedsign::Error naming the bad option.
 void validate(const CompressOptions& options);
+struct TopKRule;  // topk.h
+TopKRule topk_rule(const CompressOptions& options);
 
 struct Upload {
   Weights weights;    // what the server reconstructs: global + decoded update
