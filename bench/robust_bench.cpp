@@ -14,6 +14,7 @@
 #include "fedsign/core/allocator.h"
 #include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/compress/topk.h"
+#include "fedsign/fl/compress/upload.h"
 #include "fedsign/fl/robust/flat_update.h"
 #include "fedsign/fl/robust/robust_rules.h"
 #include "fedsign/fl/weights.h"
@@ -67,9 +68,11 @@ int main(int argc, char** argv) {
   codec("int8 per channel enc+dec", median_ms(reps, [&] {
           (void)fl::compress::dequantize(fl::compress::quantize_int8(delta, per_channel));
         }), qc.bytes());
-  const auto top = fl::compress::topk_compress(delta, 0.01);
+  // Top-1% as `--compress topk` sends it (small tensors whole: --topk-dense-up-to's default).
+  const fl::compress::TopKRule top1 = fl::compress::topk_rule({.codec = "topk", .topk_fraction = 0.01});
+  const auto top = fl::compress::topk_compress(delta, top1);
   codec("top-1% + feedback enc+dec", median_ms(reps, [&] {
-          auto t = fl::compress::topk_compress(delta, 0.01, top.residual);
+          auto t = fl::compress::topk_compress(delta, top1, top.residual);
           (void)fl::compress::densify(t.sparse);
         }), top.sparse.bytes());
   codec("bf16 model enc+dec", median_ms(reps, [&] {
