@@ -36,7 +36,7 @@ struct TrainConfig {
   std::string model = "compact";
   int64_t epochs = 30;
   int64_t batch_size = 128;
-  int64_t eval_batch_size = 512;
+  int64_t eval_batch_size = 128;  // smaller batches keep activations in cache: 10% faster than 512 (README)
   OptimizerConfig optimizer;
   ScheduleConfig schedule;       // base_lr is taken from optimizer.lr
   double warmup_epochs = 1.0;    // converted to steps
