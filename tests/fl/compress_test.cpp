@@ -106,12 +106,12 @@ TEST(Int8, BytesAreAQuarter) {
 
 TEST(TopK, KeepsTheLargestAndFeedsBackTheRest) {
   const Weights delta = one("w", torch::tensor({5.0f, -7.0f, 1.0f, 0.5f}));
-  TopKResult first = topk_compress(delta, 0.5);  // k = 2
+  TopKResult first = topk_compress(delta, {0.5, 0});  // k = 2
   EXPECT_EQ(values(densify(first.sparse).tensors[0]), (std::vector<float>{5, -7, 0, 0}));
   EXPECT_EQ(values(first.residual.tensors[0]), (std::vector<float>{0, 0, 1, 0.5f}));
   EXPECT_EQ(first.sparse.bytes(), 2 * (4 + 4));
   // Next round: (0, 0, 0, 1) + residual (0, 0, 1, 0.5) -> sends (0, 0, 1, 1.5), nothing left.
-  TopKResult second = topk_compress(one("w", torch::tensor({0.0f, 0.0f, 0.0f, 1.0f})), 0.5,
+  TopKResult second = topk_compress(one("w", torch::tensor({0.0f, 0.0f, 0.0f, 1.0f})), {0.5, 0},
                                     first.residual);
   EXPECT_EQ(values(densify(second.sparse).tensors[0]), (std::vector<float>{0, 0, 1, 1.5f}));
   EXPECT_EQ(values(second.residual.tensors[0]), (std::vector<float>{0, 0, 0, 0}));
@@ -119,15 +119,15 @@ TEST(TopK, KeepsTheLargestAndFeedsBackTheRest) {
   Weights big;
   big.names = {"conv.weight", "bn.num_batches_tracked"};
   big.tensors = {torch::randn({64, 16, 3, 3}), torch::tensor(int64_t{4})};
-  TopKResult sparse = topk_compress(big, 0.01);
+  TopKResult sparse = topk_compress(big, {0.01, 0});
   EXPECT_GE(static_cast<double>(big.bytes()) / sparse.sparse.bytes(), 30.0);
   const Weights dense = densify(sparse.sparse);
   EXPECT_EQ(dense.tensors[0].sizes(), big.tensors[0].sizes());
   EXPECT_EQ((dense.tensors[0] != 0).sum().item<int64_t>(), 93);  // ceil(0.01 * 9216)
   EXPECT_EQ(dense.tensors[1].item<int64_t>(), 4);
   EXPECT_TRUE(torch::allclose(dense.tensors[0] + sparse.residual.tensors[0], big.tensors[0]));
-  EXPECT_THROW(topk_compress(big, 0.0), fedsign::Error);
-  EXPECT_THROW(topk_compress(delta, 0.5, sparse.residual), fedsign::Error);
+  EXPECT_THROW(topk_compress(big, {0.0, 0}), fedsign::Error);
+  EXPECT_THROW(topk_compress(delta, {0.5, 0}, sparse.residual), fedsign::Error);
 }
 
 // Under a dense_up_to rule, a small floating tensor (a BatchNorm scale) goes whole as its delta,
@@ -147,7 +147,7 @@ TEST(TopK, TensorsUpToTheRulesSizeAreSentWhole) {
   EXPECT_EQ(top.residual.names, std::vector<std::string>{"conv.weight"});
   EXPECT_EQ(top.sparse.bytes(), 32 * 4 + 93 * 8);  // whole float32, then ceil(0.01 * 9216) pairs
   // The same update with every tensor sparsified: one value of the 32.
-  EXPECT_EQ(topk_compress(delta, 0.01).sparse.tensors[0].values.numel(), 1);
+  EXPECT_EQ(topk_compress(delta, {0.01, 0}).sparse.tensors[0].values.numel(), 1);
   EXPECT_THROW(topk_compress(delta, TopKRule(0.01, -1)), fedsign::Error);
 }
 
@@ -158,7 +158,7 @@ TEST(TopK, RunningStatisticsAreSentWholeWithoutAResidual) {
   delta.names = {"conv.weight", "bn.running_var", "bn.running_mean"};
   delta.tensors = {torch::tensor({3.0f, -1.0f, 0.5f, 0.25f}), torch::tensor({-0.9f, 0.1f, 0.2f}),
                    torch::tensor({0.3f, -0.4f})};
-  const TopKResult sent = topk_compress(delta, 0.25);  // k = 1 of each sparsified tensor
+  const TopKResult sent = topk_compress(delta, {0.25, 0});  // k = 1 of each sparsified tensor
   const Weights dense = densify(sent.sparse);
   EXPECT_EQ(values(dense.tensors[0]), (std::vector<float>{3, 0, 0, 0}));
   EXPECT_TRUE(torch::equal(dense.tensors[1], delta.tensors[1]));
@@ -167,7 +167,7 @@ TEST(TopK, RunningStatisticsAreSentWholeWithoutAResidual) {
   // Bytes: one (index, value) pair plus the two statistics as float32.
   EXPECT_EQ(sent.sparse.bytes(), 8 + 3 * 4 + 2 * 4);
   // The residual carries over to the next upload of the same layout.
-  const TopKResult next = topk_compress(delta, 0.25, sent.residual);
+  const TopKResult next = topk_compress(delta, {0.25, 0}, sent.residual);
   EXPECT_EQ(values(densify(next.sparse).tensors[0]), (std::vector<float>{3, 0, 0, 0}));
   EXPECT_EQ(values(next.residual.tensors[0]), (std::vector<float>{0, -2, 1, 0.5f}));
 }
@@ -188,7 +188,7 @@ double toy_distance(bool error_feedback) {
     torch::Tensor sum = torch::zeros({3});
     for (ClientId i = 0; i < 3; ++i) {
       const Weights step = one("x", -(x - b[static_cast<std::size_t>(i)]) * lr);
-      TopKResult sent = topk_compress(step, 1.0 / 3, error_feedback ? residuals[i] : Weights{});
+      TopKResult sent = topk_compress(step, {1.0 / 3, 0}, error_feedback ? residuals[i] : Weights{});
       if (error_feedback) residuals[i] = sent.residual;
       sum += densify(sent.sparse).tensors[0];
     }

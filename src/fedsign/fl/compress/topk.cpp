@@ -26,7 +26,10 @@ bool TopKRule::sparsifies(const std::string& name, bool floating, int64_t numel)
   return floating && !is_running_statistic(name) && numel > dense_up_to;
 }
 
-int64_t TopKRule::count(int64_t numel) const { return topk_count(numel, fraction); }
+int64_t TopKRule::count(int64_t numel) const {
+  return std::min<int64_t>(
+      numel, std::max<int64_t>(1, static_cast<int64_t>(std::ceil(fraction * numel - 1e-9))));
+}
 
 TopKResult topk_compress(const Weights& delta, const TopKRule& rule, const Weights& residual) {
   FEDSIGN_CHECK(rule.fraction > 0 && rule.fraction <= 1, "top-k: fraction {} not in (0, 1]",
@@ -97,10 +100,6 @@ Weights densify(const SparseWeights& sparse) {
   return out;
 }
 
-int64_t topk_count(int64_t numel, double fraction) {
-  return std::min<int64_t>(
-      numel, std::max<int64_t>(1, static_cast<int64_t>(std::ceil(fraction * numel - 1e-9))));
-}
 
 Weights FeedbackRate::rejoin(const std::optional<Weights>& kept) const {
   return kept ? scale(*kept, rate) : Weights{};

@@ -37,8 +37,8 @@ struct SparseWeights {
 
 // Which tensors are sparsified and how many of their values are sent.
 struct TopKRule {
-  // Implicit from a fraction: TopKRule(0.01) sparsifies every floating tensor.
-  TopKRule(double fraction, int64_t dense_up_to = 0) : fraction(fraction), dense_up_to(dense_up_to) {}
+  // Both stated: the product's default size lives in CompressOptions alone (upload.h: topk_rule).
+  TopKRule(double fraction, int64_t dense_up_to) : fraction(fraction), dense_up_to(dense_up_to) {}
   double fraction;  // in (0, 1]
   // Floating tensors of at most this many values are sent whole. Per-tensor top-1% sends one
   // value of a 32-channel BatchNorm scale and 9 of a first 3x3 conv's 864: such tensors barely
@@ -47,7 +47,8 @@ struct TopKRule {
   int64_t dense_up_to;
   // Whether tensor `name` (of `numel` values, floating or not) is sparsified.
   bool sparsifies(const std::string& name, bool floating, int64_t numel) const;
-  int64_t count(int64_t numel) const;  // topk_count(numel, fraction)
+  // k for a tensor of `numel` values: ceil(fraction * numel), at least 1 and at most numel.
+  int64_t count(int64_t numel) const;
 };
 
 struct TopKResult {
@@ -59,8 +60,6 @@ struct TopKResult {
 // The returned residual is what was left out.
 TopKResult topk_compress(const Weights& delta, const TopKRule& rule, const Weights& residual = {});
 Weights densify(const SparseWeights& sparse);
-// k for a tensor of `numel` values: ceil(fraction * numel), at least 1 and at most numel.
-int64_t topk_count(int64_t numel, double fraction);
 
 // Error feedback under a learning-rate schedule: a residual is kept per unit of the local
 // learning rate and rejoins a later update at that round's rate. Its values were trained at the
