@@ -130,6 +130,27 @@ TEST(TopK, KeepsTheLargestAndFeedsBackTheRest) {
   EXPECT_THROW(topk_compress(delta, {0.5, 0}, sparse.residual), fedsign::Error);
 }
 
+// The selection top-k sends: the k largest magnitudes as torch::topk finds them, positions
+// ascending, ties at the k-th magnitude broken by position, NaN above every number.
+TEST(TopK, LargestMagnitudesAreTopksSetInOrder) {
+  auto positions = [](const torch::Tensor& t, int64_t k) {
+    const torch::Tensor idx = largest_magnitudes(t, k);
+    return std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
+  };
+  EXPECT_EQ(positions(torch::tensor({1.0f, -4.0f, 2.0f, 4.0f, -2.0f}), 3),
+            (std::vector<int64_t>{1, 2, 3}));  // |-2| ties with 2: the first one
+  EXPECT_EQ(positions(torch::tensor({0.0f, 0.0f, 0.0f}), 2), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(positions(torch::tensor({1.0f, NAN, 3.0f}), 1), (std::vector<int64_t>{1}));
+  EXPECT_EQ(positions(torch::tensor({1.0f, 2.0f}), 0), (std::vector<int64_t>{}));
+  EXPECT_THROW(largest_magnitudes(torch::tensor({1.0f}), 2), fedsign::Error);
+  torch::manual_seed(5);
+  const torch::Tensor x = torch::randn({64, 9, 3, 3});
+  const int64_t k = 52;
+  const torch::Tensor mine = largest_magnitudes(x, k);
+  const torch::Tensor theirs = std::get<1>(x.reshape({-1}).abs().topk(k));
+  EXPECT_TRUE(torch::equal(mine, std::get<0>(theirs.sort())));
+}
+
 // Under a dense_up_to rule, a small floating tensor (a BatchNorm scale) goes whole as its delta,
 // without indices or residual, while a larger one beside it is still sparsified.
 TEST(TopK, TensorsUpToTheRulesSizeAreSentWhole) {

@@ -56,6 +56,10 @@ struct TopKResult {
   Weights residual;  // the sparsified tensors only, in order (what error feedback carries over)
 };
 
+// Positions (int64, ascending) of the k largest magnitudes of `values` (flattened; NaN counts as
+// the largest); among values equal to the k-th largest, the first positions.
+torch::Tensor largest_magnitudes(const torch::Tensor& values, int64_t k);
+
 // Top-k of delta + residual (residual empty: none, i.e. the first round or no error feedback).
 // The returned residual is what was left out.
 TopKResult topk_compress(const Weights& delta, const TopKRule& rule, const Weights& residual = {});
