@@ -7,8 +7,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <numeric>
 
 #include "fedsign/core/check.h"
 #include "fedsign/fl/compress/quantize.h"
@@ -149,6 +152,49 @@ TEST(TopK, LargestMagnitudesAreTopksSetInOrder) {
   const torch::Tensor mine = largest_magnitudes(x, k);
   const torch::Tensor theirs = std::get<1>(x.reshape({-1}).abs().topk(k));
   EXPECT_TRUE(torch::equal(mine, std::get<0>(theirs.sort())));
+}
+
+// The selection against a plain reference (a stable sort of the positions by magnitude, NaN as
+// infinity), where a radix selection could slip: many values in one bucket of the top 16 bits
+// (equal exponents), k at a bucket's edge, ties across signs and zeros, infinities, NaN and
+// denormals, and a tensor of ResNet-18's largest size.
+TEST(TopK, LargestMagnitudesMatchASortAtBucketEdgesAndSpecialValues) {
+  auto reference = [](const torch::Tensor& t, int64_t k) {
+    const torch::Tensor flat = t.reshape({-1}).contiguous();
+    const float* x = flat.data_ptr<float>();
+    auto mag = [&](int64_t i) { return std::isnan(x[i]) ? INFINITY : std::fabs(x[i]); };
+    std::vector<int64_t> order(static_cast<std::size_t>(flat.numel()));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return mag(a) > mag(b); });
+    order.resize(static_cast<std::size_t>(k));
+    std::sort(order.begin(), order.end());
+    return order;
+  };
+  auto mine = [](const torch::Tensor& t, int64_t k) {
+    const torch::Tensor idx = largest_magnitudes(t, k);
+    return std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
+  };
+  torch::manual_seed(11);
+  // 1.0 .. 1.0039 share one bucket (exponent and the first 7 mantissa bits); 2.0 one above it.
+  const torch::Tensor one_bucket =
+      torch::cat({1.0f + torch::randint(0, 64, {4000}) / 16384.0f, torch::full({7}, 2.0f),
+                  -1.0f - torch::randint(0, 64, {3000}) / 16384.0f})
+          .index_select(0, torch::randperm(7007));
+  for (int64_t k : {1, 6, 7, 8, 100, 3500, 7006, 7007}) {
+    EXPECT_EQ(mine(one_bucket, k), reference(one_bucket, k)) << "k = " << k;
+  }
+  const float denormal = std::numeric_limits<float>::denorm_min();
+  const torch::Tensor special = torch::tensor(
+      {0.0f, -0.0f, INFINITY, NAN, -INFINITY, 3 * denormal, -denormal, 1e-30f, -1e30f, 0.0f, NAN});
+  for (int64_t k = 0; k <= special.numel(); ++k) {
+    EXPECT_EQ(mine(special, k), reference(special, k)) << "k = " << k;
+  }
+  const torch::Tensor few_values = torch::randint(-3, 4, {10000}).to(torch::kFloat32);
+  for (int64_t k : {1, 2857, 2858, 5000, 9999}) {
+    EXPECT_EQ(mine(few_values, k), reference(few_values, k)) << "k = " << k;
+  }
+  const torch::Tensor large = torch::randn({512, 512, 3, 3}) * 1e-3;  // ResNet-18's layer4 conv
+  EXPECT_EQ(mine(large, 23593), reference(large, 23593));
 }
 
 // Under a dense_up_to rule, a small floating tensor (a BatchNorm scale) goes whole as its delta,
