@@ -58,7 +58,8 @@ struct Threshold {
 
 Threshold kth_largest_key(const float* x, int64_t n, int64_t k) {
   // 32-bit counts keep the histogram (256 KB) in the core's cache; a tensor has fewer values.
-  FEDSIGN_CHECK(n <= int64_t{0xffffffff}, "top-k: {} values in one tensor", n);
+  FEDSIGN_CHECK(n <= int64_t{0xffffffff},
+                "top-k: a tensor of {} values, more than the selection counts (2^32 - 1)", n);
   std::vector<uint32_t> counts(std::size_t{1} << 16, 0);
   for (int64_t i = 0; i < n; ++i) ++counts[magnitude_key(x[i]) >> 16];
   auto bucket = static_cast<uint32_t>(counts.size() - 1);
