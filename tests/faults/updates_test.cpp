@@ -58,7 +58,7 @@ TEST_F(FaultSuite, StalledAndKilledUploadsDoNotHoldTheRound) {
   ASSERT_TRUE(wait_until([&] { return contains(stall->log(), "now stalling"); }, 120s))
       << stall->log();
   ASSERT_TRUE(wait_until([&] {
-    return has_line(server->log(), {"rejected update from 'stall' (round 1): DEADLINE_EXCEEDED: "
+    return has_line(server->log(), {"rejected update from 'stall' (round 1): FAILED_PRECONDITION: "
                                     "upload deadline passed after",
                                     "stream cancelled"});
   }, std::chrono::seconds(static_cast<int>(kUploadTimeout + kMargin)))) << server->log();

@@ -1,7 +1,8 @@
 // Update compression (fl/compress/): int8 quantization within its error bound (per tensor and
 // per channel, nearest and stochastic rounding, the latter unbiased and seeded), top-k with
 // error feedback converging on a toy federated problem where plain top-k stalls, bf16 models,
-// and the byte counts behind the targets (>= 3.9x for int8, >= 30x for top-1%); uploads
+// and the byte counts behind the targets (>= 3.9x for int8, >= 30x for top-1%; top-k's
+// positions as varint gaps, their bytes and their refusals); uploads
 // as the simulation counts them (encode_upload: bytes on the wire, the model the server
 // reconstructs, top-k's residual carried from one upload to the next).
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <numeric>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/compress/positions.h"
 #include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/compress/topk.h"
 #include "fedsign/fl/compress/upload.h"
@@ -112,7 +114,7 @@ TEST(TopK, KeepsTheLargestAndFeedsBackTheRest) {
   TopKResult first = topk_compress(delta, {0.5, 0});  // k = 2
   EXPECT_EQ(values(densify(first.sparse).tensors[0]), (std::vector<float>{5, -7, 0, 0}));
   EXPECT_EQ(values(first.residual.tensors[0]), (std::vector<float>{0, 0, 1, 0.5f}));
-  EXPECT_EQ(first.sparse.bytes(), 2 * (4 + 4));
+  EXPECT_EQ(first.sparse.bytes(), 2 * (4 + 1));  // positions 0 and 1: gaps 0 and 0, a byte each
   // Next round: (0, 0, 0, 1) + residual (0, 0, 1, 0.5) -> sends (0, 0, 1, 1.5), nothing left.
   TopKResult second = topk_compress(one("w", torch::tensor({0.0f, 0.0f, 0.0f, 1.0f})), {0.5, 0},
                                     first.residual);
@@ -131,6 +133,73 @@ TEST(TopK, KeepsTheLargestAndFeedsBackTheRest) {
   EXPECT_TRUE(torch::allclose(dense.tensors[0] + sparse.residual.tensors[0], big.tensors[0]));
   EXPECT_THROW(topk_compress(big, {0.0, 0}), fedsign::Error);
   EXPECT_THROW(topk_compress(delta, {0.5, 0}, sparse.residual), fedsign::Error);
+}
+
+std::vector<uint8_t> bytes_of(const torch::Tensor& t) {
+  return {t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel()};
+}
+
+TEST(TopKPositions, GapsAreVarintsOfEveryLength) {
+  // 300 - 0 - 1 = 299 = 0b10'0101011: 0xab then 0x02 (low seven bits first).
+  EXPECT_EQ(bytes_of(encode_positions(torch::tensor({0, 1, 129, 429}, torch::kInt32))),
+            (std::vector<uint8_t>{0x00, 0x00, 0x7f, 0xab, 0x02}));
+  // Gaps at each varint length's edges, up to a position just inside an int32 tensor.
+  const int64_t numel = int64_t{0x7fffffff};
+  std::vector<int64_t> p = {5};
+  for (int64_t gap : {int64_t{1}, int64_t{128}, int64_t{129}, int64_t{16384}, int64_t{16385},
+                      int64_t{1} << 21, (int64_t{1} << 21) + 1, int64_t{1} << 28,
+                      (int64_t{1} << 28) + 1}) {
+    p.push_back(p.back() + gap);
+  }
+  p.push_back(numel - 1);
+  const torch::Tensor positions = torch::tensor(p, torch::kInt64);
+  const torch::Tensor encoded = encode_positions(positions);
+  // 1 + 1 + 1 + 2 + 2 + 3 + 3 + 4 + 4 + 5 + 5 bytes (the last gap is above 2^28).
+  EXPECT_EQ(encoded.numel(), 31);
+  EXPECT_EQ(encoded_positions_bytes(positions), encoded.numel());
+  EXPECT_TRUE(torch::equal(decode_positions(encoded, positions.numel(), numel, "w"),
+                           positions.to(torch::kInt32)));
+  EXPECT_EQ(decode_positions(encode_positions(torch::empty({0}, torch::kInt32)), 0, 10, "w").numel(), 0);
+  // The client's own positions must be ascending: a repeat or a step back is a bug, not a gap.
+  EXPECT_THROW(encode_positions(torch::tensor({3, 3}, torch::kInt32)), fedsign::Error);
+  EXPECT_THROW(encode_positions(torch::tensor({4, 3}, torch::kInt32)), fedsign::Error);
+  EXPECT_THROW(encode_positions(torch::tensor({-1}, torch::kInt32)), fedsign::Error);
+}
+
+TEST(TopKPositions, MalformedBytesAreRefusedNamingTheTensor) {
+  const auto refused = [](std::vector<uint8_t> b, int64_t count, int64_t numel,
+                          const std::string& expect) {
+    const torch::Tensor bytes = torch::tensor(std::vector<int64_t>(b.begin(), b.end())).to(torch::kUInt8);
+    try {
+      decode_positions(bytes, count, numel, "stage2.0.weight");
+      ADD_FAILURE() << "accepted: " << expect;
+    } catch (const fedsign::Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find(expect), std::string::npos) << m;
+      EXPECT_NE(m.find("stage2.0.weight"), std::string::npos) << m;
+    }
+  };
+  refused({0x00, 0x80}, 2, 100, "end after 1 of 2");        // the second varint is cut short
+  refused({0x00}, 2, 100, "end after 1 of 2");              // fewer positions than values
+  refused({0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, 1, 100, "runs past 5 bytes");
+  refused({0x63}, 1, 99, "outside its 99 values");          // position 99
+  refused({0x10, 0x7f}, 2, 100, "outside its 100 values");  // 16, then 16 + 1 + 127
+  refused({0x01, 0x02, 0x03}, 2, 100, "1 bytes left over");
+  refused({0x00, 0x00}, 3, 2, "3 positions for tensor");    // more positions than values
+  EXPECT_THROW(decode_positions(torch::zeros({2}, torch::kInt32), 1, 10, "w"), fedsign::Error);
+}
+
+TEST(TopKPositions, TopOnePercentSendsFewerThanSixBytesAValue) {
+  // Four bytes of float32 and one or two of gap (a random 1%: gaps near 100, below 128 about
+  // seven times in ten); int32 indices made it eight.
+  torch::manual_seed(3);
+  const torch::Tensor t = torch::randn({512, 256, 3, 3}).mul_(0.01);
+  const int64_t k = TopKRule(0.01, 0).count(t.numel());
+  const TopKResult top = topk_compress(one("w", t), {0.01, 0});
+  const double per_value = static_cast<double>(top.sparse.bytes()) / static_cast<double>(k);
+  EXPECT_GT(per_value, 5.0);
+  EXPECT_LT(per_value, 6.0);
+  EXPECT_GE(static_cast<double>(t.numel() * 4) / static_cast<double>(top.sparse.bytes()), 65.0);
 }
 
 // The selection top-k sends: the k largest magnitudes as torch::topk finds them, positions
@@ -212,7 +281,9 @@ TEST(TopK, TensorsUpToTheRulesSizeAreSentWhole) {
   EXPECT_TRUE(torch::equal(densify(top.sparse).tensors[0], delta.tensors[0]));
   EXPECT_FALSE(top.sparse.tensors[1].raw);
   EXPECT_EQ(top.residual.names, std::vector<std::string>{"conv.weight"});
-  EXPECT_EQ(top.sparse.bytes(), 32 * 4 + 93 * 8);  // whole float32, then ceil(0.01 * 9216) pairs
+  // Whole float32, then ceil(0.01 * 9216) values with their positions' varint gaps.
+  EXPECT_EQ(top.sparse.bytes(),
+            32 * 4 + 93 * 4 + encoded_positions_bytes(top.sparse.tensors[1].indices));
   // The same update with every tensor sparsified: one value of the 32.
   EXPECT_EQ(topk_compress(delta, {0.01, 0}).sparse.tensors[0].values.numel(), 1);
   EXPECT_THROW(topk_compress(delta, TopKRule(0.01, -1)), fedsign::Error);
@@ -231,8 +302,8 @@ TEST(TopK, RunningStatisticsAreSentWholeWithoutAResidual) {
   EXPECT_TRUE(torch::equal(dense.tensors[1], delta.tensors[1]));
   EXPECT_TRUE(torch::equal(dense.tensors[2], delta.tensors[2]));
   ASSERT_EQ(sent.residual.names, (std::vector<std::string>{"conv.weight"}));
-  // Bytes: one (index, value) pair plus the two statistics as float32.
-  EXPECT_EQ(sent.sparse.bytes(), 8 + 3 * 4 + 2 * 4);
+  // Bytes: one value and its position (0: one byte) plus the two statistics as float32.
+  EXPECT_EQ(sent.sparse.bytes(), 4 + 1 + 3 * 4 + 2 * 4);
   // The residual carries over to the next upload of the same layout.
   const TopKResult next = topk_compress(delta, {0.25, 0}, sent.residual);
   EXPECT_EQ(values(densify(next.sparse).tensors[0]), (std::vector<float>{3, 0, 0, 0}));
@@ -314,7 +385,11 @@ TEST(Upload, BytesAndReconstructionPerCodec) {
   top.topk_fraction = 0.1;
   top.topk_dense_up_to = 0;  // the 2,304 values are sparsified under any rule above 2,304
   const Upload first = encode_upload(top, global, local, {}, 1);
-  EXPECT_EQ(first.bytes, 231 * 8 + 8);  // ceil(0.1 * 2304) x (index + value) + counter
+  // ceil(0.1 * 2304) values, their positions' varint gaps and the counter.
+  const torch::Tensor sent = (first.weights.tensors[0] != global.tensors[0]).reshape({-1}).nonzero().reshape({-1});
+  ASSERT_EQ(sent.numel(), 231);
+  EXPECT_EQ(first.bytes, 231 * 4 + encoded_positions_bytes(sent) + 8);
+  EXPECT_LE(encoded_positions_bytes(sent), 231);  // at 10% every gap fits one byte here
   ASSERT_EQ(first.residual.size(), 1u);
   EXPECT_TRUE(torch::allclose(first.weights.tensors[0] - global.tensors[0] + first.residual.tensors[0],
                               local.tensors[0] - global.tensors[0], 1e-6, 1e-6));

@@ -86,7 +86,7 @@ TEST(UploadClient, TopKResidualIsKeptInTheClientState) {
   EXPECT_EQ(values(*state->residual), (std::vector<float>{0, 3, 0, 0}));
   EXPECT_EQ(values(client().fit(instruction(global, 2)).weights), (std::vector<float>{0, 6, 0, 0}));
   EXPECT_EQ(values(*states.load(7)->residual), (std::vector<float>{4, 0, 0, 0}));
-  EXPECT_EQ(traffic.bytes_up, 2 * 8);  // one int32 index + one float32 value per round
+  EXPECT_EQ(traffic.bytes_up, 2 * 5);  // a float32 value and its position's one-byte gap per round
 }
 
 TEST(UploadClient, TopKResidualRejoinsAtTheRoundsLearningRate) {

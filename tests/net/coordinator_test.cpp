@@ -243,7 +243,10 @@ TEST(Fold, RefusesAnUpdateWhoseTaskFailedAtItsUploadDeadline) {
   late.weights.tensors[0] = torch::full({3}, 1000.0f);
   late.num_examples = 10;
   const Status st = dispatch.fold(task, late);
-  EXPECT_EQ(st.code, Code::kDeadlineExceeded) << st.to_string();
+  // A refusal the client can read as one: its state stays as it was before the task
+  // (client.cpp), where DEADLINE_EXCEEDED would have meant "maybe taken" and kept it.
+  EXPECT_EQ(st.code, Code::kFailedPrecondition) << st.to_string();
+  EXPECT_FALSE(may_have_taken_effect(st));
   // Round 1 (still the aggregating one) holds nothing of it.
   fl::AggregateFitResult out = dispatch.begin_aggregate_fit(1, global)->finish({});
   EXPECT_TRUE(torch::equal(out.weights.tensors[0], global.tensors[0]));

@@ -346,9 +346,9 @@ TEST_F(Loopback, Int8UploadsAndBf16DownloadsShrinkTheRoundsBytes) {
   EXPECT_GT(sent, 2 * model_bytes / 2.2);
 }
 
-// --compress topk: each client sends 1% of every tensor's values with their indices (about a
-// fiftieth of the float32 model) and keeps what it left out, its error-feedback residual, in its
-// state file for this run.
+// --compress topk: each client sends 1% of every tensor's values with their positions' varint
+// gaps (about a fiftieth of the float32 model; a 38th with int32 indices) and keeps what it left
+// out, its error-feedback residual, in its state file for this run.
 TEST_F(Loopback, TopKUploadsShrinkTheRoundsBytesAndKeepTheirResidual) {
   ASSERT_NO_FATAL_FAILURE(run_two_rounds_of_two(
       {"--compress", "topk", "--topk-fraction", "0.01", "--eval-every", "0"},
@@ -359,7 +359,7 @@ TEST_F(Loopback, TopKUploadsShrinkTheRoundsBytesAndKeepTheirResidual) {
       static_cast<double>(fl::get_weights(*models::create_model("compact")).bytes());
   for (const auto& round : network()) {
     EXPECT_EQ(testing::number(round, "rejected"), 0);
-    EXPECT_LT(testing::number(round, "bytes_received"), 2 * model_bytes / 30);
+    EXPECT_LT(testing::number(round, "bytes_received"), 2 * model_bytes / 45);  // int32 indices: 62 KB a client
   }
   const std::string run_id = run_id_of(tmp_ / "run");
   for (const std::string name : {"a", "b"}) {

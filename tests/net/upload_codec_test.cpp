@@ -1,7 +1,8 @@
 // Compressed uploads on the wire (net/upload_codec.h): the int8 and top-k groups survive the
 // blob encoding, the server's reconstruction equals the simulation's
 // (fl::compress::encode_upload) bit for bit (same seed; same residual), the blob carries the
-// bytes the simulation counts (int8 about a quarter of float32, top-1% about a fortieth), and
+// bytes the simulation counts (int8 about a quarter of float32, top-1% about a fiftieth), top-k
+// positions travel as varint gaps and still meet peers that send or expect int32 indices, and
 // malformed uploads are refused without writing anything.
 #include "fedsign/net/upload_codec.h"
 
@@ -12,9 +13,11 @@
 #include <optional>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/compress/positions.h"
 #include "fedsign/fl/compress/topk.h"
 #include "fedsign/fl/weights.h"
 #include "fedsign/models/registry.h"
+#include "fedsign/net/wire.h"
 
 namespace fedsign::net {
 namespace {
@@ -34,12 +37,18 @@ Models trained_pair() {
   return m;
 }
 
-// The groups as the server receives them: through the blob encoding and back.
+// The groups as the server receives them: through the blob encoding, its protobuf header (where
+// each dtype needs a wire name) and back.
 WeightGroups over_the_wire(const WeightGroups& groups, int64_t* blob_bytes) {
   const Blob blob = encode(groups);
   *blob_bytes = static_cast<int64_t>(blob.bytes.size());
+  v1::BlobHeader header;
+  to_proto(blob, &header);
+  std::vector<TensorSpec> specs;
+  const Status read = from_proto(header, &specs);
+  EXPECT_TRUE(read.ok()) << read.to_string();
   WeightGroups received;
-  const Status s = decode(blob.specs, blob.bytes, blob.checksum, {}, &received);
+  const Status s = decode(specs, blob.bytes, blob.checksum, {}, &received);
   EXPECT_TRUE(s.ok()) << s.to_string();
   return received;
 }
@@ -194,7 +203,7 @@ TEST(UploadCodec, ServerRebuildsExactlyTheSimulationsTopKUpload) {
       encode_topk_upload(m.global, m.local, fl::compress::topk_rule(kTopK), residual), &blob_bytes);
   ASSERT_TRUE(is_topk_upload(received));
   // A BatchNorm scale (32 values) travels whole, without indices; the first conv (864) too.
-  const auto& indexed = received.at(kTopKIndicesGroup).names;
+  const auto& indexed = received.at(kTopKPositionsGroup).names;
   for (const std::string name : {"stage1.1.weight", "stage1.0.weight"}) {
     const auto it = std::find(m.global.names.begin(), m.global.names.end(), name);
     ASSERT_NE(it, m.global.names.end()) << name;
@@ -235,7 +244,7 @@ TEST(UploadCodec, TopKResidualIsKeptPerUnitOfTheRoundsLearningRate) {
       encode_topk_upload(m.global, m.local, fl::compress::topk_rule(topk), at_rate);
   std::optional<fl::Weights> second = kept;
   const WeightGroups same = encode_requested_upload(topk, m.global, m.local, 0.05, second, 0);
-  for (const char* group : {kTopKGroup, kTopKIndicesGroup}) {
+  for (const char* group : {kTopKGroup, kTopKPositionsGroup}) {
     const fl::Weights& a = groups.at(group);
     const fl::Weights& b = same.at(group);
     ASSERT_EQ(a.names, b.names);
@@ -248,11 +257,15 @@ TEST(UploadCodec, TopKResidualIsKeptPerUnitOfTheRoundsLearningRate) {
   }
 }
 
+// The refusals shared by both forms of positions, then each form's own.
 TEST(UploadCodec, MalformedTopKUploadsAreRefusedAndNothingIsWritten) {
   const Models m = trained_pair();
   fl::Weights residual;
   const WeightGroups good =
       encode_topk_upload(m.global, m.local, fl::compress::topk_rule(kTopK), residual);
+  fl::Weights legacy_residual;
+  const WeightGroups legacy = encode_topk_upload(m.global, m.local, fl::compress::topk_rule(kTopK),
+                                                 legacy_residual, /*varint_positions=*/false);
   fl::Config asked;
   request_upload_codec(kTopK, asked);
   const fl::Weights untouched = fl::Weights{{"marker"}, {torch::ones({1})}};
@@ -266,41 +279,49 @@ TEST(UploadCodec, MalformedTopKUploadsAreRefusedAndNothingIsWritten) {
   };
   // The first sparsified tensor: the second convolution's weight (the first one goes whole).
   const auto& names = m.global.names;
-  const auto sparsified = std::find(names.begin(), names.end(), good.at(kTopKIndicesGroup).names[0]);
+  const auto sparsified = std::find(names.begin(), names.end(), good.at(kTopKPositionsGroup).names[0]);
   ASSERT_NE(sparsified, names.end());
   const auto first = static_cast<std::size_t>(sparsified - names.begin());
   ASSERT_EQ(names[first], "stage1.3.weight");
+  const int64_t n = m.global.tensors[first].numel();
+  const int64_t k = good.at(kTopKGroup).tensors[first].numel();
+  const torch::Tensor positions =
+      fl::compress::decode_positions(good.at(kTopKPositionsGroup).tensors[0], k, n, "x");
   refused(good, "did not ask", fl::Config{});
   {
     WeightGroups g = good;
-    g.erase(kTopKIndicesGroup);
-    refused(g, "no indices for tensor", asked);
+    g.erase(kTopKPositionsGroup);
+    refused(g, "no positions for tensor", asked);
   }
   {
     WeightGroups g = good;  // (the groups share their tensors with `good`: change a copy)
-    torch::Tensor indices = g[kTopKIndicesGroup].tensors[0].clone();
-    indices[0] = static_cast<int32_t>(m.global.tensors[first].numel());
-    g[kTopKIndicesGroup].tensors[0] = indices;
+    torch::Tensor moved = positions.clone();
+    moved[-1] = static_cast<int32_t>(n);
+    g[kTopKPositionsGroup].tensors[0] = fl::compress::encode_positions(moved);
     refused(g, "outside its", asked);
   }
   {
-    WeightGroups g = good;
-    torch::Tensor indices = g[kTopKIndicesGroup].tensors[0].clone();
-    indices[1] = indices[0].item<int32_t>();
-    g[kTopKIndicesGroup].tensors[0] = indices;
-    refused(g, "index twice", asked);
+    WeightGroups g = good;  // the last varint cut off
+    const torch::Tensor& bytes = g[kTopKPositionsGroup].tensors[0];
+    g[kTopKPositionsGroup].tensors[0] = bytes.slice(0, 0, bytes.numel() - 1).clone();
+    refused(g, "positions of tensor 'stage1.3.weight' end after", asked);
+  }
+  {
+    WeightGroups g = good;  // a byte more than the positions need
+    g[kTopKPositionsGroup].tensors[0] =
+        torch::cat({g[kTopKPositionsGroup].tensors[0], torch::zeros({1}, torch::kUInt8)});
+    refused(g, "left over", asked);
   }
   {
     WeightGroups g = good;  // every value of the tensor: more than 1% of it
-    const int64_t n = m.global.tensors[first].numel();
     g[kTopKGroup].tensors[first] = torch::zeros({n});
-    g[kTopKIndicesGroup].tensors[0] = torch::arange(n, torch::kInt32);
+    g[kTopKPositionsGroup].tensors[0] = fl::compress::encode_positions(torch::arange(n, torch::kInt32));
     refused(g, "more than the", asked);
   }
   {
     WeightGroups g = good;
-    g[kTopKIndicesGroup].tensors[0] = g[kTopKIndicesGroup].tensors[0].to(torch::kFloat32);
-    refused(g, "int32 indices", asked);
+    g[kTopKPositionsGroup].tensors[0] = positions;  // int32 in the varint group
+    refused(g, "not 1-D uint8", asked);
   }
   {
     WeightGroups g = good;
@@ -318,11 +339,77 @@ TEST(UploadCodec, MalformedTopKUploadsAreRefusedAndNothingIsWritten) {
   {
     WeightGroups g = good;  // a tensor small enough to go whole (the first conv) sent sparse
     g[kTopKGroup].tensors[0] = torch::zeros({9});
-    g[kTopKIndicesGroup].names.insert(g[kTopKIndicesGroup].names.begin(), names[0]);
-    g[kTopKIndicesGroup].tensors.insert(g[kTopKIndicesGroup].tensors.begin(),
-                                        torch::arange(9, torch::kInt32));
+    g[kTopKPositionsGroup].names.insert(g[kTopKPositionsGroup].names.begin(), names[0]);
+    g[kTopKPositionsGroup].tensors.insert(g[kTopKPositionsGroup].tensors.begin(),
+                                          fl::compress::encode_positions(torch::arange(9)));
     refused(g, "must be sent whole", asked);
   }
+  {
+    WeightGroups g = good;  // both forms at once: which one counts would be the server's guess
+    g[kTopKIndicesGroup] = legacy.at(kTopKIndicesGroup);
+    refused(g, "both int32 indices and varint positions", asked);
+  }
+  // int32 indices, as clients before the varint gaps send them: in any order, so checked for
+  // bounds and repeats.
+  ASSERT_TRUE(torch::equal(legacy.at(kTopKIndicesGroup).tensors[0], positions));
+  {
+    WeightGroups g = legacy;
+    torch::Tensor indices = positions.clone();
+    indices[0] = static_cast<int32_t>(n);
+    g[kTopKIndicesGroup].tensors[0] = indices;
+    refused(g, "outside its", asked);
+  }
+  {
+    WeightGroups g = legacy;
+    torch::Tensor indices = positions.clone();
+    indices[1] = indices[0].item<int32_t>();
+    g[kTopKIndicesGroup].tensors[0] = indices;
+    refused(g, "index twice", asked);
+  }
+  {
+    WeightGroups g = legacy;
+    g[kTopKIndicesGroup].tensors[0] = positions.to(torch::kFloat32);
+    refused(g, "int32 indices", asked);
+  }
+}
+
+// A server and a client from before the varint gaps each still meet one from after: the server
+// asks for varint positions by name, a client not asked sends int32 indices, and the server
+// takes either, rebuilding the same model.
+TEST(UploadCodec, TopKPositionsMeetPeersFromBeforeTheVarintGaps) {
+  const Models m = trained_pair();
+  fl::Config asked;
+  request_upload_codec(kTopK, asked);
+  ASSERT_TRUE(requested_upload_codec(asked)->topk_varint_positions);
+  fl::Config old_server = asked;
+  old_server.erase(kCompressTopKPositionsKey);
+  const auto old_codec = requested_upload_codec(old_server);
+  ASSERT_TRUE(old_codec.has_value());
+  EXPECT_FALSE(old_codec->topk_varint_positions);
+
+  std::optional<fl::Weights> residual, legacy_residual;
+  int64_t varint_bytes = 0, int32_bytes = 0;
+  WeightGroups varint = over_the_wire(
+      encode_requested_upload(*requested_upload_codec(asked), m.global, m.local, 0.1, residual, 0),
+      &varint_bytes);
+  WeightGroups int32 = over_the_wire(
+      encode_requested_upload(*old_codec, m.global, m.local, 0.1, legacy_residual, 0), &int32_bytes);
+  EXPECT_TRUE(varint.count(kTopKPositionsGroup) && !varint.count(kTopKIndicesGroup));
+  EXPECT_TRUE(int32.count(kTopKIndicesGroup) && !int32.count(kTopKPositionsGroup));
+  fl::Weights from_varint, from_int32;
+  ASSERT_TRUE(decode_upload(m.global, asked, varint, &from_varint).ok());
+  ASSERT_TRUE(decode_upload(m.global, asked, int32, &from_int32).ok());
+  EXPECT_TRUE(varint.empty() && int32.empty()) << "the groups are consumed";
+  ASSERT_EQ(from_varint.names, from_int32.names);
+  for (std::size_t i = 0; i < from_varint.size(); ++i) {
+    EXPECT_TRUE(torch::equal(from_varint.tensors[i], from_int32.tensors[i])) << from_varint.names[i];
+  }
+  // The positions' share: four bytes an int32 index, one or two a gap.
+  EXPECT_LT(static_cast<double>(varint_bytes), 0.75 * static_cast<double>(int32_bytes));
+
+  fl::Config unknown = asked;
+  unknown[kCompressTopKPositionsKey] = std::string("elias-gamma");
+  EXPECT_THROW(requested_upload_codec(unknown), fedsign::Error);
 }
 
 }  // namespace

@@ -234,9 +234,7 @@ Status submit_with_retry(v1::Federation::Stub& stub, const v1::ResultHeader& hea
 void keep_state_with_the_update(const ClientOptions& o, const Status& submitted, bool had_update,
                                 int64_t round, fl::ClientState& before, fl::ClientState& state,
                                 const fl::StateOwner& owner) {
-  const bool maybe_taken = submitted.code == Code::kUnavailable ||
-                           submitted.code == Code::kDeadlineExceeded;
-  if (!had_update || (!submitted.ok() && !maybe_taken)) {
+  if (!had_update || (!submitted.ok() && !may_have_taken_effect(submitted))) {
     if (!before.empty() || !state.empty()) {
       spdlog::info("round {}: the update was not taken, the client state stays as before it", round);
     }

@@ -229,7 +229,7 @@ Status DispatchingStrategy::admit_locked(const std::shared_ptr<Task>& task, bool
   // Under mutex_: finish() cannot run between the check and the fold, and a task failed by its
   // deadline cannot be folded any more.
   if (!coordinator_.commit(task)) {
-    return {Code::kDeadlineExceeded,
+    return {Code::kFailedPrecondition,
             fmt::format("task {} already closed (upload deadline passed or failed)", task->id)};
   }
   auto it = metrics.find("train_seconds");

@@ -159,7 +159,7 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
   if (Status s = from_proto(header.blob(), &specs); !s.ok()) return s;
   SemaphoreSlot slot(uploads_, task->upload_deadline);
   if (!slot.acquired()) {
-    return {Code::kDeadlineExceeded, "upload deadline passed while waiting for an upload slot"};
+    return {Code::kFailedPrecondition, "upload deadline passed while waiting for an upload slot"};
   }
   // The upload timeout counts from here: waiting behind a stalled upload does not eat it.
   ticket.set_deadline(coordinator_.begin_upload(task));
@@ -173,7 +173,7 @@ Status FederationService::receive_fit(grpc::ServerReader<v1::ResultMessage>* rea
     if (Status s = append_chunk(&bytes, message.chunk(), header.blob().total_bytes()); !s.ok()) return s;
   }
   if (ticket.fired()) {
-    return {Code::kDeadlineExceeded,
+    return {Code::kFailedPrecondition,
             fmt::format("upload deadline passed after {} of {} bytes: stream cancelled",
                         bytes.size(), header.blob().total_bytes())};
   }
@@ -334,7 +334,7 @@ Status FederationService::receive_evaluate(const v1::ResultHeader& header,
       !s.ok()) {
     return s;
   }
-  if (!coordinator_.commit(task)) return {Code::kDeadlineExceeded, "upload deadline passed"};
+  if (!coordinator_.commit(task)) return {Code::kFailedPrecondition, "upload deadline passed"};
   task->num_examples = header.num_examples();
   task->loss = header.loss();
   task->metrics = std::move(metrics);
@@ -365,7 +365,7 @@ grpc::Status FederationService::SubmitResult(grpc::ServerContext* context,
   pending.done();
   if (!have_first || first.payload_case() != v1::ResultMessage::kHeader) {
     if (ticket.fired()) {
-      return to_grpc({Code::kDeadlineExceeded,
+      return to_grpc({Code::kFailedPrecondition,
                       fmt::format("no result header within {} ms", options_.header_timeout.count())});
     }
     return to_grpc({Code::kInvalidArgument, "a result starts with its header"});

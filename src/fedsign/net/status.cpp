@@ -27,6 +27,10 @@ std::string Status::to_string() const {
   return ok() ? "OK" : net::to_string(code) + ": " + message;
 }
 
+bool may_have_taken_effect(const Status& status) {
+  return status.code == Code::kUnavailable || status.code == Code::kDeadlineExceeded;
+}
+
 }  // namespace fedsign::net
 
 namespace fedsign::net {

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/compress/positions.h"
 #include "fedsign/fl/compress/quantize.h"
 #include "fedsign/fl/compress/topk.h"
 #include "fedsign/fl/update.h"
@@ -56,6 +57,26 @@ Status upload_groups(const fl::Weights& global, const WeightGroups& groups,
   return Status::Ok();
 }
 
+// Positions as int32 indices, as clients before the varint gaps send them: any order, so the
+// bounds and repeats are checked on a sorted copy.
+Status check_int32_indices(const torch::Tensor& indices, int64_t count, int64_t numel,
+                           const std::string& name) {
+  if (indices.scalar_type() != torch::kInt32 || indices.dim() != 1 || indices.numel() != count) {
+    return bad(fmt::format("top-k update: tensor '{}' needs as many int32 indices as float32 "
+                           "values", name));
+  }
+  if (count == 0) return Status::Ok();
+  const torch::Tensor sorted = std::get<0>(indices.sort());
+  if (sorted[0].item<int32_t>() < 0 || sorted[-1].item<int32_t>() >= numel) {
+    return bad(fmt::format("top-k update: an index of tensor '{}' is outside its {} values", name,
+                           numel));
+  }
+  if (count > 1 && sorted.slice(0, 1).eq(sorted.slice(0, 0, -1)).any().item<bool>()) {
+    return bad(fmt::format("top-k update: tensor '{}' sends an index twice", name));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void request_upload_codec(const fl::compress::CompressOptions& options, fl::Config& config) {
@@ -66,6 +87,7 @@ void request_upload_codec(const fl::compress::CompressOptions& options, fl::Conf
   if (options.codec == "topk") {
     config[kCompressTopKFractionKey] = options.topk_fraction;
     config[kCompressTopKDenseUpToKey] = options.topk_dense_up_to;
+    if (options.topk_varint_positions) config[kCompressTopKPositionsKey] = std::string("varint");
   }
 }
 
@@ -79,6 +101,11 @@ std::optional<fl::compress::CompressOptions> requested_upload_codec(const fl::Co
   options.per_channel = fl::get_bool(config, kCompressPerChannelKey, false);
   options.topk_fraction = fl::get_double(config, kCompressTopKFractionKey, options.topk_fraction);
   options.topk_dense_up_to = fl::get_int(config, kCompressTopKDenseUpToKey, 0);
+  const std::string positions = fl::get_string(config, kCompressTopKPositionsKey, "int32");
+  FEDSIGN_CHECK(positions == "varint" || positions == "int32",
+                "the server asks for top-k positions as '{}', which this client does not know "
+                "(varint, int32)", positions);
+  options.topk_varint_positions = positions == "varint";
   fl::compress::validate(options);
   return options;
 }
@@ -102,7 +129,8 @@ WeightGroups encode_int8_upload(const fl::Weights& global, const fl::Weights& lo
 }
 
 WeightGroups encode_topk_upload(const fl::Weights& global, const fl::Weights& local,
-                                const fl::compress::TopKRule& rule, fl::Weights& residual) {
+                                const fl::compress::TopKRule& rule, fl::Weights& residual,
+                                bool varint_positions) {
   fl::compress::TopKResult top =
       fl::compress::topk_compress(fl::model_delta(global, local), rule, residual);
   fl::Weights values, indices;
@@ -112,10 +140,12 @@ WeightGroups encode_topk_upload(const fl::Weights& global, const fl::Weights& lo
     values.tensors.push_back(t.values);
     if (t.raw) continue;
     indices.names.push_back(top.sparse.names[i]);
-    indices.tensors.push_back(t.indices);
+    indices.tensors.push_back(varint_positions ? fl::compress::encode_positions(t.indices)
+                                               : t.indices);
   }
   residual = std::move(top.residual);
-  return {{kTopKGroup, std::move(values)}, {kTopKIndicesGroup, std::move(indices)}};
+  return {{kTopKGroup, std::move(values)},
+          {varint_positions ? kTopKPositionsGroup : kTopKIndicesGroup, std::move(indices)}};
 }
 
 WeightGroups encode_requested_upload(const fl::compress::CompressOptions& codec,
@@ -126,7 +156,8 @@ WeightGroups encode_requested_upload(const fl::compress::CompressOptions& codec,
   FEDSIGN_CHECK(codec.codec == "topk", "no upload encoding '{}'", codec.codec);
   const fl::compress::FeedbackRate rate(lr);
   fl::Weights carried = rate.rejoin(residual);
-  WeightGroups groups = encode_topk_upload(global, local, fl::compress::topk_rule(codec), carried);
+  WeightGroups groups = encode_topk_upload(global, local, fl::compress::topk_rule(codec), carried,
+                                           codec.topk_varint_positions);
   residual = rate.keep(carried);
   return groups;
 }
@@ -196,9 +227,14 @@ Status decode_int8_upload(const fl::Weights& global, WeightGroups& groups, fl::W
 
 Status decode_topk_upload(const fl::Weights& global, const fl::compress::TopKRule& rule,
                           WeightGroups& groups, fl::Weights* weights) {
+  const bool varint = groups.count(kTopKPositionsGroup) > 0;
+  if (varint && groups.count(kTopKIndicesGroup) > 0) {
+    return bad("top-k update: both int32 indices and varint positions");
+  }
   const fl::Weights* values_group = nullptr;
   const fl::Weights* indices_group = nullptr;
-  if (Status s = upload_groups(global, groups, {kTopKGroup, kTopKIndicesGroup, "top-k"},
+  if (Status s = upload_groups(global, groups,
+                               {kTopKGroup, varint ? kTopKPositionsGroup : kTopKIndicesGroup, "top-k"},
                                &values_group, &indices_group);
       !s.ok()) {
     return s;
@@ -226,33 +262,30 @@ Status decode_topk_upload(const fl::Weights& global, const fl::compress::TopKRul
       continue;
     }
     if (next_index >= indices.size() || indices.names[next_index] != name) {
-      return bad(fmt::format("top-k update: no indices for tensor '{}'", name));
+      return bad(fmt::format("top-k update: no positions for tensor '{}'", name));
     }
-    t.indices = indices.tensors[next_index++];
-    if (v.scalar_type() != torch::kFloat32 || v.dim() != 1 ||
-        t.indices.scalar_type() != torch::kInt32 || t.indices.dim() != 1 ||
-        t.indices.numel() != v.numel()) {
-      return bad(fmt::format("top-k update: tensor '{}' needs as many int32 indices as float32 "
-                             "values", name));
+    if (v.scalar_type() != torch::kFloat32 || v.dim() != 1) {
+      return bad(fmt::format("top-k update: tensor '{}' needs 1-D float32 values", name));
     }
-    const int64_t asked = rule.count(g.numel());
-    if (v.numel() > asked) {
+    if (const int64_t asked = rule.count(g.numel()); v.numel() > asked) {
       return bad(fmt::format("top-k update: tensor '{}' sends {} values, more than the {} asked for",
                              name, v.numel(), asked));
     }
-    if (v.numel() > 0) {
-      const torch::Tensor sorted = std::get<0>(t.indices.sort());
-      if (sorted[0].item<int32_t>() < 0 || sorted[-1].item<int32_t>() >= g.numel()) {
-        return bad(fmt::format("top-k update: an index of tensor '{}' is outside its {} values",
-                               name, g.numel()));
+    const torch::Tensor& sent = indices.tensors[next_index++];
+    if (varint) {
+      try {
+        t.indices = fl::compress::decode_positions(sent, v.numel(), g.numel(), name);
+      } catch (const fedsign::Error& e) {
+        return bad(e.what());
       }
-      if (v.numel() > 1 && sorted.slice(0, 1).eq(sorted.slice(0, 0, -1)).any().item<bool>()) {
-        return bad(fmt::format("top-k update: tensor '{}' sends an index twice", name));
-      }
+    } else if (Status s = check_int32_indices(sent, v.numel(), g.numel(), name); !s.ok()) {
+      return s;
+    } else {
+      t.indices = sent;
     }
     sparse.tensors.push_back(std::move(t));
   }
-  if (next_index != indices.size()) return bad("top-k update: indices for tensors it does not sparsify");
+  if (next_index != indices.size()) return bad("top-k update: positions for tensors it does not sparsify");
   const Status s = rebuild(global, [&](std::size_t i) {
     fl::compress::SparseWeights one;
     one.names = {sparse.names[i]};
@@ -262,6 +295,7 @@ Status decode_topk_upload(const fl::Weights& global, const fl::compress::TopKRul
   if (!s.ok()) return s;
   groups.erase(kTopKGroup);
   groups.erase(kTopKIndicesGroup);
+  groups.erase(kTopKPositionsGroup);
   return Status::Ok();
 }
 

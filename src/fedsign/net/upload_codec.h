@@ -5,8 +5,11 @@
 //   int8:  "int8"          the quantized values (int8, the tensor's shape),
 //          "int8_scales"   one float32 scale vector per quantized tensor (1 value, or one per
 //                          channel);
-//   topk:  "topk"          per tensor its k largest values (float32, 1-D),
-//          "topk_indices"  their positions in the flattened tensor (int32, 1-D, k);
+//   topk:  "topk"            per tensor its k largest values (float32, 1-D),
+//          "topk_positions"  their positions in the flattened tensor as varint gaps (uint8,
+//                            1-D; fl/compress/positions.h), when the task asks for them
+//                            ("compress_topk_positions" = "varint"), else
+//          "topk_indices"    the positions as int32 (1-D, k), as before the varint gaps;
 // integer tensors (BatchNorm's batch counter) and, for top-k, BatchNorm's running statistics
 // and the tensors small enough to go whole (TopKRule) travel in the first group as their raw
 // delta. The server rebuilds global + decode(update)
@@ -15,7 +18,8 @@
 // reconstruction. Top-k's error feedback lives in the client's state (fl::ClientState::residual,
 // in its --state-file across restarts, for one federation run). A server that did not ask still
 // accepts a plain or int8 upload, not a top-k one (it bounds k by what it asked for); a client
-// that was not asked sends a plain one.
+// that was not asked sends a plain one. A server takes either form of the positions, so clients
+// from before the varint gaps keep working.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +38,9 @@ inline constexpr const char* kCompressKey = "compress";
 inline constexpr const char* kCompressPerChannelKey = "compress_per_channel";
 inline constexpr const char* kTopKGroup = "topk";
 inline constexpr const char* kTopKIndicesGroup = "topk_indices";
+inline constexpr const char* kTopKPositionsGroup = "topk_positions";
+// "varint" (the only value): send kTopKPositionsGroup. Absent (a server before it): int32 indices.
+inline constexpr const char* kCompressTopKPositionsKey = "compress_topk_positions";
 inline constexpr const char* kCompressTopKFractionKey = "compress_topk_fraction";
 // Absent (a server before it): 0, every floating tensor but running statistics sparsified.
 inline constexpr const char* kCompressTopKDenseUpToKey = "compress_topk_dense_up_to";
@@ -50,9 +57,10 @@ WeightGroups encode_int8_upload(const fl::Weights& global, const fl::Weights& lo
 
 // The client's top-k upload of `local`, trained from `global`, with `residual` (what its earlier
 // uploads left out, at this round's rate; empty: none) added first; `residual` becomes what this
-// one leaves out.
+// one leaves out. Positions as varint gaps, or as int32 for a server before them.
 WeightGroups encode_topk_upload(const fl::Weights& global, const fl::Weights& local,
-                                const fl::compress::TopKRule& rule, fl::Weights& residual);
+                                const fl::compress::TopKRule& rule, fl::Weights& residual,
+                                bool varint_positions = true);
 
 // The upload the server asked for (`codec`, from requested_upload_codec) of `local`, trained
 // from `global` in a round with local learning rate `lr` (FIT config "lr"; 0: none). Top-k reads
@@ -73,8 +81,9 @@ bool is_compressed_upload(const WeightGroups& groups);
 Status decode_int8_upload(const fl::Weights& global, WeightGroups& groups, fl::Weights* weights);
 
 // The same for a top-k upload. INVALID_ARGUMENT also when a tensor sends more values than
-// `rule` allows, an index lies outside its tensor or repeats, or a tensor the rule does not
-// sparsify (running statistic, integer, small) is not sent whole.
+// `rule` allows, a position lies outside its tensor or repeats, its varint bytes are cut short,
+// overlong or left over, both forms of positions arrive, or a tensor the rule does not sparsify
+// (running statistic, integer, small) is not sent whole.
 Status decode_topk_upload(const fl::Weights& global, const fl::compress::TopKRule& rule,
                           WeightGroups& groups, fl::Weights* weights);
 

@@ -14,6 +14,7 @@ v1::DType to_proto(c10::ScalarType t) {
     case c10::ScalarType::BFloat16: return v1::DTYPE_BFLOAT16;
     case c10::ScalarType::Half: return v1::DTYPE_FLOAT16;
     case c10::ScalarType::Char: return v1::DTYPE_INT8;
+    case c10::ScalarType::Byte: return v1::DTYPE_UINT8;
     default: return v1::DTYPE_UNSPECIFIED;
   }
 }
@@ -27,6 +28,7 @@ bool from_proto(v1::DType d, c10::ScalarType* t) {
     case v1::DTYPE_BFLOAT16: *t = c10::ScalarType::BFloat16; return true;
     case v1::DTYPE_FLOAT16: *t = c10::ScalarType::Half; return true;
     case v1::DTYPE_INT8: *t = c10::ScalarType::Char; return true;
+    case v1::DTYPE_UINT8: *t = c10::ScalarType::Byte; return true;
     default: return false;
   }
 }

@@ -7,12 +7,13 @@
 #include <vector>
 
 #include "fedsign/core/check.h"
+#include "fedsign/fl/compress/positions.h"
 
 namespace fedsign::fl::compress {
 
 int64_t SparseTensor::bytes() const {
   int64_t n = values.numel() * static_cast<int64_t>(values.element_size());
-  if (indices.defined()) n += indices.numel() * static_cast<int64_t>(indices.element_size());
+  if (indices.defined()) n += encoded_positions_bytes(indices);
   return n;
 }
 

@@ -1,12 +1,13 @@
 // Top-k sparsification of client-to-server updates with error feedback (Stich, Cordonnier and
 // Jaggi 2018, "Sparsified SGD with Memory"; Karimireddy et al. 2019): each floating tensor of the
-// update keeps only its k = ceil(fraction * numel) largest-magnitude values (index int32 + value
-// float32 = 8 bytes each); what was dropped is not lost but kept in the client's residual and
-// added to its next update, a = delta + residual, sent = topk(a), residual' = a - sent. Without
-// the residual, small coordinates that many clients agree on may never be sent (tested on a toy
-// problem in tests/fl/compress_test.cpp). Integer tensors, BatchNorm running statistics
-// (weights.h: is_running_statistic) and, by TopKRule::dense_up_to, small floating tensors are
-// sent whole, as their delta, and have no residual.
+// update keeps only its k = ceil(fraction * numel) largest-magnitude values (float32, with their
+// positions as varint gaps, positions.h: about 5.2 bytes a value at 1%); what was dropped is not
+// lost but kept in the client's residual and added to its next update, a = delta + residual,
+// sent = topk(a), residual' = a - sent. Without the residual, small coordinates that many clients
+// agree on may never be sent (tested on a toy problem in tests/fl/compress_test.cpp). Integer
+// tensors, BatchNorm running statistics (weights.h: is_running_statistic) and, by
+// TopKRule::dense_up_to, small floating tensors are sent whole, as their delta, and have no
+// residual.
 // Pure functions; the residual lives in the client's state (fl::ClientState::residual).
 #pragma once
 
@@ -21,12 +22,12 @@
 namespace fedsign::fl::compress {
 
 struct SparseTensor {
-  torch::Tensor indices;  // int32, into the flattened tensor, or empty when `raw`
+  torch::Tensor indices;  // int32, ascending, into the flattened tensor, or empty when `raw`
   torch::Tensor values;   // float32 values at indices, or the whole tensor when `raw`
   std::vector<int64_t> shape;
   bool raw = false;       // not sparsified (TopKRule::sparsifies): sent unchanged
   c10::ScalarType dtype = torch::kFloat32;
-  int64_t bytes() const;
+  int64_t bytes() const;  // on the wire: the values and the positions' varint gaps (positions.h)
 };
 
 struct SparseWeights {

@@ -21,6 +21,9 @@ struct CompressOptions {
   double topk_fraction = 0.01;  // topk: share of each tensor's values sent, in (0, 1]
   int64_t topk_dense_up_to = 1024;  // topk: tensors of at most this many values are sent whole
   bool per_channel = false;     // int8: one scale per output channel instead of per tensor
+  // topk on the network: positions as varint gaps (positions.h). False only towards a server
+  // from before them, which reads int32 indices; the simulation counts the varint bytes.
+  bool topk_varint_positions = true;
 };
 
 std::vector<std::string> codec_names();  // none, int8, topk
