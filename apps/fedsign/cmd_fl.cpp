@@ -40,6 +40,7 @@ struct SimulateCommand {
   FederationOptions federation;
   std::string bn = "aggregate";
   double dropout_prob = 0, straggler_prob = 0, straggler_min_fraction = 0.5;
+  int parallel_clients = 1;
   fl::attack::AttackOptions attack;
   fl::compress::CompressOptions compress;
   std::string status_address, status_token_file;
@@ -185,6 +186,7 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
   sim.straggler_min_fraction = o.straggler_min_fraction;
   sim.attack = o.attack;
   sim.compress = o.compress;
+  sim.parallel_clients = o.parallel_clients;
   fl::Simulation simulation(set, std::move(clients), *strategy, sim);
   std::string attack_summary = "none";
   if (o.attack.kind != "none") {
@@ -259,6 +261,12 @@ void add_simulation_options(CLI::App& cmd, SimulateCommand& o) {
   cmd.add_option("--bn", o.bn, "BatchNorm: aggregate, or local (FedBN: BN layers stay on "
                  "the clients)")
       ->check(CLI::IsMember({"aggregate", "local"}))
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--parallel-clients", o.parallel_clients,
+                 "clients trained at once, each on its own thread with one intra-op thread (the "
+                 "models of a --threads 1 run; evaluation keeps --threads)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->group(group);
   cmd.add_option("--dropout-prob", o.dropout_prob,

@@ -282,7 +282,8 @@ void add_federation_options(CLI::App& cmd, FederationOptions& options) {
 
 std::string settings_json(const CLI::App& command) {
   static const std::set<std::string> ignored = {
-      "rounds", "resume", "out", "name", "config", "log-level", "threads", "help", "cache-dir",
+      "rounds", "resume", "out", "name", "config", "log-level", "threads", "parallel-clients",
+      "help", "cache-dir",
       "no-cache", "eval-every", "on-bad-image", "eval-batch-size"};
   nlohmann::json settings = nlohmann::json::object();
   for (const CLI::Option* opt : command.get_options()) {

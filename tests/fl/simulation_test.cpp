@@ -470,6 +470,42 @@ TEST_F(SimulationTest, FlTrustAgainstSignFlipWithTopKUploadsResumes) {
   EXPECT_EQ(straight.history.back().columns, resumed.history.back().columns);
 }
 
+// Clients trained at once (--parallel-clients) give the run of one client after another: a
+// model with dropout (keras_cnn, 0.5), SCAFFOLD's states on disk, top-k residuals, simulated
+// dropouts and stragglers; the same models, losses, failures and bytes.
+TEST_F(SimulationTest, ParallelClientsGiveTheSequentialRun) {
+  testing::TempDir tmp;
+  const auto config = local();
+  auto run = [&](int parallel) {
+    auto sim = sim_config(config, 3);
+    sim.run.run_dir = tmp / std::to_string(parallel);
+    sim.dropout_prob = 0.2;
+    sim.straggler_prob = 0.5;
+    sim.compress.codec = "topk";
+    sim.compress.topk_fraction = 0.1;
+    sim.parallel_clients = parallel;
+    auto strategy = make_strategy("scaffold", strategy_options(config, 5), {});
+    Simulation simulation(*set_, clients(6), *strategy, sim);
+    return simulation.run();
+  };
+  const SimulationResult one = run(1);
+  const SimulationResult three = run(3);
+  EXPECT_TRUE(equal(one.global, three.global));
+  ASSERT_EQ(one.history.size(), three.history.size());
+  int64_t failures = 0;
+  for (std::size_t r = 0; r < one.history.size(); ++r) {
+    EXPECT_EQ(one.history[r].train_loss, three.history[r].train_loss) << "round " << r + 1;
+    EXPECT_EQ(one.history[r].central_loss, three.history[r].central_loss) << "round " << r + 1;
+    EXPECT_EQ(one.history[r].failures, three.history[r].failures) << "round " << r + 1;
+    EXPECT_EQ(one.history[r].columns, three.history[r].columns) << "round " << r + 1;
+    EXPECT_GT(three.history[r].train_seconds, 0);
+    failures += one.history[r].failures;
+  }
+  EXPECT_GT(failures, 0) << "the dropouts should have hit someone";
+  EXPECT_EQ(one.client_states, three.client_states);
+  EXPECT_THROW(run(0), fedsign::Error);
+}
+
 TEST_F(SimulationTest, SampleRootSet) {
   data::Indices pool;
   for (int64_t i = 1000; i < 1100; ++i) pool.push_back(i);

@@ -1,7 +1,6 @@
 #include "fedsign/experiments/transfer_models.h"
 
 #include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <sstream>
 
 #include "fedsign/core/check.h"
+#include "fedsign/models/layers.h"
 
 namespace fedsign::experiments {
 
@@ -37,7 +37,7 @@ torch::nn::Sequential MlpHeadClassifier::make_head(int64_t num_classes) const {
   for (int64_t h : hidden_) {
     head->push_back(torch::nn::Linear(in, h));
     head->push_back(torch::nn::ReLU());
-    head->push_back(torch::nn::Dropout(dropout_));
+    head->push_back(models::Dropout(dropout_));
     in = h;
   }
   head->push_back(torch::nn::Linear(in, num_classes));

@@ -40,7 +40,7 @@ CompactCnnImpl::CompactCnnImpl(const ModelOptions& options) : num_classes_(optio
   stage3 = register_module("stage3", make_stage(kWidths[1], kWidths[2], 2, true));
   stage4 = register_module("stage4", make_stage(kWidths[2], kWidths[3], 1, false));
   dropout = register_module(
-      "dropout", torch::nn::Dropout(dropout_or_default(options.dropout, kDefaultDropout)));
+      "dropout", Dropout(dropout_or_default(options.dropout, kDefaultDropout)));
   head = register_module("head", torch::nn::Linear(kWidths[3], options.num_classes));
 
   // He init for the ReLU convs (as torchvision's ResNet); BN starts as identity; default head.

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/dropout.h>
+#include "fedsign/models/layers.h"
 #include <torch/nn/modules/linear.h>
 
 #include <array>
@@ -35,7 +35,7 @@ class CompactCnnImpl : public Classifier {
   static constexpr std::array<int64_t, 4> kWidths{32, 64, 128, 256};
 
   torch::nn::Sequential stage1{nullptr}, stage2{nullptr}, stage3{nullptr}, stage4{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  Dropout dropout{nullptr};
   torch::nn::Linear head{nullptr};
 
  private:

@@ -28,7 +28,7 @@ KerasCnnImpl::KerasCnnImpl(const ModelOptions& options)
   dense1 = register_module("dense1", torch::nn::Linear(32 * side * side, kHidden));
   dense2 = register_module("dense2", torch::nn::Linear(kHidden, kHidden));
   dropout = register_module(
-      "dropout", torch::nn::Dropout(dropout_or_default(options.dropout, kDefaultDropout)));
+      "dropout", Dropout(dropout_or_default(options.dropout, kDefaultDropout)));
   head = register_module("head", torch::nn::Linear(kHidden, options.num_classes));
 
   // Keras defaults: Glorot-uniform kernels, zero biases.

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
+#include "fedsign/models/layers.h"
 #include <torch/nn/modules/linear.h>
 
 #include "fedsign/models/classifier.h"
@@ -38,7 +38,7 @@ class KerasCnnImpl : public Classifier {
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::Linear dense1{nullptr}, dense2{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  Dropout dropout{nullptr};
   torch::nn::Linear head{nullptr};
 
  private:

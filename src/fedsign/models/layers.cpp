@@ -1,5 +1,6 @@
 #include "fedsign/models/layers.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/functional/vision.h>
 #include <torch/nn/modules/activation.h>
 
@@ -10,6 +11,36 @@
 namespace fedsign::models {
 
 torch::Tensor HardswishImpl::forward(const torch::Tensor& x) { return torch::hardswish(x); }
+
+namespace {
+// The generator of this thread's innermost DropoutSeedScope (undefined: none).
+thread_local at::Generator t_dropout_generator;
+}  // namespace
+
+DropoutImpl::DropoutImpl(double p) : p(p) {
+  FEDSIGN_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, got {}", p);
+}
+
+torch::Tensor DropoutImpl::forward(const torch::Tensor& x) {
+  if (!t_dropout_generator.defined()) return torch::dropout(x, p, is_training());
+  // at::dropout's CPU path (ATen/native/Dropout.cpp, _dropout_impl), with our generator.
+  if (p == 0 || !is_training() || x.numel() == 0) return x;
+  if (p == 1) return x.mul(torch::zeros({}, x.options()));
+  torch::Tensor noise = torch::empty_like(x, torch::MemoryFormat::Contiguous);
+  noise.bernoulli_(1 - p, t_dropout_generator);
+  noise.div_(1 - p);
+  return x.mul(noise);
+}
+
+void DropoutImpl::pretty_print(std::ostream& stream) const {
+  stream << "fedsign::models::Dropout(p=" << p << ")";
+}
+
+DropoutSeedScope::DropoutSeedScope(uint64_t seed) : previous_(t_dropout_generator) {
+  t_dropout_generator = at::detail::createCPUGenerator(seed);
+}
+
+DropoutSeedScope::~DropoutSeedScope() { t_dropout_generator = previous_; }
 
 ConvNormActivationImpl::ConvNormActivationImpl(int64_t in_channels, int64_t out_channels,
                                                const ConvNormOptions& options) {

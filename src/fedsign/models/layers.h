@@ -9,6 +9,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -23,6 +24,32 @@ class HardswishImpl : public torch::nn::Module {
   void pretty_print(std::ostream& stream) const override { stream << "fedsign::models::Hardswish"; }
 };
 TORCH_MODULE(Hardswish);
+
+// nn.Dropout whose masks come from the calling thread's generator while a DropoutSeedScope is
+// alive on it, else from LibTorch's global generator as torch::nn::Dropout's do. Clients trained
+// at once on several threads (`fl simulate --parallel-clients`) then each draw their masks from
+// their own seed, whatever the interleaving. The same operations as at::dropout on a CPU tensor,
+// so a scope seeded s draws the masks torch::manual_seed(s) would.
+class DropoutImpl : public torch::nn::Module {
+ public:
+  explicit DropoutImpl(double p = 0.5);
+  torch::Tensor forward(const torch::Tensor& x);
+  void pretty_print(std::ostream& stream) const override;
+  double p;
+};
+TORCH_MODULE(Dropout);
+
+// This thread's Dropout modules draw from a generator seeded with `seed` while the scope lives.
+class DropoutSeedScope {
+ public:
+  explicit DropoutSeedScope(uint64_t seed);
+  ~DropoutSeedScope();
+  DropoutSeedScope(const DropoutSeedScope&) = delete;
+  DropoutSeedScope& operator=(const DropoutSeedScope&) = delete;
+
+ private:
+  at::Generator previous_;  // undefined: the global generator
+};
 
 enum class Activation { none, relu, hardswish };
 

@@ -1,7 +1,6 @@
 #include "fedsign/models/mobilenet_v3.h"
 
 #include <torch/nn/init.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include <algorithm>
@@ -129,7 +128,7 @@ MobileNetV3Impl::MobileNetV3Impl(MobileNetV3Variant variant, const ModelOptions&
   torch::nn::Sequential head;
   head->push_back(torch::nn::Linear(last_conv_channels_, last_channel_));
   head->push_back(Hardswish());
-  head->push_back(torch::nn::Dropout(dropout_or_default(options.dropout, kDefaultDropout)));
+  head->push_back(Dropout(dropout_or_default(options.dropout, kDefaultDropout)));
   head->push_back(torch::nn::Linear(last_channel_, options.num_classes));
   classifier = register_module("classifier", head);
 
@@ -168,7 +167,7 @@ void MobileNetV3Impl::reset_head(int64_t num_classes) {
   torch::nn::Sequential head;
   head->push_back(torch::nn::Linear(classifier->ptr<torch::nn::LinearImpl>(0)));
   head->push_back(Hardswish(classifier->ptr<HardswishImpl>(1)));
-  head->push_back(torch::nn::Dropout(classifier->ptr<torch::nn::DropoutImpl>(2)));
+  head->push_back(Dropout(classifier->ptr<DropoutImpl>(2)));
   auto fresh = make_output_layer(last_channel_, num_classes);
   match_device_and_dtype(*fresh, classifier->ptr<torch::nn::LinearImpl>(3)->weight);
   head->push_back(fresh);

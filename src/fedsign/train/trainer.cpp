@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "fedsign/core/check.h"
+#include "fedsign/models/layers.h"
 #include "fedsign/train/augment.h"
 #include "fedsign/train/balanced_sampler.h"
 #include "fedsign/train/contrastive_loss.h"
@@ -83,7 +84,9 @@ TrainStats Trainer::run(const data::ImageSet& set, const data::Indices& indices,
   // resumed run repeats an uninterrupted one exactly.
   std::mt19937_64 shuffle_rng(seed);
   at::Generator augment_rng = at::detail::createCPUGenerator(seed ^ 0x9e3779b97f4a7c15ULL);
-  torch::manual_seed(seed);
+  // Dropout draws from this thread's generator (models/layers.h), so that clients trained at
+  // once on several threads do not share one; it draws what torch::manual_seed(seed) would.
+  models::DropoutSeedScope dropout_rng(seed);
 
   model_->train();
   if (hooks.after_train_mode) hooks.after_train_mode(*model_);

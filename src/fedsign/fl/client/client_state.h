@@ -12,11 +12,13 @@
 // versions that neither the new checkpoint nor the one before it (the server's fallback,
 // server_checkpoint.h) refers to. The checkpoint is written durably (it survives a power cut), so
 // sync() forces the round's state files to disk before it: a checkpoint never refers to a state
-// that exists only in the page cache. Neither store is thread-safe.
+// that exists only in the page cache. Neither store is thread-safe; LockedClientStateStore makes
+// loads and saves of either safe from several threads (clients trained at once).
 #pragma once
 
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -53,6 +55,32 @@ class MemoryClientStateStore : public ClientStateStore {
 
  private:
   std::map<ClientId, ClientState> states_;
+};
+
+// Another store's load, save and counts under one mutex.
+class LockedClientStateStore : public ClientStateStore {
+ public:
+  explicit LockedClientStateStore(ClientStateStore& inner) : inner_(inner) {}
+  std::optional<ClientState> load(ClientId id) const override {
+    std::lock_guard lock(mutex_);
+    return inner_.load(id);
+  }
+  void save(ClientId id, const ClientState& state) override {
+    std::lock_guard lock(mutex_);
+    inner_.save(id, state);
+  }
+  int64_t num_states() const override {
+    std::lock_guard lock(mutex_);
+    return inner_.num_states();
+  }
+  int64_t bytes() const override {
+    std::lock_guard lock(mutex_);
+    return inner_.bytes();
+  }
+
+ private:
+  ClientStateStore& inner_;
+  mutable std::mutex mutex_;
 };
 
 // The one state of a single client (a real device running the network client).

@@ -87,6 +87,10 @@ class RunDriver {
   RunResult run(Weights& global, const RoundCallback& on_round = {});
 
   std::filesystem::path checkpoint_file() const { return config_.run_dir / "server.ckpt"; }
+  // Server::train_in_parallel.
+  void train_in_parallel(ClientThreads& threads, SlotClientFactory factory) {
+    server_.train_in_parallel(threads, std::move(factory));
+  }
 
  private:
   Strategy& strategy_;

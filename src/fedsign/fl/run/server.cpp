@@ -4,12 +4,39 @@
 
 #include <chrono>
 
+#include "fedsign/fl/run/client_threads.h"
+
 namespace fedsign::fl {
 
 namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// One client's fit: its result, or why it has none.
+struct FitOutcome {
+  std::optional<FitResult> result;
+  std::string error;         // without a result
+  bool dropped_out = false;  // a simulated dropout (ClientDropout), logged quietly
+  double call_seconds = 0;   // the whole call: making the client, training, encoding
+};
+
+FitOutcome fit_client(const ClientFactory& make, FitInstruction& instruction) {
+  const auto start = Clock::now();
+  FitOutcome o;
+  try {
+    FitResult result = make(instruction.client_id)->fit(instruction.ins);
+    result.client_id = instruction.client_id;
+    o.result = std::move(result);
+  } catch (const ClientDropout& e) {
+    o.dropped_out = true;
+    o.error = e.what();
+  } catch (const std::exception& e) {
+    o.error = e.what();
+  }
+  o.call_seconds = since(start);
+  return o;
 }
 
 // Aggregation metrics of the wrappers (robust rules, clipping, colluding attackers) that are
@@ -25,6 +52,60 @@ bool is_column(const std::string& key) {
 Server::Server(Strategy& strategy, const ClientManager& clients, ClientFactory factory)
     : strategy_(strategy), clients_(clients), factory_(std::move(factory)) {}
 
+void Server::train_in_parallel(ClientThreads& threads, SlotClientFactory factory) {
+  threads_ = &threads;
+  slot_factory_ = std::move(factory);
+}
+
+void Server::fit_clients(int64_t round, std::vector<FitInstruction>& instructions,
+                         FitAggregation& aggregation, RoundRecord& record) {
+  std::vector<FitOutcome> outcomes(instructions.size());
+  auto fit = [&](std::size_t i, const ClientFactory& make) {
+    outcomes[i] = fit_client(make, instructions[i]);
+    instructions[i].ins = {};  // drop this instruction's references before aggregating
+  };
+  double reported = 0, called = 0;
+  auto fold = [&](std::size_t i) {
+    FitOutcome& o = outcomes[i];
+    const ClientId id = instructions[i].client_id;
+    called += o.call_seconds;
+    if (o.result) {
+      auto it = o.result->metrics.find("train_seconds");
+      reported += it != o.result->metrics.end() ? it->second : o.call_seconds;
+      try {
+        aggregation.add(std::move(*o.result));
+        o = {};
+        return;
+      } catch (const std::exception& e) {  // a result the aggregation refuses: that client failed
+        o.error = e.what();
+      }
+    }
+    if (o.dropped_out) {
+      spdlog::debug("round {}: {}", round, o.error);
+    } else {
+      spdlog::warn("round {}: client {} failed: {}", round, id, o.error);
+    }
+    record.failures.push_back({id, o.error});
+    o = {};
+  };
+  if (!threads_) {
+    for (std::size_t i = 0; i < instructions.size(); ++i) {
+      fit(i, factory_);
+      fold(i);
+    }
+    record.train_seconds = reported;
+    return;
+  }
+  const auto start = Clock::now();
+  threads_->run(
+      instructions.size(),
+      [&](std::size_t i, int slot) {
+        fit(i, [&](ClientId id) { return slot_factory_(id, slot); });
+      },
+      fold);
+  record.train_seconds = called > 0 ? since(start) * reported / called : 0;
+}
+
 RoundRecord Server::run_round(int64_t round, Weights& global, bool evaluate) {
   const auto start = Clock::now();
   RoundRecord record;
@@ -33,23 +114,7 @@ RoundRecord Server::run_round(int64_t round, Weights& global, bool evaluate) {
   std::vector<FitInstruction> instructions = strategy_.configure_fit(round, global, clients_);
   record.clients_sampled = static_cast<int64_t>(instructions.size());
   std::unique_ptr<FitAggregation> aggregation = strategy_.begin_aggregate_fit(round, global);
-  for (auto& instruction : instructions) {
-    const auto client_start = Clock::now();
-    try {
-      FitResult result = factory_(instruction.client_id)->fit(instruction.ins);
-      result.client_id = instruction.client_id;
-      auto it = result.metrics.find("train_seconds");
-      record.train_seconds += it != result.metrics.end() ? it->second : since(client_start);
-      instruction.ins = {};  // drop this instruction's references before aggregating
-      aggregation->add(std::move(result));
-    } catch (const ClientDropout& e) {
-      spdlog::debug("round {}: {}", round, e.what());
-      record.failures.push_back({instruction.client_id, e.what()});
-    } catch (const std::exception& e) {
-      spdlog::warn("round {}: client {} failed: {}", round, instruction.client_id, e.what());
-      record.failures.push_back({instruction.client_id, e.what()});
-    }
-  }
+  fit_clients(round, instructions, *aggregation, record);
   instructions.clear();
   AggregateFitResult aggregated = aggregation->finish(record.failures);
   aggregation.reset();

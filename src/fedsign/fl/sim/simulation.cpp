@@ -1,5 +1,6 @@
 #include "fedsign/fl/sim/simulation.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include "fedsign/core/check.h"
@@ -42,6 +43,22 @@ Simulation::Simulation(const data::ImageSet& set, std::vector<ClientData> client
     disk_states_ = disk.get();
     states_ = std::move(disk);
   }
+  FEDSIGN_CHECK(config_.parallel_clients >= 1, "--parallel-clients {} must be >= 1",
+                config_.parallel_clients);
+  if (config_.parallel_clients > 1) {
+    locked_states_ = std::make_unique<LockedClientStateStore>(*states_);
+    // More models, initialized without moving the global generator (the run's initial model
+    // is drawn above; nothing after it should depend on how many models exist).
+    at::Generator global_rng = at::detail::getDefaultCPUGenerator();
+    const at::Tensor rng_state = global_rng.get_state();
+    for (int slot = 1; slot < config_.parallel_clients; ++slot) {
+      slot_workers_.push_back(std::make_unique<Worker>(config_.local, set.height, config_.num_classes));
+    }
+    global_rng.set_state(rng_state);
+    threads_ = std::make_unique<ClientThreads>(config_.parallel_clients, [](int) {
+      torch::set_num_threads(1);  // this thread's intra-op team: one client per core
+    });
+  }
   if (auto initial = strategy_.initialize_parameters()) {
     global_ = std::move(*initial);
   } else {
@@ -78,7 +95,7 @@ void Simulation::start_fresh() {
 
 void Simulation::before_round(int64_t round) {
   if (disk_states_) disk_states_->begin_round(round);
-  traffic_ = {};
+  traffic_.reset();
 }
 
 Metrics Simulation::round_columns(int64_t /*round*/) const {
@@ -101,19 +118,28 @@ void Simulation::checkpoint_written(int64_t /*round*/) {
 }
 
 SimulationResult Simulation::run(const RoundCallback& on_round) {
-  auto factory = [this](ClientId id) -> std::unique_ptr<Client> {
+  // Client `id` on `worker`, its state in `states`.
+  auto make = [this](ClientId id, Worker& worker,
+                     ClientStateStore& states) -> std::unique_ptr<Client> {
     FEDSIGN_CHECK(id >= 0 && static_cast<std::size_t>(id) < clients_.size(), "no client {}", id);
     auto poisoned = poisoned_.find(id);
     const data::ImageSet& set = poisoned == poisoned_.end() ? set_ : poisoned->second.set;
     const ClientData& data = poisoned == poisoned_.end() ? clients_[static_cast<std::size_t>(id)]
                                                          : poisoned->second.data;
-    auto local = std::make_unique<LocalClient>(id, set, data, *states_, worker_, config_.bn, faults_);
+    auto local = std::make_unique<LocalClient>(id, set, data, states, worker, config_.bn, faults_);
     return std::make_unique<UploadClient>(std::move(local), id, attackers_.count(id) > 0,
-                                          config_.attack, config_.compress, *states_, config_.seed,
+                                          config_.attack, config_.compress, states, config_.seed,
                                           traffic_);
   };
   Strategy& strategy = colluding_ ? static_cast<Strategy&>(*colluding_) : strategy_;
-  RunDriver driver(strategy, manager_, factory, config_.run, *this);
+  RunDriver driver(strategy, manager_, [&](ClientId id) { return make(id, worker_, *states_); },
+                   config_.run, *this);
+  if (threads_) {
+    driver.train_in_parallel(*threads_, [&](ClientId id, int slot) {
+      Worker& worker = slot == 0 ? worker_ : *slot_workers_[static_cast<std::size_t>(slot - 1)];
+      return make(id, worker, *locked_states_);
+    });
+  }
   RunResult run = driver.run(global_, on_round);
   SimulationResult result;
   result.history = std::move(run.history);

@@ -12,7 +12,8 @@
 // copies of a client's images (a few hundred each on GTSRB).
 //
 // Memory: the data set once, one Worker model (+ one for central evaluation), the global
-// weights, the strategy's state, one aggregation accumulator and one client result at a time.
+// weights, the strategy's state, one aggregation accumulator and one client result at a time
+// (with --parallel-clients P: P models, up to 2P results waiting for their turn).
 // Clients' persistent states (SCAFFOLD's c_i, FedBN's BN tensors) live in files under
 // RUN/client_states (in RAM only without a run directory), loaded for the duration of a call.
 // Nothing in memory grows with the number of clients beyond their index vectors.
@@ -21,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,6 +32,7 @@
 #include "fedsign/fl/client/local_client.h"
 #include "fedsign/fl/client_manager.h"
 #include "fedsign/fl/compress/upload.h"
+#include "fedsign/fl/run/client_threads.h"
 #include "fedsign/fl/run/driver.h"
 #include "fedsign/fl/sim/upload_client.h"
 #include "fedsign/fl/strategy/strategy.h"
@@ -47,6 +50,10 @@ struct SimulationConfig {
   double straggler_min_fraction = 0.5;
   attack::AttackOptions attack;        // kind "none": every client is honest
   compress::CompressOptions compress;  // the clients' upload codec
+  // Clients trained at once, each on its own thread with one intra-op thread and its own model
+  // (run/client_threads.h); evaluation keeps local.threads. The models are those of a
+  // local.threads = 1 run with clients one after another.
+  int parallel_clients = 1;
 };
 
 struct SimulationResult {
@@ -96,7 +103,10 @@ class Simulation : private RunHooks {
   SimulationConfig config_;
   FixedClientManager manager_;
   Worker worker_;
+  std::vector<std::unique_ptr<Worker>> slot_workers_;  // slots 1.. of --parallel-clients
+  std::unique_ptr<ClientThreads> threads_;
   std::unique_ptr<ClientStateStore> states_;
+  std::unique_ptr<LockedClientStateStore> locked_states_;  // states_ for clients on threads
   DiskClientStateStore* disk_states_ = nullptr;  // states_ when it is on disk
   Faults faults_;
   Weights global_;

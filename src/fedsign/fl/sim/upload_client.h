@@ -6,9 +6,11 @@
 // (label-flip, backdoor) act earlier, in the images the inner LocalClient trains on; the
 // colluding little-is-enough attack later, in the round's aggregation (attack/collusion.h).
 // An "abstain" attacker drops out before training: the run every defence is measured against.
-// Created per call like LocalClient; all references must outlive it. Not thread-safe.
+// Created per call like LocalClient; all references must outlive it. Clients on several threads
+// may share the traffic counters and a thread-safe state store (LockedClientStateStore).
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "fedsign/fl/attack/attack_options.h"
@@ -19,11 +21,15 @@
 namespace fedsign::fl {
 
 // A round's traffic and attackers, summed over its clients (the simulation's metrics.csv
-// columns bytes_up, bytes_down, attackers).
+// columns bytes_up, bytes_down, attackers), counted by clients that may train at once.
 struct RoundTraffic {
-  int64_t bytes_up = 0;    // client -> server: the (encoded) updates of the clients that trained
-  int64_t bytes_down = 0;  // server -> client: the float32 global model of every fit instruction
-  int64_t attackers = 0;   // attackers among the clients that trained (abstain: that were asked)
+  // client -> server: the (encoded) updates of the clients that trained
+  std::atomic<int64_t> bytes_up = 0;
+  // server -> client: the float32 global model of every fit instruction
+  std::atomic<int64_t> bytes_down = 0;
+  // attackers among the clients that trained (abstain: that were asked)
+  std::atomic<int64_t> attackers = 0;
+  void reset() { bytes_up = bytes_down = attackers = 0; }
 };
 
 class UploadClient : public Client {
