@@ -8,8 +8,8 @@
 #
 # Reports per config and mode the seconds of rounds 2..ROUNDS (round 1 warms the caches), of
 # which local training and evaluation (metrics.csv), the speed-up over --threads 2 (medians of the
-# runs), and whether the final model.pt is byte for byte the --threads 1 run's (it should be: each client trains on one thread either way, and
-# the results are folded in sampling order).
+# runs), and whether the final model.pt is byte for byte the --threads 1 run's (it should be:
+# each client trains on one thread either way, and the results are folded in sampling order).
 #
 # Environment: FEDSIGN (build/bin/fedsign), DATA (../shared/data/gtsrb), OUT
 # (runs/fl-parallel-bench), CONFIGS ("fedavg_dirichlet_0.1 scaffold_dirichlet_0.1", from

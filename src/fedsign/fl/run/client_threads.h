@@ -11,7 +11,6 @@
 #include <exception>
 #include <functional>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <vector>
 
@@ -25,7 +24,6 @@ class ClientThreads {
   ~ClientThreads();
   ClientThreads(const ClientThreads&) = delete;
   ClientThreads& operator=(const ClientThreads&) = delete;
-  int slots() const { return static_cast<int>(threads_.size()); }
 
   // work(i, slot) for every i in [0, n) on the threads, in order of i, and consume(i) on the
   // calling thread for i = 0, 1, ..., each once work(i) has returned. Work runs at most

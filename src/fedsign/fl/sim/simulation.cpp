@@ -52,7 +52,8 @@ Simulation::Simulation(const data::ImageSet& set, std::vector<ClientData> client
     at::Generator global_rng = at::detail::getDefaultCPUGenerator();
     const at::Tensor rng_state = global_rng.get_state();
     for (int slot = 1; slot < config_.parallel_clients; ++slot) {
-      slot_workers_.push_back(std::make_unique<Worker>(config_.local, set.height, config_.num_classes));
+      slot_workers_.push_back(
+          std::make_unique<Worker>(config_.local, set.height, config_.num_classes));
     }
     global_rng.set_state(rng_state);
     threads_ = std::make_unique<ClientThreads>(config_.parallel_clients, [](int) {
