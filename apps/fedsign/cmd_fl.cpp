@@ -83,15 +83,19 @@ void print_round(const fl::RoundMetrics& m, int64_t rounds) {
 // Central evaluation; under a backdoor attack also its success rate (metrics.csv column
 // backdoor_asr): accuracy on the validation images of the other classes, trigger stamped,
 // labelled with the target class.
-fl::CentralEvaluateFn central_evaluation(const data::ImageSet& set, const data::Indices& validation,
+// --eval-precision int8 scores both in int8, each calibrated on the same training images.
+fl::CentralEvaluateFn central_evaluation(const data::ImageSet& set, const data::TrackSplit& split,
                                          const train::TrainConfig& config,
+                                         const fl::FederationConfig& federation,
                                          const fl::attack::AttackOptions& attack) {
-  fl::CentralEvaluateFn clean = fl::make_central_evaluator(set, validation, config);
+  std::optional<fl::Int8Calibration> int8;
+  if (federation.eval_precision == "int8") int8 = fl::int8_eval_calibration(set, split.train, config);
+  fl::CentralEvaluateFn clean = fl::make_central_evaluator(set, split.validation, config, 43, int8);
   if (attack.kind != "backdoor") return clean;
   auto triggered = std::make_shared<const data::ImageSet>(fl::attack::triggered_evaluation_set(
-      set, validation, fl::attack::backdoor_trigger(attack)));
+      set, split.validation, fl::attack::backdoor_trigger(attack)));
   fl::CentralEvaluateFn on_triggered =
-      fl::make_central_evaluator(*triggered, data::all_indices(*triggered), config);
+      fl::make_central_evaluator(*triggered, data::all_indices(*triggered), config, 43, int8);
   return [clean, on_triggered, triggered](int64_t round, const fl::Weights& global) {
     std::optional<fl::EvaluateSummary> summary = clean(round, global);
     const std::optional<fl::EvaluateSummary> attacked = on_triggered(round, global);
@@ -168,7 +172,7 @@ void run_simulate(const CLI::App& command, SimulateCommand& o) {
     fl::resolve_model_settings(federation, *models::create_model(config.model, model_options));
   }
   auto strategy = fl::make_federation_strategy(
-      federation, central_evaluation(set, split.validation, config, o.attack), std::move(root));
+      federation, central_evaluation(set, split, config, federation, o.attack), std::move(root));
   if (federation.strategy == "scaffold" &&
       (config.optimizer.name != "sgd" || config.optimizer.momentum != 0)) {
     spdlog::warn("SCAFFOLD's control variates assume plain SGD locally (--optimizer sgd "

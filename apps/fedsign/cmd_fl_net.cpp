@@ -51,6 +51,8 @@ void run_server(const CLI::App& command, ServerCommand& c) {
   FEDSIGN_CHECK(!fl::needs_server_root(o.federation.robust) || !c.data.data_dir.empty(),
                 "--robust fltrust and --label-test need --data: the server's root set comes "
                 "from its training split");
+  FEDSIGN_CHECK(o.federation.eval_precision == "float" || !c.data.data_dir.empty(),
+                "--eval-precision int8 needs --data: without it the server does not evaluate");
   fl::CentralEvaluateFn evaluate;
   data::ImageSet set;  // outlives the run: the evaluator and FLTrust's root training read it
   data::TrackSplit split;
@@ -59,9 +61,13 @@ void run_server(const CLI::App& command, ServerCommand& c) {
     split = split_dataset(set, c.data);
     train::TrainConfig config = resolve(c.model, c.data);
     train::configure_threads(config.threads);
-    evaluate = fl::make_central_evaluator(set, split.validation, config);
-    spdlog::info("central evaluation on {} held-out images of {}", split.validation.size(),
-                 c.data.data_dir);
+    std::optional<fl::Int8Calibration> int8;
+    if (o.federation.eval_precision == "int8") {
+      int8 = fl::int8_eval_calibration(set, split.train, config);
+    }
+    evaluate = fl::make_central_evaluator(set, split.validation, config, 43, int8);
+    spdlog::info("central evaluation on {} held-out images of {}{}", split.validation.size(),
+                 c.data.data_dir, int8 ? " in int8 (--eval-precision)" : "");
     // As in `fl simulate`: a sample of the training split; the root training uses the default
     // local-training settings and the round's instructions.
     o.root = fl::make_server_root(o.federation.robust, set, split.train, config);

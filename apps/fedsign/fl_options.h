@@ -78,6 +78,9 @@ void add_federation_options(CLI::App& command, FederationOptions& options);
 // Every option of `command` that shapes the run (for the resume check): all but where, how long,
 // how loud and how fast, and the Network group.
 std::string settings_json(const CLI::App& command);
+// The same options' defaults: a resumed run accepts an option its checkpoint lacks (added to
+// fedsign since) at its default.
+std::string settings_defaults_json(const CLI::App& command);
 
 // The driver's run configuration from the options.
 fl::RunConfig run_config(const CLI::App& command, const FederationOptions& options,

@@ -96,11 +96,12 @@ void write_summary(const std::filesystem::path& dir, const SimulationSummary& s,
       s.clients_test_images,
       f.rounds, s.bn, failures, s.attack, s.compress);
   if (last_eval) {
+    const char* precision = f.eval_precision == "int8" ? ", int8: `--eval-precision`" : "";
     text += fmt::format(
-        "| final central accuracy | {} (round {}) |\n| best central accuracy | {} "
-        "(round {}) |\n| final federated accuracy | {} |\n",
-        percent(last_eval->central_accuracy), last_eval->round, percent(best), best_round,
-        percent(last_eval->federated_accuracy));
+        "| final central accuracy | {} (round {}{}) |\n| best central accuracy | {} "
+        "(round {}{}) |\n| final federated accuracy | {} |\n",
+        percent(last_eval->central_accuracy), last_eval->round, precision, percent(best),
+        best_round, precision, percent(last_eval->federated_accuracy));
   }
   if (const auto* dp = dynamic_cast<const fl::privacy::DpFedAvg*>(&strategy)) {
     const fl::privacy::DpOptions& o = dp->options();

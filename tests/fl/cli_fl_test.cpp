@@ -7,6 +7,9 @@
 #include <fstream>
 #include <regex>
 
+#include <nlohmann/json.hpp>
+
+#include "fedsign/fl/run/server_checkpoint.h"
 #include "fedsign/report/run_charts.h"
 #include "fedsign/fl/strategy/strategy.h"
 #include "tests/testing/cli_runner.h"
@@ -189,6 +192,53 @@ TEST_F(FlCli, FinalModelIsScoredOnTheUntouchedTestSplit) {
       << summary;
   EXPECT_EQ(std::stoi(m[1]), 15);
   EXPECT_EQ(std::stoi(m[2]) + std::stoi(m[3]), 30);
+}
+
+// A run checkpointed by an older fedsign, before an option existed, resumes with that option at
+// its default (the run ran without it) and is refused with it set, naming it.
+TEST_F(FlCli, ResumeAcceptsAnOptionAddedSinceAtItsDefault) {
+  const auto run = tmp_ / "older";
+  const std::string simulate = "fl simulate" + data_ + " --clients 2 --local-steps 1 --model keras_cnn"
+                               " --batch-size 8 --precision fp32 --out " + run.string();
+  auto first = run_cli(simulate + " --rounds 1", tmp_.path());
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  // The checkpoint as a build without --topk-dense-up-to would have written it.
+  fl::ServerCheckpoint cp = fl::load_server_checkpoint(run / "server.ckpt");
+  auto settings = nlohmann::json::parse(cp.settings_json);
+  ASSERT_TRUE(settings.contains("topk-dense-up-to")) << cp.settings_json;
+  settings.erase("topk-dense-up-to");
+  cp.settings_json = settings.dump();
+  fl::save_server_checkpoint(run / "server.ckpt", cp);
+
+  auto changed = run_cli(simulate + " --rounds 2 --resume --topk-dense-up-to 5", tmp_.path());
+  EXPECT_NE(changed.exit_code, 0);
+  EXPECT_NE(changed.err.find("settings changed (topk-dense-up-to)"), std::string::npos) << changed.err;
+  auto resumed = run_cli(simulate + " --rounds 2 --resume", tmp_.path());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(count_lines(run / "metrics.csv"), 3u);
+}
+
+// --eval-precision int8: the compact model's central accuracy in int8, said so in summary.md;
+// a model without an int8 path is refused, naming the option.
+TEST_F(FlCli, CentralEvaluationInInt8) {
+  const auto run = tmp_ / "int8";
+  const std::string simulate = "fl simulate" + data_ + " --clients 2 --rounds 1 --local-steps 1"
+                               " --batch-size 8 --eval-precision int8 --out " + run.string();
+  auto r = run_cli(simulate + " --model compact", tmp_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("central acc"), std::string::npos) << r.out;
+  EXPECT_NE(testing::read_text(run / "summary.md").find("(round 1, int8: `--eval-precision`)"),
+            std::string::npos);
+  auto refused = run_cli(simulate + " --model keras_cnn", tmp_.path());
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("--eval-precision int8: only the compact model"), std::string::npos)
+      << refused.err;
+  // A server without --data does not evaluate: asking it to in int8 is refused before a socket
+  // opens.
+  auto server = run_cli("fl server --address 127.0.0.1:0 --rounds 1 --eval-precision int8",
+                        tmp_.path());
+  EXPECT_NE(server.exit_code, 0);
+  EXPECT_NE(server.err.find("--eval-precision int8 needs --data"), std::string::npos) << server.err;
 }
 
 // The dashboard is plain HTTP: a simulation refuses to serve it beyond loopback unless told to,

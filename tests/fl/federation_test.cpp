@@ -144,6 +144,19 @@ TEST(Federation, SettingsCheckNamesWhatChanged) {
     EXPECT_NE(what.find("b, c"), std::string::npos) << what;
     EXPECT_EQ(what.find("a,"), std::string::npos) << what;
   }
+  // A key the saved settings lack (an option added since) passes at its current default only.
+  const std::string defaults = R"({"a":"0","b":"0","c":"4"})";
+  EXPECT_NO_THROW(check_same_settings(R"({"a":"1"})", R"({"a":"1","c":"4"})", "x.ckpt", defaults));
+  EXPECT_THROW(check_same_settings(R"({"a":"1"})", R"({"a":"1","c":"5"})", "x.ckpt", defaults),
+               fedsign::Error);
+  EXPECT_THROW(check_same_settings(R"({"a":"1"})", R"({"a":"1","c":"4"})", "x.ckpt"),
+               fedsign::Error);  // no defaults known
+  // A changed value is a change even when the new one is the default.
+  EXPECT_THROW(check_same_settings(R"({"a":"1","c":"3"})", R"({"a":"1","c":"4"})", "x.ckpt", defaults),
+               fedsign::Error);
+  // A key gone from the current settings (an option removed) is a change.
+  EXPECT_THROW(check_same_settings(R"({"a":"1","c":"4"})", R"({"a":"1"})", "x.ckpt", defaults),
+               fedsign::Error);
 }
 
 FederationConfig dp_config(const std::string& mode) {

@@ -13,8 +13,6 @@
 #include <cmath>
 
 #include "fedsign/core/check.h"
-#include "fedsign/data/gtsrb_reader.h"
-#include "fedsign/data/image_loader.h"
 #include "fedsign/data/split.h"
 #include "fedsign/data/partition.h"
 #include "fedsign/fl/privacy/dp_fedavg.h"
@@ -27,7 +25,7 @@
 #include "fedsign/models/registry.h"
 #include "fedsign/models/weights.h"
 #include "fedsign/report/run_charts.h"
-#include "tests/testing/gtsrb_fixture.h"
+#include "tests/testing/generated_data.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fedsign::fl {
@@ -37,21 +35,12 @@ namespace {
 class SimulationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir;
-    testing::write_kaggle_dataset(*dir_ / "data",
-        {.num_classes = 6, .tracks_per_class = 4, .frames_per_track = 4});
-    data::LoadOptions load;
-    load.size = 16;
-    load.progress = false;
-    load.threads = 1;
-    set_ = new data::ImageSet(data::load_images(data::find_dataset(*dir_ / "data"), load));
-    split_ = new data::TrackSplit(data::split_by_track(*set_, 0.25, 1));
+    data_ = new testing::GeneratedData({.num_classes = 6, .tracks_per_class = 4, .frames_per_track = 4},
+                                       16);
+    set_ = &data_->set;
+    split_ = &data_->split;
   }
-  static void TearDownTestSuite() {
-    delete split_;
-    delete set_;
-    delete dir_;
-  }
+  static void TearDownTestSuite() { delete data_; }
 
   static std::vector<ClientData> clients(int64_t n, data::PartitionKind kind = data::PartitionKind::kIid) {
     data::PartitionConfig p;
@@ -109,11 +98,11 @@ class SimulationTest : public ::testing::Test {
   }
   static void expect_fallback_redoes_round_3(bool resume_first);
 
-  static testing::TempDir* dir_;
+  static testing::GeneratedData* data_;
   static data::ImageSet* set_;
   static data::TrackSplit* split_;
 };
-testing::TempDir* SimulationTest::dir_ = nullptr;
+testing::GeneratedData* SimulationTest::data_ = nullptr;
 data::ImageSet* SimulationTest::set_ = nullptr;
 data::TrackSplit* SimulationTest::split_ = nullptr;
 

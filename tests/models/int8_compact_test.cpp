@@ -69,6 +69,25 @@ TEST(Int8Compact, ComputesTheFloatModelsLogitsUpToQuantization) {
   EXPECT_TRUE(model->is_training());
 }
 
+TEST(Int8Compact, Bf16CalibrationFindsTheFp32RangesWithinBf16Rounding) {
+  auto model = compact_with_statistics();
+  torch::manual_seed(6);
+  const std::vector<torch::Tensor> batches = {torch::randn({16, 3, 32, 32}),
+                                              torch::randn({16, 3, 32, 32})};
+  const Int8Ranges fp32 = calibrate_int8(*model, batches);
+  const Int8Ranges bf16 = calibrate_int8(*model, batches, /*bf16=*/true);
+  EXPECT_EQ(bf16.input_min, fp32.input_min);  // read before the cast
+  EXPECT_EQ(bf16.input_max, fp32.input_max);
+  ASSERT_EQ(bf16.block_max.size(), fp32.block_max.size());
+  bool any_differs = false;
+  for (std::size_t i = 0; i < fp32.block_max.size(); ++i) {
+    // bf16 keeps 8 significant bits; seven layers of it stay within a few percent.
+    EXPECT_NEAR(bf16.block_max[i], fp32.block_max[i], 0.03 * fp32.block_max[i]) << "block " << i;
+    any_differs = any_differs || bf16.block_max[i] != fp32.block_max[i];
+  }
+  EXPECT_TRUE(any_differs);  // it did compute in bf16
+}
+
 TEST(Int8Compact, RefusesOtherModelsAndRangesThatDoNotFit) {
   if (!int8_inference_available()) GTEST_SKIP() << "no x86 quantized engine in this LibTorch";
   auto model = compact_with_statistics();

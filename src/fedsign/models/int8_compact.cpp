@@ -84,7 +84,7 @@ bool select_engine() {
 
 bool int8_inference_available() { return select_engine(); }
 
-Int8Ranges calibrate_int8(Classifier& model, const std::vector<at::Tensor>& batches) {
+Int8Ranges calibrate_int8(Classifier& model, const std::vector<at::Tensor>& batches, bool bf16) {
   CompactCnnImpl& compact = as_compact(model);
   const std::vector<FloatBlock> blocks = blocks_of(compact);
   FEDSIGN_CHECK(!batches.empty(), "int8 calibration needs at least one batch of images");
@@ -94,12 +94,20 @@ Int8Ranges calibrate_int8(Classifier& model, const std::vector<at::Tensor>& batc
   ranges.input_min = std::numeric_limits<double>::infinity();
   ranges.input_max = -std::numeric_limits<double>::infinity();
   ranges.block_max.assign(blocks.size(), 0.0);
+  const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  const auto format = bf16 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> folded;
+  for (const auto& block : blocks) {
+    const auto [weight, bias] = fold(block);
+    folded.emplace_back(weight.to(dtype).contiguous(format), bias.to(dtype));
+  }
   for (const auto& batch : batches) {
     auto x = batch.to(torch::kFloat32).contiguous();
     ranges.input_min = std::min(ranges.input_min, x.min().item<double>());
     ranges.input_max = std::max(ranges.input_max, x.max().item<double>());
+    x = x.to(dtype).contiguous(format);
     for (std::size_t i = 0; i < blocks.size(); ++i) {
-      const auto [weight, bias] = fold(blocks[i]);
+      const auto& [weight, bias] = folded[i];
       x = torch::relu(torch::conv2d(x, weight, bias, 1, 1));
       ranges.block_max[i] = std::max(ranges.block_max[i], x.max().item<double>());
       if (blocks[i].pool_after) x = max_pool(x);

@@ -31,10 +31,12 @@ struct Int8Ranges {
 // Whether this LibTorch has a quantized engine for x86 (oneDNN or FBGEMM).
 bool int8_inference_available();
 
-// Runs `model` (a compact CNN, in fp32 and eval mode; restored afterwards) over `batches` of
-// normalized N x 3 x H x W inputs and records the ranges. Throws fedsign::Error for another
-// architecture or no images.
-Int8Ranges calibrate_int8(Classifier& model, const std::vector<at::Tensor>& batches);
+// Runs `model` (a compact CNN, in eval mode; restored afterwards) over `batches` of normalized
+// N x 3 x H x W inputs and records the ranges: in fp32, or with `bf16` in bfloat16 and
+// channels-last (several times faster; each maximum within bfloat16's 0.4%, below the uint8
+// step of 1/255 of it). Throws fedsign::Error for another architecture or no images.
+Int8Ranges calibrate_int8(Classifier& model, const std::vector<at::Tensor>& batches,
+                          bool bf16 = false);
 
 class Int8Compact {
  public:

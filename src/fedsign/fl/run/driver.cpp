@@ -25,17 +25,23 @@ bool evaluates(const RunConfig& config, int64_t round) {
 }
 
 void check_same_settings(const std::string& saved, const std::string& current,
-                         const std::filesystem::path& file) {
+                         const std::filesystem::path& file, const std::string& current_defaults) {
   const auto a = nlohmann::json::parse(saved), b = nlohmann::json::parse(current);
   if (a == b) return;
+  const auto defaults = nlohmann::json::parse(current_defaults);
   std::string list;
   for (const auto& [key, value] : b.items()) {
+    // An option the saved run did not have (fedsign was updated since) ran as its default.
+    const bool added_at_default = !a.contains(key) && defaults.contains(key) &&
+                                  defaults.at(key) == value;
+    if (added_at_default) continue;
     if (!a.contains(key) || a.at(key) != value) list += (list.empty() ? "" : ", ") + key;
   }
   for (const auto& [key, value] : a.items()) {
     if (!b.contains(key)) list += (list.empty() ? "" : ", ") + key;
   }
-  FEDSIGN_FAIL("{}: cannot resume, the run's settings changed ({})", file.string(), list);
+  FEDSIGN_CHECK(list.empty(), "{}: cannot resume, the run's settings changed ({})", file.string(),
+                list);
 }
 
 RunDriver::RunDriver(Strategy& strategy, const ClientManager& clients, ClientFactory factory,
@@ -60,7 +66,8 @@ RunResult RunDriver::run(Weights& global, const RoundCallback& on_round) {
     ServerCheckpoint cp = load_server_checkpoint(checkpoint_file());
     FEDSIGN_CHECK(cp.strategy == strategy_.name(), "{}: cannot resume a {} run with strategy {}",
                   checkpoint_file().string(), cp.strategy, strategy_.name());
-    check_same_settings(cp.settings_json, config_.settings_json, checkpoint_file());
+    check_same_settings(cp.settings_json, config_.settings_json, checkpoint_file(),
+                        config_.settings_defaults_json);
     check_same_layout(cp.global, global, checkpoint_file().string());
     global = std::move(cp.global);
     strategy_.load_state(cp.strategy_state);

@@ -30,16 +30,21 @@ struct RunConfig {
   // started over.
   bool resume = false;
   std::string title = "federated run";  // chart titles
-  // The settings that shape the run (JSON object); a resumed run must have the same ones.
+  // The settings that shape the run (JSON object); a resumed run must have the same ones, except
+  // that a setting the checkpoint lacks may take its default (settings_defaults_json): an option
+  // added to fedsign after the run started, which the run ran without.
   std::string settings_json = "{}";
+  std::string settings_defaults_json = "{}";
 };
 
 // Whether round `round` (from 1) is evaluated under `config`.
 bool evaluates(const RunConfig& config, int64_t round);
 
-// Throws fedsign::Error naming `file` and the changed keys unless the two JSON objects match.
+// Throws fedsign::Error naming `file` and the changed keys unless the two JSON objects match,
+// a key `saved` lacks counting as unchanged while `current` holds its value in `current_defaults`.
 void check_same_settings(const std::string& saved, const std::string& current,
-                         const std::filesystem::path& file);
+                         const std::filesystem::path& file,
+                         const std::string& current_defaults = "{}");
 
 // What a front door adds to the loop. Every call is on the driver's thread.
 class RunHooks {

@@ -50,6 +50,9 @@ struct FederationConfig {
   double min_lr = 0.0;
   // Evaluation after every k-th round and after the last (0: only after the last).
   int64_t eval_every = 1;
+  // Central evaluation in the run's float precision ("float") or in int8 ("int8": the compact
+  // model quantized at each evaluation, central_evaluator.h); the final test split is float.
+  std::string eval_precision = "float";
   // > 0: the run evaluates and saves a moving average of its global models with this decay
   // per round (strategy/model_ema.h); clients still train from the latest one. 0: off.
   double model_ema = 0.0;
