@@ -9,7 +9,6 @@
 #include "fedsign/models/registry.h"
 #include "fedsign/train/batch.h"
 #include "fedsign/train/evaluate.h"
-#include "fedsign/train/int8_model.h"
 #include "fedsign/train/precision.h"
 
 namespace fedsign::fl {
