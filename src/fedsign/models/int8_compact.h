@@ -33,8 +33,8 @@ bool int8_inference_available();
 
 // Runs `model` (a compact CNN, in eval mode; restored afterwards) over `batches` of normalized
 // N x 3 x H x W inputs and records the ranges: in fp32, or with `bf16` in bfloat16 and
-// channels-last (several times faster; each maximum within bfloat16's 0.4%, below the uint8
-// step of 1/255 of it). Throws fedsign::Error for another architecture or no images.
+// channels-last (faster; the maxima within a few percent of fp32's, and the uint8 scales with
+// them). Throws fedsign::Error for another architecture or no images.
 Int8Ranges calibrate_int8(Classifier& model, const std::vector<at::Tensor>& batches,
                           bool bf16 = false);
 
