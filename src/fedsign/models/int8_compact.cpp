@@ -102,7 +102,9 @@ Int8Ranges calibrate_int8(Classifier& model, const std::vector<at::Tensor>& batc
     folded.emplace_back(weight.to(dtype).contiguous(format), bias.to(dtype));
   }
   for (const auto& batch : batches) {
-    auto x = batch.to(torch::kFloat32).contiguous();
+    // Read in the batch's own memory format: the bf16 path wants channels-last, which the
+    // federated evaluator's batches already are.
+    auto x = batch.to(torch::kFloat32);
     ranges.input_min = std::min(ranges.input_min, x.min().item<double>());
     ranges.input_max = std::max(ranges.input_max, x.max().item<double>());
     x = x.to(dtype).contiguous(format);

@@ -19,18 +19,25 @@ fs::path int8_ranges_file(const fs::path& weights_file) {
   return file.replace_extension(".int8.json");
 }
 
-
-models::Int8Ranges calibrate_int8_on(models::Classifier& model, const data::ImageSet& set,
-                                     const data::Indices& indices, int64_t max_images,
-                                     int64_t batch_size) {
+std::vector<at::Tensor> calibration_batches(const data::ImageSet& set, const data::Indices& indices,
+                                            int64_t max_images, int64_t batch_size,
+                                            bool channels_last) {
+  FEDSIGN_CHECK(batch_size >= 1, "int8 calibration: batch size must be >= 1, got {}", batch_size);
   const std::size_t n = std::min(indices.size(), static_cast<std::size_t>(std::max<int64_t>(max_images, 0)));
   FEDSIGN_CHECK(n > 0, "int8 calibration: no images to calibrate on");
   std::vector<at::Tensor> batches;
   for (std::size_t begin = 0; begin < n; begin += static_cast<std::size_t>(batch_size)) {
     const std::size_t end = std::min(n, begin + static_cast<std::size_t>(batch_size));
-    batches.push_back(gather_inputs(set, indices, begin, end, /*channels_last=*/false));
+    batches.push_back(gather_inputs(set, indices, begin, end, channels_last));
   }
-  return models::calibrate_int8(model, batches);
+  return batches;
+}
+
+models::Int8Ranges calibrate_int8_on(models::Classifier& model, const data::ImageSet& set,
+                                     const data::Indices& indices, int64_t max_images,
+                                     int64_t batch_size) {
+  return models::calibrate_int8(
+      model, calibration_batches(set, indices, max_images, batch_size, /*channels_last=*/false));
 }
 
 void save_int8_record(const fs::path& file, const Int8Record& r) {

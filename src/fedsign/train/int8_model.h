@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fedsign/data/image_set.h"
 #include "fedsign/models/int8_compact.h"
@@ -28,6 +29,12 @@ struct Int8Record {
 
 // model.pt -> model.int8.json
 std::filesystem::path int8_ranges_file(const std::filesystem::path& weights_file);
+
+// The normalized inputs of the first `max_images` of `indices` (in order), in batches of at most
+// `batch_size`: what calibrate_int8 runs over. Throws fedsign::Error when there are none.
+std::vector<at::Tensor> calibration_batches(const data::ImageSet& set, const data::Indices& indices,
+                                            int64_t max_images, int64_t batch_size,
+                                            bool channels_last);
 
 // Ranges of `model` over `indices` of `set` (at most `max_images` of them, in order).
 models::Int8Ranges calibrate_int8_on(models::Classifier& model, const data::ImageSet& set,

@@ -7,8 +7,8 @@
 #include "fedsign/fl/run/root_update.h"
 #include "fedsign/models/int8_compact.h"
 #include "fedsign/models/registry.h"
-#include "fedsign/train/batch.h"
 #include "fedsign/train/evaluate.h"
+#include "fedsign/train/int8_model.h"
 #include "fedsign/train/precision.h"
 
 namespace fedsign::fl {
@@ -50,11 +50,8 @@ CentralEvaluateFn make_central_evaluator(const data::ImageSet& set, data::Indice
     train::Predictions p;
     if (int8) {
       if (state->calibration_batches.empty()) {
-        for (std::size_t begin = 0; begin < int8->indices.size(); begin += 128) {
-          const std::size_t end = std::min(int8->indices.size(), begin + 128);
-          state->calibration_batches.push_back(
-              train::gather_inputs(*int8->set, int8->indices, begin, end, /*channels_last=*/true));
-        }
+        state->calibration_batches = train::calibration_batches(
+            *int8->set, int8->indices, kInt8EvalCalibrationImages, 128, /*channels_last=*/true);
       }
       // bf16 where the CPU computes it natively (its GEMM rate 3.6x fp32's here); emulated, slower.
       const models::Int8Ranges ranges = models::calibrate_int8(
