@@ -53,7 +53,7 @@ accuracies() {  # metrics.csv -> "round:accuracy ..." of the evaluated rounds
 
 {
   echo "fl simulate --config configs/fl/$CONFIG.toml --rounds $ROUNDS --eval-every $EVAL_EVERY --threads $THREADS ${EXTRA:-}"
-  echo "$REPS runs of each --eval-precision, alternating ($(date -u +%F), $(nproc) cores)."
+  echo "$REPS runs of each --eval-precision, alternating ($(date -u +%F), $(nproc) cores, $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed "s/^ //"))."
   echo
   echo "| run | --eval-precision | training round (mean s) | evaluated round (mean s) | its evaluation (mean s) | evaluated / training round |"
   echo "|---|---|---:|---:|---:|---:|"
