@@ -103,7 +103,7 @@ Int8Ranges calibrate_int8(Classifier& model, const std::vector<at::Tensor>& batc
   }
   for (const auto& batch : batches) {
     // Read in the batch's own memory format: the bf16 path wants channels-last, which the
-    // federated evaluator's batches already are.
+    // int8 central evaluator's batches already are (no planar copy and back).
     auto x = batch.to(torch::kFloat32);
     ranges.input_min = std::min(ranges.input_min, x.min().item<double>());
     ranges.input_max = std::max(ranges.input_max, x.max().item<double>());
