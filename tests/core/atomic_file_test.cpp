@@ -3,8 +3,12 @@
 #include "fedsign/core/atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -90,6 +94,61 @@ TEST(AtomicFile, KeepPreviousNeverLeavesTheTargetMissing) {
   EXPECT_EQ(missing.load(), 0) << "of " << polls.load() << " polls";
   EXPECT_EQ(read(file), "round 2000");
   EXPECT_EQ(read(tmp / "ckpt.prev"), "round 1999");
+}
+
+int round_in(const fs::path& p) {
+  const std::string text = read(p);
+  EXPECT_EQ(text.rfind("round ", 0), 0u) << p << " holds '" << text << "'";
+  return text.size() > 6 ? std::stoi(text.substr(6)) : -1;
+}
+
+// A process killed at any moment of a write with keep_previous leaves the target complete and,
+// once there were two generations, the previous one as a separate, older file: never one file
+// under both names (then damage to it in place, a bad sector, would leave no generation). A child
+// process writes generations until SIGKILLed at a varying moment; 200 kills, each in a fresh
+// directory, a few milliseconds each. The temporaries a kill leaves are then removed.
+TEST(AtomicFile, AKillAtAnyMomentLeavesThePreviousGenerationAsASeparateOlderFile) {
+  testing::TempDir tmp;
+  int with_previous = 0, removed = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const fs::path dir = tmp / std::to_string(trial);
+    fs::create_directories(dir);
+    const fs::path file = dir / "ckpt", prev = dir / "ckpt.prev";
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0) << "fork failed";
+    if (child == 0) {
+      try {
+        const AtomicWriteOptions options{.keep_previous = prev};
+        for (int round = 1;; ++round)
+          write_stream_atomically(file, [&](std::ostream& out) { out << "round " << round; }, options);
+      } catch (...) {
+      }
+      ::_exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500 + (trial * 397) % 2500));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself at trial " << trial;
+    if (!fs::exists(file)) continue;  // killed before its first rename
+    const int latest = round_in(file);
+    if (!fs::exists(prev)) continue;
+    ++with_previous;
+    ASSERT_FALSE(fs::equivalent(file, prev)) << "trial " << trial << ": one file, both names";
+    ASSERT_LT(round_in(prev), latest) << "trial " << trial;
+    // What the dead writer left half done goes; what a live one (this process) writes stays.
+    const fs::path live = dir / fmt::format(".ckpt.tmp{}-7", ::getpid());
+    std::ofstream(live) << "being written";
+    removed += remove_stale_temporaries(file, prev);
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const std::string name = entry.path().filename().string();
+      EXPECT_TRUE(name == "ckpt" || name == "ckpt.prev" || entry.path() == live)
+          << "trial " << trial << ": " << name << " left behind";
+    }
+    EXPECT_TRUE(fs::exists(live));
+  }
+  EXPECT_GT(with_previous, 50) << "most kills should land after a few generations";
+  EXPECT_GT(removed, 0) << "some kills should land inside a write";
 }
 
 TEST(AtomicFile, FsyncOfAMissingPathNamesIt) {

@@ -124,7 +124,7 @@ TEST_F(FaultSuite, FloodOfUnauthenticatedStreamsIsBounded) {
 }
 
 // The server is SIGKILLed after some rounds and its latest checkpoint is then torn: --resume
-// falls back to the previous generation (saying so), redoes one round, and the run ends with
+// falls back to the previous generation (saying so), redoes the rounds after it, and the run ends with
 // every round exactly once; rounds before the fallback point are kept unchanged.
 TEST_F(FaultSuite, ServerKilledWithCorruptLatestCheckpointResumesFromThePrevious) {
   for (const char* n : {"a", "b"}) allow(n);
@@ -141,24 +141,29 @@ TEST_F(FaultSuite, ServerKilledWithCorruptLatestCheckpointResumesFromThePrevious
   EXPECT_TRUE(fs::exists(tmp_ / "run" / "model.pt") && fs::exists(tmp_ / "run" / "model.json"));
   const int64_t latest = fl::load_server_checkpoint(ckpt).round;
   ASSERT_GE(latest, 2);
-  // A kill inside the checkpoint's rotation (after FILE.prev became a second name of FILE, before
-  // the new FILE's rename) leaves one complete file under both names: there is no older
-  // generation to fall back to, and tearing FILE would tear it too. Then the resume must simply
-  // continue from that round.
+  // The previous generation is a separate, older file whatever moment the kill hit: one round
+  // older, or two if it landed between the rotation's two renames (core/atomic_file.cpp).
   const fs::path prev = fl::previous_checkpoint(ckpt);
-  const bool one_file = fs::exists(prev) && fs::equivalent(ckpt, prev);
-  if (!one_file) fs::resize_file(ckpt, fs::file_size(ckpt) / 2);  // torn write / bad sector
+  ASSERT_TRUE(fs::exists(prev));
+  ASSERT_FALSE(fs::equivalent(ckpt, prev)) << "one file under both names";
+  const int64_t resumed_after = fl::load_server_checkpoint(prev).round;
+  ASSERT_LT(resumed_after, latest);
+  ASSERT_GE(resumed_after, latest - 2);
+  fs::resize_file(ckpt, fs::file_size(ckpt) / 2);  // torn write / bad sector
 
   auto resumed = start(with(server_args(4, 2), {"--resume"}), "server2.log");
   ASSERT_EQ(resumed->wait_for(240s), 0) << resumed->log();
   const std::string log = resumed->log();
-  const int64_t resumed_after = one_file ? latest : latest - 1;
-  EXPECT_EQ(contains(log, "falling back to the previous generation"), !one_file) << log;
+  EXPECT_TRUE(contains(log, "falling back to the previous generation")) << log;
   EXPECT_TRUE(contains(log, "after round " + std::to_string(resumed_after))) << log;
   const auto after = metrics();
   ASSERT_EQ(after.size(), 4u);
   for (std::size_t r = 0; r < after.size(); ++r) EXPECT_EQ(number(after[r], "round"), r + 1.0);
   for (std::size_t r = 0; r < static_cast<std::size_t>(resumed_after); ++r) EXPECT_EQ(after[r], before[r]);
+  for (const auto& entry : fs::directory_iterator(tmp_ / "run")) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_FALSE(name.rfind(".server.ckpt", 0) == 0) << name << ": a crashed write's temporary left";
+  }
   EXPECT_EQ(a->wait_for(60s), 0) << a->log();
   EXPECT_EQ(b->wait_for(60s), 0) << b->log();
 }

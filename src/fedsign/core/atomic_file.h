@@ -14,9 +14,10 @@ struct AtomicWriteOptions {
   // kernel crash: fsync of the temporary file before the rename and of the directory after it.
   // Costs a few milliseconds per file; for files whose loss costs work (the server checkpoint).
   bool durable = false;
-  // If set and the target exists, the target is kept here (linked, not moved) just before the new
-  // file takes its place: at every moment the target exists and is complete (old or new), and
-  // keep_previous holds a complete earlier generation once there has been one.
+  // If set and the target exists, the replaced generation is kept here (a second name for it is
+  // made before the new file takes its place and renamed here after): at every moment the target
+  // exists and is complete (old or new), and once there were two generations keep_previous holds
+  // a separate, older complete one (after a kill between the two renames, one generation older).
   std::filesystem::path keep_previous;
 };
 
@@ -32,6 +33,13 @@ void write_stream_atomically(const std::filesystem::path& path,
                              const AtomicWriteOptions& options = {});
 
 void write_text_atomically(const std::filesystem::path& path, std::string_view text);
+
+// Removes the temporary files that writes of `path` left behind when their process died (a kill
+// mid-write): those named for `path` or for `keep_previous` (the rotation's second name), whose
+// process id is no longer running. Returns how many were removed. For a resuming server, so that
+// crashes do not pile up hidden checkpoint-sized files.
+int remove_stale_temporaries(const std::filesystem::path& path,
+                             const std::filesystem::path& keep_previous = {});
 
 // fsync of a file, or of a directory (its entries, e.g. a rename in it). Throws fedsign::Error
 // naming the path.

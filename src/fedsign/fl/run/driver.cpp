@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "fedsign/core/atomic_file.h"
 #include "fedsign/core/check.h"
 
 namespace fedsign::fl {
@@ -75,6 +76,8 @@ RunResult RunDriver::run(Weights& global, const RoundCallback& on_round) {
     result.first_round = cp.round + 1;
     hooks_.restore(cp);
     spdlog::info("resumed from {} after round {}", checkpoint_file().string(), cp.round);
+    if (const int stale = remove_stale_temporaries(checkpoint_file(), previous_checkpoint(checkpoint_file())))
+      spdlog::info("removed {} temporary checkpoint file(s) left by the crashed run", stale);
   } else {
     hooks_.start_fresh();
   }
