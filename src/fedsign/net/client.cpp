@@ -23,6 +23,7 @@
 #include "fedsign/fl/rng.h"
 #include "fedsign/net/grpc_status.h"
 #include "fedsign/net/secagg_client.h"
+#include "fedsign/net/state_history.h"
 #include "fedsign/net/tokens.h"
 #include "fedsign/net/upload_codec.h"
 #include "fedsign/net/validate.h"
@@ -230,8 +231,8 @@ Status submit_with_retry(v1::Federation::Stub& stub, const v1::ResultHeader& hea
 // the clients' c_i agree and top-k's residual loses nothing the server never got. A refused
 // update (stale round, failed check, unknown session) or a failed task puts the state back; a
 // lost connection leaves it (the server may have taken the update), as does an accepted one,
-// which --state-file then records.
-void keep_state_with_the_update(const ClientOptions& o, const Status& submitted, bool had_update,
+// which --state-file then records. Returns whether the state moved (the update may be taken).
+bool keep_state_with_the_update(const ClientOptions& o, const Status& submitted, bool had_update,
                                 int64_t round, fl::ClientState& before, fl::ClientState& state,
                                 const fl::StateOwner& owner) {
   if (!had_update || (!submitted.ok() && !may_have_taken_effect(submitted))) {
@@ -239,9 +240,30 @@ void keep_state_with_the_update(const ClientOptions& o, const Status& submitted,
       spdlog::info("round {}: the update was not taken, the client state stays as before it", round);
     }
     state = std::move(before);
-    return;
+    return false;
   }
   if (!o.state_file.empty() && !owner.run_id.empty() && !state.empty()) {
+    fl::save_client_state_file(o.state_file, state, owner);
+  }
+  return true;
+}
+
+// Before a FIT task: a restarted server that resumed from an earlier checkpoint lost this
+// client's updates of the rounds after it; the state goes back to before them
+// (state_history.h), and so does --state-file.
+void rewind_lost_updates(const ClientOptions& o, const v1::TaskHeader& header,
+                         StateHistory& history, fl::ClientState& state,
+                         const fl::StateOwner& owner) {
+  const int64_t lost = history.rewind(header.server_incarnation(), header.resumed_after_round(),
+                                      header.round(), state);
+  if (lost == 0) return;
+  spdlog::warn("round {}: the server resumed after round {}, losing this client's update of round "
+               "{}: the client state goes back to before that update", header.round(),
+               header.resumed_after_round(), lost);
+  if (o.state_file.empty() || owner.run_id.empty()) return;
+  if (state.empty()) {
+    std::filesystem::remove(o.state_file);
+  } else {
     fl::save_client_state_file(o.state_file, state, owner);
   }
 }
@@ -294,6 +316,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
   const fl::Faults no_faults;
   fl::ClientState state;
   std::string state_run;  // the federation run `state` belongs to (run_identity.h)
+  StateHistory history;   // `state` before recent updates, for a server that loses them
   std::unique_ptr<fl::Worker> worker;
   Backoff backoff(o.backoff_initial_s, o.backoff_max_s);
   auto last_contact = Clock::now();
@@ -334,7 +357,9 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
     last_contact = Clock::now();
     spdlog::info("registered with {} as client {} (model {}, {} px)", o.server, reply.client_id(),
                  reply.model(), reply.input_size());
+    const std::string run_before = state_run;
     adopt_run_state(o, reply, state, state_run);
+    if (state_run != run_before) history.clear();  // a new run: its history does not apply
     if (!worker) {
       FEDSIGN_CHECK(set.height == reply.input_size(),
                     "the server's model takes {} px images, the data was loaded at {} px (--size)",
@@ -385,6 +410,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       int64_t round = header.round();
       spdlog::info("round {}: {} task {}", round, fit ? "fit" : "evaluate", header.task_id());
       heartbeat.set_state(fit ? "training" : "evaluating");
+      if (fit) rewind_lost_updates(o, header, history, state, {state_run, reply.client_id()});
       // The state moves with the update: if the server refuses it, the state stays as it was.
       fl::ClientState state_before_task = state;
       fl::LocalClient client(reply.client_id(), set, data, state, *worker, bn_mode, no_faults);
@@ -489,9 +515,9 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
                        u.to_string());
         }
       }
-      if (fit) {
-        keep_state_with_the_update(o, s, blob.has_value(), round, state_before_task, state,
-                                   {state_run, reply.client_id()});
+      if (fit && keep_state_with_the_update(o, s, blob.has_value(), round, state_before_task,
+                                            state, {state_run, reply.client_id()})) {
+        history.taken(header.server_incarnation(), header.round(), std::move(state_before_task));
       }
       if (s.ok()) {
         ++tasks_done;

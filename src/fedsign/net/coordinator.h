@@ -43,6 +43,10 @@ struct Task {
   fl::ClientId client = 0;
   int64_t round = 0;
   int64_t model_version = 0;  // rounds completed when the weights were made
+  // The server process that made the task (random at its start) and the round its run resumed
+  // after (0: a fresh run); sent with FIT tasks (net/state_history.h).
+  uint64_t server_incarnation = 0;
+  int64_t resumed_after = 0;
   fl::Config config;
   std::shared_ptr<const Blob> blob;             // global weights (+ control), shared per round
   std::shared_ptr<const fl::Weights> layout;    // what a FIT update must look like

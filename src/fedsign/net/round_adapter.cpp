@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <random>
 #include <set>
 #include <stdexcept>
 
@@ -15,6 +16,16 @@
 #include "fedsign/net/validate.h"
 
 namespace fedsign::net {
+
+namespace {
+// Tells this server process from the one before a restart: not a secret, just distinct.
+uint64_t random_incarnation() {
+  std::random_device device;
+  uint64_t value = 0;
+  while (value == 0) value = (uint64_t{device()} << 32) | device();
+  return value;
+}
+}  // namespace
 
 class DispatchingStrategy::Forwarding : public fl::FitAggregation {
  public:
@@ -99,7 +110,8 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
 
 DispatchingStrategy::DispatchingStrategy(fl::Strategy& inner, Coordinator& coordinator,
                                          std::chrono::milliseconds round_deadline)
-    : inner_(inner), coordinator_(coordinator), round_deadline_(round_deadline) {}
+    : inner_(inner), coordinator_(coordinator), round_deadline_(round_deadline),
+      incarnation_(random_incarnation()) {}
 
 std::shared_ptr<Task> DispatchingStrategy::make_task(TaskKind kind, fl::ClientId client,
                                                      int64_t round, int64_t version,
@@ -111,6 +123,8 @@ std::shared_ptr<Task> DispatchingStrategy::make_task(TaskKind kind, fl::ClientId
   task->client = client;
   task->round = round;
   task->model_version = version;
+  task->server_incarnation = incarnation_;
+  task->resumed_after = resumed_after_;
   task->config = config;
   task->blob = std::move(blob);
   task->layout = layout_;

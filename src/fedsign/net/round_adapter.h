@@ -90,6 +90,9 @@ class DispatchingStrategy : public fl::Strategy {
   // Sends the model of FIT and EVALUATE tasks as bfloat16 (half the bytes; clients train and
   // evaluate from it in float32). Updates are still checked against the float32 global.
   void set_bf16_downloads(bool on) { bf16_downloads_ = on; }
+  // The run resumed after this round (a restarted server's checkpoint); every later task says so,
+  // with this process's incarnation, so that clients drop the state of updates the crash lost.
+  void set_resumed_after(int64_t round) { resumed_after_ = round; }
   // The open secure-aggregation round `round` (null if none).
   std::shared_ptr<SecAggRound> secagg_round(int64_t round) const;
   // Hands the masked update of `task` (its client's words) to the round's SecAggRound; like
@@ -135,6 +138,8 @@ class DispatchingStrategy : public fl::Strategy {
   int64_t folded_ = 0;
   int64_t min_results_ = 1;
   int64_t task_counter_ = 0;
+  const uint64_t incarnation_;  // random, never 0 (0 is "not sent" on the wire)
+  int64_t resumed_after_ = 0;
   // Secure aggregation (guarded by mutex_ once a round is open).
   std::optional<SecAggSettings> secagg_settings_;
   fl::compress::CompressOptions upload_codec_;

@@ -77,6 +77,7 @@ class NetworkRun : public fl::RunHooks {
     }
     rejected_before_ = extra.value("rejected", int64_t{0});
     if (extra.contains("partition")) partitions_.restore(extra.at("partition").dump());
+    dispatch_.set_resumed_after(checkpoint.round);
   }
 
   void before_round(int64_t round) override {
