@@ -1,7 +1,8 @@
 // The coordinator's security and timing rules without processes: sessions (CSPRNG, bound to
 // the caller's identity and connection), claims (declared example counts, deadlines), the
 // upload deadline of a claimed task, that a late update cannot land in a later round nor in
-// its own round once its task failed, and that a non-finite aggregate is never the new model.
+// its own round once its task failed, that a non-finite aggregate is never the new model, and
+// which of a client's updates the model holds.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -251,6 +252,48 @@ TEST(Fold, RefusesAnUpdateWhoseTaskFailedAtItsUploadDeadline) {
   fl::AggregateFitResult out = dispatch.begin_aggregate_fit(1, global)->finish({});
   EXPECT_TRUE(torch::equal(out.weights.tensors[0], global.tensors[0]));
   EXPECT_EQ(out.metrics.at("num_results"), 0);
+}
+
+// Each FIT task tells its client the last round whose update from it is in the model (the
+// client settles its state by it: sent_updates.h). A folded update counts once its round's
+// aggregate becomes the model, not in a round that keeps the old one; a restarted server takes
+// the rounds from its checkpoint, and one whose checkpoint has none leaves it unsaid.
+TEST(Fold, FitTasksCarryTheLastRoundWhoseUpdateIsInTheModel) {
+  Fixture f;
+  const std::string s = f.join("alice", "p");
+  fl::StrategyOptions options;
+  auto fedavg = fl::make_strategy("fedavg", options);
+  DispatchingStrategy dispatch(*fedavg, f.coordinator, 60s);
+  NetClientManager manager(f.coordinator);
+  const fl::Weights global = tiny_model();
+  fl::FitResult update;
+  update.weights = fl::clone(global);
+  update.weights.tensors[0] += 0.5f;
+  update.num_examples = 10;
+  // Runs round `round`; alice's update is folded if `send`. Returns what its FIT task said.
+  auto round_with = [&](int64_t round, bool send) {
+    dispatch.configure_fit(round, global, manager);
+    std::shared_ptr<Task> task = claim_fit_task(f, dispatch, s, round);
+    EXPECT_NE(task, nullptr);
+    if (!task) return int64_t{-2};
+    if (send) EXPECT_TRUE(dispatch.fold(task, update).ok());
+    dispatch.begin_aggregate_fit(round, global)->finish({});
+    return task->last_taken_round;
+  };
+  EXPECT_EQ(round_with(1, true), 0) << "nothing taken yet";
+  EXPECT_EQ(round_with(2, false), 1);
+  dispatch.set_min_results(2);  // from round 3 on, one update keeps the old model
+  EXPECT_EQ(round_with(3, true), 1) << "round 2 had no update of alice";
+  EXPECT_EQ(round_with(4, false), 1) << "round 3 kept the old model";
+  EXPECT_EQ(dispatch.taken_rounds(), (std::map<fl::ClientId, int64_t>{{0, 1}}));
+
+  DispatchingStrategy restarted(*fedavg, f.coordinator, 60s);
+  restarted.restore_taken_rounds(dispatch.taken_rounds());
+  restarted.configure_fit(5, global, manager);
+  EXPECT_EQ(restarted.task_for(0, TaskKind::kFit)->last_taken_round, 1);
+  restarted.restore_taken_rounds(std::nullopt);
+  restarted.configure_fit(6, global, manager);
+  EXPECT_EQ(restarted.task_for(0, TaskKind::kFit)->last_taken_round, -1) << "unknown: not sent";
 }
 
 // FedAvg's sampling and evaluation, with an aggregate that is not finite (as an overflowing

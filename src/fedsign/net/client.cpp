@@ -23,7 +23,7 @@
 #include "fedsign/fl/rng.h"
 #include "fedsign/net/grpc_status.h"
 #include "fedsign/net/secagg_client.h"
-#include "fedsign/net/state_history.h"
+#include "fedsign/net/sent_updates.h"
 #include "fedsign/net/tokens.h"
 #include "fedsign/net/upload_codec.h"
 #include "fedsign/net/validate.h"
@@ -231,7 +231,8 @@ Status submit_with_retry(v1::Federation::Stub& stub, const v1::ResultHeader& hea
 // the clients' c_i agree and top-k's residual loses nothing the server never got. A refused
 // update (stale round, failed check, unknown session) or a failed task puts the state back; a
 // lost connection leaves it (the server may have taken the update), as does an accepted one,
-// which --state-file then records. Returns whether the state moved (the update may be taken).
+// which --state-file then records. Returns whether the state moved (the update may be taken):
+// the next FIT task tells whether the server's model holds it (sent_updates.h).
 bool keep_state_with_the_update(const ClientOptions& o, const Status& submitted, bool had_update,
                                 int64_t round, fl::ClientState& before, fl::ClientState& state,
                                 const fl::StateOwner& owner) {
@@ -248,18 +249,18 @@ bool keep_state_with_the_update(const ClientOptions& o, const Status& submitted,
   return true;
 }
 
-// Before a FIT task: a restarted server that resumed from an earlier checkpoint lost this
-// client's updates of the rounds after it; the state goes back to before them
-// (state_history.h), and so does --state-file.
-void rewind_lost_updates(const ClientOptions& o, const v1::TaskHeader& header,
-                         StateHistory& history, fl::ClientState& state,
-                         const fl::StateOwner& owner) {
-  const int64_t lost = history.rewind(header.server_incarnation(), header.resumed_after_round(),
-                                      header.round(), state);
+// Before a FIT task: the server says which of this client's updates its model holds; if not
+// every one sent (sent_updates.h), the state goes back to before the earliest it lacks, and so
+// does --state-file.
+void settle_sent_updates(const ClientOptions& o, const v1::TaskHeader& header, SentUpdates& sent,
+                         fl::ClientState& state, const fl::StateOwner& owner) {
+  std::optional<int64_t> last_taken;
+  if (header.has_client_last_taken_round()) last_taken = header.client_last_taken_round();
+  const int64_t lost = sent.settle(last_taken, header.round(), state);
   if (lost == 0) return;
-  spdlog::warn("round {}: the server resumed after round {}, losing this client's update of round "
-               "{}: the client state goes back to before that update", header.round(),
-               header.resumed_after_round(), lost);
+  spdlog::warn("round {}: the server's model holds this client's updates up to round {}, not "
+               "that of round {}: the client state goes back to before that update",
+               header.round(), *last_taken, lost);
   if (o.state_file.empty() || owner.run_id.empty()) return;
   if (state.empty()) {
     std::filesystem::remove(o.state_file);
@@ -316,7 +317,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
   const fl::Faults no_faults;
   fl::ClientState state;
   std::string state_run;  // the federation run `state` belongs to (run_identity.h)
-  StateHistory history;   // `state` before recent updates, for a server that loses them
+  SentUpdates sent;       // `state` before each recent update, for a server that lacks them
   std::unique_ptr<fl::Worker> worker;
   Backoff backoff(o.backoff_initial_s, o.backoff_max_s);
   auto last_contact = Clock::now();
@@ -359,7 +360,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
                  reply.model(), reply.input_size());
     const std::string run_before = state_run;
     adopt_run_state(o, reply, state, state_run);
-    if (state_run != run_before) history.clear();  // a new run: its history does not apply
+    if (state_run != run_before) sent.clear();  // a new run: the old one's updates do not apply
     if (!worker) {
       FEDSIGN_CHECK(set.height == reply.input_size(),
                     "the server's model takes {} px images, the data was loaded at {} px (--size)",
@@ -410,7 +411,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       int64_t round = header.round();
       spdlog::info("round {}: {} task {}", round, fit ? "fit" : "evaluate", header.task_id());
       heartbeat.set_state(fit ? "training" : "evaluating");
-      if (fit) rewind_lost_updates(o, header, history, state, {state_run, reply.client_id()});
+      if (fit) settle_sent_updates(o, header, sent, state, {state_run, reply.client_id()});
       // The state moves with the update: if the server refuses it, the state stays as it was.
       fl::ClientState state_before_task = state;
       fl::LocalClient client(reply.client_id(), set, data, state, *worker, bn_mode, no_faults);
@@ -517,7 +518,7 @@ int64_t run_client(const ClientOptions& o, const data::ImageSet& set, const fl::
       }
       if (fit && keep_state_with_the_update(o, s, blob.has_value(), round, state_before_task,
                                             state, {state_run, reply.client_id()})) {
-        history.taken(header.server_incarnation(), header.round(), std::move(state_before_task));
+        sent.sent(header.round(), std::move(state_before_task));
       }
       if (s.ok()) {
         ++tasks_done;

@@ -43,10 +43,9 @@ struct Task {
   fl::ClientId client = 0;
   int64_t round = 0;
   int64_t model_version = 0;  // rounds completed when the weights were made
-  // The server process that made the task (random at its start) and the round its run resumed
-  // after (0: a fresh run); sent with FIT tasks (net/state_history.h).
-  uint64_t server_incarnation = 0;
-  int64_t resumed_after = 0;
+  // FIT: the last round whose update from this client is in the model (0: none; -1: unknown,
+  // not sent); the client settles its state by it (net/sent_updates.h).
+  int64_t last_taken_round = -1;
   fl::Config config;
   std::shared_ptr<const Blob> blob;             // global weights (+ control), shared per round
   std::shared_ptr<const fl::Weights> layout;    // what a FIT update must look like

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
-#include <random>
 #include <set>
 #include <stdexcept>
 
@@ -16,16 +15,6 @@
 #include "fedsign/net/validate.h"
 
 namespace fedsign::net {
-
-namespace {
-// Tells this server process from the one before a restart: not a secret, just distinct.
-uint64_t random_incarnation() {
-  std::random_device device;
-  uint64_t value = 0;
-  while (value == 0) value = (uint64_t{device()} << 32) | device();
-  return value;
-}
-}  // namespace
 
 class DispatchingStrategy::Forwarding : public fl::FitAggregation {
  public:
@@ -46,10 +35,13 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
       kept.metrics["num_failures"] = static_cast<double>(failures.size());
       return kept;
     }
-    fl::AggregateFitResult out = owner_.aggregation_->finish(failures);
+    const int64_t round = owner_.aggregating_round_;
+    fl::AggregateFitResult out =
+        finite_or_kept(owner_.aggregation_->finish(failures), owner_.global_);
     owner_.aggregation_.reset();
     owner_.aggregating_round_ = -1;
-    return finite_or_kept(std::move(out), owner_.global_);
+    if (!out.metrics.contains(kNonFiniteAggregate)) owner_.note_taken_locked(round);
+    return out;
   }
 
  private:
@@ -90,7 +82,13 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
     out.metrics["secagg_survivors"] = static_cast<double>(survivors);
     spdlog::info("secure aggregation, round {}: the sum of {} masked updates recovered "
                  "(threshold {})", round->round(), survivors, round->threshold());
-    return finite_or_kept(std::move(out), global);
+    out = finite_or_kept(std::move(out), global);
+    // The masked inputs that arrived are the survivors whose sum was recovered.
+    if (!out.metrics.contains(kNonFiniteAggregate)) {
+      std::lock_guard lock(owner_.mutex_);
+      owner_.note_taken_locked(round->round());
+    }
+    return out;
   }
 
   // Validated updates average to finite weights, but a strategy's own state (FedAdam moments,
@@ -100,18 +98,18 @@ class DispatchingStrategy::Forwarding : public fl::FitAggregation {
     if (Status s = check_finite(out.weights, "new global model"); !s.ok()) {
       spdlog::error("{}: keeping the previous global model", s.message);
       out.weights = global;
-      out.metrics["non_finite_aggregate"] = 1;
+      out.metrics[kNonFiniteAggregate] = 1;
     }
     return out;
   }
+  static constexpr const char* kNonFiniteAggregate = "non_finite_aggregate";
 
   DispatchingStrategy& owner_;
 };
 
 DispatchingStrategy::DispatchingStrategy(fl::Strategy& inner, Coordinator& coordinator,
                                          std::chrono::milliseconds round_deadline)
-    : inner_(inner), coordinator_(coordinator), round_deadline_(round_deadline),
-      incarnation_(random_incarnation()) {}
+    : inner_(inner), coordinator_(coordinator), round_deadline_(round_deadline) {}
 
 std::shared_ptr<Task> DispatchingStrategy::make_task(TaskKind kind, fl::ClientId client,
                                                      int64_t round, int64_t version,
@@ -123,8 +121,10 @@ std::shared_ptr<Task> DispatchingStrategy::make_task(TaskKind kind, fl::ClientId
   task->client = client;
   task->round = round;
   task->model_version = version;
-  task->server_incarnation = incarnation_;
-  task->resumed_after = resumed_after_;
+  if (kind == TaskKind::kFit && taken_rounds_known_) {
+    const auto it = taken_rounds_.find(client);
+    task->last_taken_round = it == taken_rounds_.end() ? 0 : it->second;
+  }
   task->config = config;
   task->blob = std::move(blob);
   task->layout = layout_;
@@ -176,6 +176,7 @@ std::vector<fl::FitInstruction> DispatchingStrategy::configure_fit(
     aggregating_round_ = round;
     max_train_seconds_ = 0;
     folded_ = 0;
+    folded_clients_.clear();
     secagg_ = std::move(secure);
     secagg_codec_ = std::move(codec);
     secagg_metrics_ = fl::MetricsMean();
@@ -258,6 +259,7 @@ Status DispatchingStrategy::fold(const std::shared_ptr<Task>& task, fl::FitResul
   try {
     aggregation_->add(std::move(result));
     ++folded_;
+    folded_clients_.push_back(task->client);
   } catch (const std::exception& e) {
     return {Code::kInvalidArgument, e.what()};
   }
@@ -304,7 +306,17 @@ Status DispatchingStrategy::fold_masked(const std::shared_ptr<Task>& task,
   if (Status s = secagg_->masked(task->client, std::move(words)); !s.ok()) return s;
   secagg_metrics_.add(metrics, 1.0);
   ++folded_;
+  folded_clients_.push_back(task->client);
   return Status::Ok();
+}
+
+void DispatchingStrategy::note_taken_locked(int64_t round) {
+  for (const fl::ClientId id : folded_clients_) taken_rounds_[id] = round;
+}
+
+void DispatchingStrategy::restore_taken_rounds(std::optional<std::map<fl::ClientId, int64_t>> rounds) {
+  taken_rounds_known_ = rounds.has_value();
+  taken_rounds_ = rounds.value_or(std::map<fl::ClientId, int64_t>{});
 }
 
 std::shared_ptr<Task> DispatchingStrategy::task_for(fl::ClientId client, TaskKind kind) {

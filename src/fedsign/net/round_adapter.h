@@ -90,9 +90,13 @@ class DispatchingStrategy : public fl::Strategy {
   // Sends the model of FIT and EVALUATE tasks as bfloat16 (half the bytes; clients train and
   // evaluate from it in float32). Updates are still checked against the float32 global.
   void set_bf16_downloads(bool on) { bf16_downloads_ = on; }
-  // The run resumed after this round (a restarted server's checkpoint); every later task says so,
-  // with this process's incarnation, so that clients drop the state of updates the crash lost.
-  void set_resumed_after(int64_t round) { resumed_after_ = round; }
+  // Per client, the last round whose update is in the model: set when a round's aggregate
+  // becomes the model (not when it keeps the old one), sent with every FIT task, kept in the
+  // server's checkpoint so that a restarted server tells its clients which updates it lost.
+  // Round-loop thread only.
+  std::map<fl::ClientId, int64_t> taken_rounds() const { return taken_rounds_; }
+  // From a checkpoint; nullopt (a checkpoint without them): FIT tasks then leave it unsaid.
+  void restore_taken_rounds(std::optional<std::map<fl::ClientId, int64_t>> rounds);
   // The open secure-aggregation round `round` (null if none).
   std::shared_ptr<SecAggRound> secagg_round(int64_t round) const;
   // Hands the masked update of `task` (its client's words) to the round's SecAggRound; like
@@ -119,6 +123,8 @@ class DispatchingStrategy : public fl::Strategy {
   // round is, the task still open: then committed); notes its training time. Under mutex_.
   Status admit_locked(const std::shared_ptr<Task>& task, bool masked, const fl::Metrics& metrics);
   fl::Weights download_form(const fl::Weights& weights) const;  // as the task blob carries it
+  // The round's folded clients now have their updates in the model. Under mutex_.
+  void note_taken_locked(int64_t round);
   std::shared_ptr<Task> make_task(TaskKind kind, fl::ClientId client, int64_t round,
                                   int64_t version, const fl::Config& config,
                                   std::shared_ptr<const Blob> blob);
@@ -138,8 +144,9 @@ class DispatchingStrategy : public fl::Strategy {
   int64_t folded_ = 0;
   int64_t min_results_ = 1;
   int64_t task_counter_ = 0;
-  const uint64_t incarnation_;  // random, never 0 (0 is "not sent" on the wire)
-  int64_t resumed_after_ = 0;
+  std::vector<fl::ClientId> folded_clients_;      // this round's, guarded by mutex_
+  std::map<fl::ClientId, int64_t> taken_rounds_;  // taken_rounds()
+  bool taken_rounds_known_ = true;
   // Secure aggregation (guarded by mutex_ once a round is open).
   std::optional<SecAggSettings> secagg_settings_;
   fl::compress::CompressOptions upload_codec_;

@@ -77,7 +77,14 @@ class NetworkRun : public fl::RunHooks {
     }
     rejected_before_ = extra.value("rejected", int64_t{0});
     if (extra.contains("partition")) partitions_.restore(extra.at("partition").dump());
-    dispatch_.set_resumed_after(checkpoint.round);
+    // Which updates of each client the resumed model holds (its FIT tasks tell it).
+    std::optional<std::map<fl::ClientId, int64_t>> taken;
+    if (extra.contains("taken_rounds")) {
+      taken.emplace();
+      for (const auto& [id, round] : extra.at("taken_rounds").items())
+        (*taken)[std::stoll(id)] = round.get<int64_t>();
+    }
+    dispatch_.restore_taken_rounds(std::move(taken));
   }
 
   void before_round(int64_t round) override {
@@ -135,6 +142,8 @@ class NetworkRun : public fl::RunHooks {
     auto& rows = extra["network_history"] = nlohmann::json::array();
     for (const auto& r : history_) rows.push_back(to_json(r));
     extra["partition"] = nlohmann::json::parse(partitions_.to_json());
+    auto& taken = extra["taken_rounds"] = nlohmann::json::object();
+    for (const auto& [id, round] : dispatch_.taken_rounds()) taken[std::to_string(id)] = round;
     return extra.dump();
   }
 

@@ -121,8 +121,7 @@ grpc::Status FederationService::GetTask(grpc::ServerContext* context,
   header->set_round(task->round);
   header->set_model_version(task->model_version);
   header->set_deadline_unix_ms(task->deadline_unix_ms);
-  header->set_server_incarnation(task->server_incarnation);
-  header->set_resumed_after_round(task->resumed_after);
+  if (task->last_taken_round >= 0) header->set_client_last_taken_round(task->last_taken_round);
   to_proto(task->config, header->mutable_config());
   to_proto(*task->blob, header->mutable_blob());
   // A client that stops reading would block Write (flow control) and keep its download slot:
