@@ -2,7 +2,8 @@
 # The robustness table of docs/robustness.md: every defence {FedAvg (none), median, trimmed mean,
 # Multi-Krum, adaptive clipping, FLTrust, Multi-Krum with adaptive clipping, the cosine filter with
 # memory and the copy test, alone, with adaptive clipping, and with its label test and adaptive
-# clipping, with memory after one drop, after two, or after one in half of a client's rounds}
+# clipping, with memory after one drop, after two, or after one in half of a client's rounds, or
+# after two drops by the label test alone}
 # against every attack {none, sign flip 20%, scaling x10 10%, label flip 30%, backdoor 10%,
 # little-is-enough 20%} (the share of all clients that attack, issue 14's grid), on GTSRB split
 # into CLIENTS clients (Dirichlet 0.5),
@@ -37,13 +38,14 @@ THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 
 DEFENCES=(fedavg median trimmed-mean multi-krum clipping fltrust multi-krum-clipping cosine-filter
           cosine-filter-clipping cosine-label-clipping cosine-label-strikes-clipping
-          cosine-label-share-clipping absent)
+          cosine-label-share-clipping cosine-label-memory-clipping absent)
 DEFENCE_NAMES=("FedAvg (no defence)" "median" "trimmed mean (beta 0.2)" "Multi-Krum (f = attackers per round)"
                "adaptive clipping" "FLTrust (100 root images)" "Multi-Krum + adaptive clipping"
                "cosine filter (memory, copies)" "cosine filter + adaptive clipping"
                "cosine filter + label test + adaptive clipping"
                "cosine filter (2 strikes) + label test + adaptive clipping"
                "cosine filter (drop share 0.5) + label test + adaptive clipping"
+               "cosine filter + label test (memory from its drops, 2 strikes) + adaptive clipping"
                "reference: FedAvg, the attackers absent")
 ATTACKS=(none sign-flip scale label-flip backdoor little-is-enough)
 ATTACK_NAMES=("no attack" "sign flip 20%" "scaling x10 10%" "label flip 30%" "backdoor 10%"
@@ -98,6 +100,8 @@ defence_flags() {  # DEFENCE ATTACK
       echo "$COSINE --cosine-strikes 2 --label-test $LABEL_TEST --adaptive-clip" ;;
     cosine-label-share-clipping)
       echo "$COSINE --cosine-drop-share 0.5 --label-test $LABEL_TEST --adaptive-clip" ;;
+    cosine-label-memory-clipping)
+      echo "$COSINE --cosine-strikes 2 --cosine-strikes-from label --label-test $LABEL_TEST --adaptive-clip" ;;
     absent) ;;
   esac
 }

@@ -68,6 +68,13 @@ void add_robust_options(CLI::App& cmd, fl::RobustOptions& o) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str()
       ->group(group);
+  cmd.add_option("--cosine-strikes-from", o.cosine_strikes_from,
+                 "cosine-filter with --cosine-memory: the drops that count as strikes: any test's, "
+                 "or only --label-test's (label: the cosine test still drops per round, but its "
+                 "late drops, honest and attacking updates alike, do not keep clients out)")
+      ->check(CLI::IsMember({"any", "label"}))
+      ->capture_default_str()
+      ->group(group);
   cmd.add_flag("--cosine-head", o.cosine_head,
                "cosine-filter: also drop updates whose output layer (the last Linear) alone has "
                "cosine <= --cosine-threshold with the median's")

@@ -337,6 +337,39 @@ TEST(RobustStrategy, LabelTestDropsAModelThatNamesTheWrongClasses) {
                fedsign::Error);
 }
 
+TEST(RobustStrategy, StrikesFromTheLabelTestAloneLeaveTheCosineTestsDropsUncounted) {
+  // One strike, the label test on (a model with w1 > 2.5 names the wrong classes). Round 1:
+  // client 2 points away from the median (the cosine test drops it) but labels right. Counting
+  // any test's drops that catches it; counting the label test's alone it is back in round 2.
+  // Round 3: its model names the wrong classes (w1 2.6): caught, and kept out in round 4.
+  BufferedRuleOptions options;
+  options.rule = BufferedRule::kCosineFilter;
+  options.cosine_memory = true;
+  options.label_test_ratio = 0.5;
+  options.root_labels = [](const Weights& model) {
+    const bool flipped = values(model.tensors[0])[1] > 2.5f;
+    return RootLabels{{0, 0, 1, 1}, flipped ? std::vector<int>{1, 1, 0, 0} : std::vector<int>{0, 0, 1, 1}};
+  };
+  RobustStrategy any_test(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  EXPECT_DOUBLE_EQ(third_client_round(any_test, 1, 0).metrics.at("robust_caught_clients"), 1);
+  EXPECT_DOUBLE_EQ(third_client_round(any_test, 2, 2, 2.4f).metrics.at("robust_selected"), 2);
+
+  options.strikes_from_label_test = true;
+  RobustStrategy label_only(std::make_unique<FedAvg>(StrategyOptions{}), options);
+  Metrics m = third_client_round(label_only, 1, 0).metrics;
+  EXPECT_DOUBLE_EQ(m.at("robust_selected"), 2);  // still dropped in its round
+  EXPECT_DOUBLE_EQ(m.at("robust_caught_clients"), 0);
+  EXPECT_DOUBLE_EQ(third_client_round(label_only, 2, 2, 2.4f).metrics.at("robust_selected"), 3);
+  m = third_client_round(label_only, 3, 2, 2.6f).metrics;
+  EXPECT_DOUBLE_EQ(m.at("robust_label_dropped"), 1);
+  EXPECT_DOUBLE_EQ(m.at("robust_caught_clients"), 1);
+  EXPECT_DOUBLE_EQ(third_client_round(label_only, 4, 2, 2.4f).metrics.at("robust_selected"), 2);
+  // Without the label test there is nothing to count: refused.
+  options.label_test_ratio = 0;
+  EXPECT_THROW(RobustStrategy(std::make_unique<FedAvg>(StrategyOptions{}), options),
+               fedsign::Error);
+}
+
 TEST(ClippingStrategy, WithoutAnInitialBoundTheFirstRoundsNormsSetIt) {
   // Delta norms 5, 0.5 and 13 (deltas (3, 4), (0.3, 0.4), (5, 12)); target quantile 0.5: the
   // bound is the 2nd smallest norm, 5. Clipped deltas (3, 4), (0.3, 0.4), (25/13, 60/13).
@@ -404,6 +437,13 @@ TEST(WrapRobust, NamesCompositionAndErrors) {
   EXPECT_THROW(wrap_robust(fedavg(), bad), fedsign::Error);
   bad.rule = "fltrust";  // no root-set update
   EXPECT_THROW(wrap_robust(fedavg(), bad), fedsign::Error);
+  RobustOptions strikes;
+  strikes.rule = "cosine-filter";
+  strikes.cosine_memory = true;
+  strikes.cosine_strikes_from = "cosine";  // neither any nor label
+  EXPECT_THROW(wrap_robust(fedavg(), strikes), fedsign::Error);
+  strikes.cosine_strikes_from = "label";  // without the label test
+  EXPECT_THROW(wrap_robust(fedavg(), strikes), fedsign::Error);
   RobustOptions clip;
   clip.clip_norm = 1.0;  // clipping alone wraps the streaming mean
   EXPECT_EQ(wrap_robust(fedavg(), clip)->name(), "fedavg+clip");

@@ -150,7 +150,10 @@ class RobustStrategy::Aggregation : public FitAggregation {
                                         : fmt::format(" label recall {:.4f} of {}", recalls[i],
                                                       recall_images[i]),
                         dropped ? " dropped" : "");
-          if (options_.cosine_memory) strategy_.record_round(client_ids_[i], dropped);
+          if (options_.cosine_memory) {
+            strategy_.record_round(client_ids_[i],
+                                   options_.strikes_from_label_test ? label_dropped[i] : dropped);
+          }
         }
         metrics["robust_selected"] = static_cast<double>(r.kept.size());
         metrics["robust_mean_cosine"] = mean;
@@ -207,6 +210,8 @@ void RobustStrategy::validate() const {
   if (options_.rule == BufferedRule::kMultiKrum) {
     FEDSIGN_CHECK(options_.krum_f >= 0, "Krum: f = {} < 0", options_.krum_f);
   }
+  FEDSIGN_CHECK(!options_.strikes_from_label_test || options_.label_test_ratio > 0,
+                "cosine filter: strikes from the label test need the label test (label_test_ratio)");
   if (options_.label_test_ratio > 0) {
     FEDSIGN_CHECK(options_.rule == BufferedRule::kCosineFilter,
                   "the label test is part of the cosine filter, not of {}",

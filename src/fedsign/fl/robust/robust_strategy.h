@@ -68,6 +68,10 @@ struct BufferedRuleOptions {
                                       // rounds it took part in (0: the strikes alone), so a
                                       // client kept for many rounds is not kept out for a few
                                       // late drops
+  bool strikes_from_label_test = false;  // memory counts only the label test's drops: late in a
+                                      // run the cosine test drops honest and attacking updates
+                                      // alike (about 1 in 10), which memory would turn into
+                                      // honest clients lost for good; it still drops per round
   bool cosine_head = false;           // cosine filter: test the output layer on its own too
   double label_test_ratio = 0.0;      // cosine filter, in (0, 1]: drop updates whose model's
                                       // label recall (label_recall) on the root set is below

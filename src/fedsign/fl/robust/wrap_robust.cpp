@@ -67,6 +67,10 @@ std::unique_ptr<Strategy> wrap_robust(std::unique_ptr<Strategy> inner, const Rob
       buffered.cosine_memory = o.cosine_memory;
       buffered.cosine_strikes = o.cosine_strikes;
       buffered.cosine_drop_share = o.cosine_drop_share;
+      FEDSIGN_CHECK(o.cosine_strikes_from == "any" || o.cosine_strikes_from == "label",
+                    "--cosine-strikes-from: '{}' is neither 'any' nor 'label'",
+                    o.cosine_strikes_from);
+      buffered.strikes_from_label_test = o.cosine_strikes_from == "label";
       buffered.cosine_head = o.cosine_head;
       buffered.label_test_ratio = o.label_test_ratio;
       buffered.root_labels = std::move(root.labels);

@@ -46,6 +46,8 @@ struct RobustOptions {
   bool cosine_memory = false;          // cosine-filter: a client once dropped stays out
   int64_t cosine_strikes = 1;          // cosine-filter memory: ... once dropped in this many rounds
   double cosine_drop_share = 0.0;      // ... and in at least this share of its rounds
+  std::string cosine_strikes_from = "any";  // the drops memory counts: "any" test's, or only
+                                       // the "label" test's (robust_strategy.h)
   bool cosine_head = false;            // cosine-filter: the output layer is tested on its own too
   double label_test_ratio = 0.0;       // cosine-filter, in (0, 1]: also drop updates whose model
                                        // labels the server's root set worse than this x the
