@@ -18,7 +18,8 @@
 # Every run starts from CONFIG (configs/fl/fedavg_dirichlet_0.5.toml: 100 clients, Dirichlet 0.5,
 # 10 per round, its local recipe and cosine schedule) with these overrides. Environment: FEDSIGN
 # (build/bin/fedsign), LABEL_TEST (0.5: the label test's ratio), DATA (../shared/data/gtsrb), OUT (runs/robust), ROUNDS (60), CLIENTS (100), PER_ROUND (10), MODEL (compact), JOBS (2 runs at a time),
-# THREADS (per run; cores/JOBS), EXTRA (more flags for every run), ONLY_DEFENCES and ONLY_ATTACKS (a
+# THREADS (per run; cores/JOBS), EXTRA (more flags for every run), LOG_LEVEL (info; debug logs the
+# cosine filter's scores per client and round, what scripts/cosine_filter_scores.py reads), ONLY_DEFENCES and ONLY_ATTACKS (a
 # part of the grid, e.g. ONLY_DEFENCES="fedavg median multi-krum"). Multi-Krum assumes
 # f = ceil(share x PER_ROUND) attackers per round, the attack's share (0.2 without an attack).
 # Logs: OUT/<defence>-<attack>.log; the table also goes to OUT/table.md.
@@ -34,6 +35,7 @@ PER_ROUND=${PER_ROUND:-10}
 MODEL=${MODEL:-compact}
 JOBS=${JOBS:-2}
 EXTRA=${EXTRA:-}
+LOG_LEVEL=${LOG_LEVEL:-info}
 THREADS=${THREADS:-$(( $(nproc) / JOBS ))}; (( THREADS >= 1 )) || THREADS=1
 
 DEFENCES=(fedavg median trimmed-mean multi-krum clipping fltrust multi-krum-clipping cosine-filter
@@ -143,7 +145,7 @@ if [[ "${1:-}" != "--table" ]]; then
       [[ -f "$run/server.ckpt" ]] && resume="--resume"
       # Word splitting of the flag strings is intended: each is a list of flags.
       # shellcheck disable=SC2206,SC2207
-      cmd=("$FEDSIGN" fl simulate --config "$CONFIG" --data "$DATA" --model "$MODEL" --clients "$CLIENTS"
+      cmd=("$FEDSIGN" --log-level "$LOG_LEVEL" fl simulate --config "$CONFIG" --data "$DATA" --model "$MODEL" --clients "$CLIENTS"
            --clients-per-round "$PER_ROUND" --partition dirichlet --alpha 0.5 --rounds "$ROUNDS"
            --eval-every 10 --threads "$THREADS" $(defence_flags "$defence" "$attack")
            $(attack_flags "$attack" "$defence") $EXTRA --out "$run" $resume)
